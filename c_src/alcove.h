@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The state of one alcove process: the port itself or any child that
+ * runs the event loop. Each process holds its upstream channel (the
+ * port's stdin/stdout, or a child's control socket), its children with
+ * their control sockets and stdio pipes, and the options of getopt/3.
+ */
+#ifndef ALCOVE_H
+#define ALCOVE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ei.h>
+
+#include "frame.h"
+
+#define ALCOVE_VERSION "0.2.0"
+
+/* How many bytes one read takes from a child's stdout or stderr. */
+#define READ_CHUNK (256 * 1024)
+/* Past this many bytes queued upstream, children are not read until it
+ * drains below LOW_WATER: the port's memory stays bounded whatever the
+ * children write. */
+#define HIGH_WATER (4 * 1024 * 1024)
+#define LOW_WATER (1024 * 1024)
+
+/* Exit codes of die(): a broken event loop invariant. */
+enum {
+    DIE_NOMEM = 111,
+    DIE_SYS = 112,
+    DIE_PROTO = 113,
+};
+
+typedef enum {
+    FD_UP_IN,  /* requests from upstream */
+    FD_UP_OUT, /* replies and data to upstream */
+    FD_SIGNAL, /* the signal self-pipe */
+    FD_CTL,    /* a child's control socket */
+    FD_STDIN,  /* a child's stdin pipe */
+    FD_STDOUT, /* a child's stdout pipe */
+    FD_STDERR, /* a child's stderr pipe */
+} fdkind_t;
+
+struct child;
+
+/* A descriptor watched by the event loop. Readiness is edge-triggered:
+ * it is latched here and cleared when a read or write would block. */
+typedef struct fdref {
+    int fd;
+    uint8_t kind;
+    bool readable;
+    bool writable;
+    bool queued; /* on the ready queue or the parked list */
+    struct child *child;
+    struct fdref *next; /* ready queue link */
+} fdref_t;
+
+/* Bytes waiting to be written to one descriptor. */
+typedef struct obuf {
+    abuf_t b;
+    fdref_t *ref;
+    bool dirty;
+    struct obuf *next; /* dirty list link */
+} obuf_t;
+
+/* A stdin write waiting for its bytes to reach the pipe. */
+typedef struct {
+    uint32_t id;
+    uint64_t end; /* stdin_total once the write is in the pipe */
+} stdin_ack_t;
+
+typedef struct child {
+    pid_t pid;
+    int32_t flowcontrol;
+    int32_t signaloneof;
+    fdref_t ctl, in, out, err;
+    abuf_t ctl_in;
+    obuf_t ctl_out, stdin_out;
+    stdin_ack_t *acks;
+    size_t nacks, capacks;
+    uint64_t stdin_total;   /* bytes queued for stdin, ever */
+    uint64_t stdin_written; /* bytes written to the pipe, ever */
+    bool eof_pending;
+    uint32_t eof_id;
+    bool exited;
+    int status;
+    struct child *hnext;       /* hash chain */
+    struct child *prev, *next; /* in fork order */
+} child_t;
+
+/* What the user asked sigaction/4 to do with a signal. */
+typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
+
+typedef struct alcove {
+    int depth; /* length of the fork chain to this process */
+    pid_t pid;
+
+    /* options: getopt/3, setopt/4 */
+    int32_t maxchild;
+    int32_t maxforkdepth;
+    int32_t exit_status;
+    int32_t termsig;
+    int32_t flowcontrol;
+    int32_t signaloneof;
+
+    uint8_t filter[32];       /* calls forbidden here */
+    uint8_t child_filter[32]; /* calls forbidden in new children */
+
+    int epfd;
+    int sigpipe[2];
+    fdref_t up_in, up_out, sigref;
+    abuf_t up_ibuf;
+    obuf_t up_obuf;
+    bool up_closed;
+
+    child_t **bucket;
+    size_t nbucket;
+    size_t nchild;
+    child_t *first, *last;
+
+    fdref_t *rq_head, *rq_tail;         /* ready to read */
+    fdref_t *park_head, *park_tail;     /* ready, but upstream is full */
+    obuf_t *dirty;
+
+    sigdisp_t sigdisp[NSIG];
+
+    ei_x_buff x; /* the reply being built */
+
+    bool newchild; /* this process was just forked: restart the loop */
+    bool leaving;  /* exit/1 was called */
+    int leave_status;
+} alcove_t;
+
+/* loop.c */
+void alcove_init(alcove_t *ap);
+int alcove_loop(alcove_t *ap);
+void alcove_become_child(alcove_t *ap, int ctl);
+void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
+void obuf_mark(alcove_t *ap, obuf_t *o);
+void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
+void rq_push(alcove_t *ap, fdref_t *r);
+int flush_blocking(alcove_t *ap, obuf_t *o);
+void send_event(alcove_t *ap, ei_x_buff *x);
+
+/* child.c */
+child_t *child_get(alcove_t *ap, pid_t pid);
+child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err);
+void child_del(alcove_t *ap, child_t *c);
+void child_reap(alcove_t *ap);
+void child_reaped(alcove_t *ap, pid_t pid, int status);
+void child_read(alcove_t *ap, fdref_t *r);
+void child_wrote(alcove_t *ap, child_t *c);
+void child_finish(alcove_t *ap, child_t *c);
+void child_closefds(child_t *c);
+
+/* sig.c */
+int sig_init(alcove_t *ap);
+void sig_read(alcove_t *ap);
+int sig_set(alcove_t *ap, int signum, sigdisp_t disp);
+void sig_reset(alcove_t *ap);
+void sig_restore(alcove_t *ap);
+
+/* dispatch.c */
+void dispatch(alcove_t *ap, const down_hdr_t *h);
+int set_nonblock(int fd);
+
+/* die.c */
+void die(int code, const char *why) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Decoding a call's arguments, a tuple, by the types of the call table.
+ * Strings are copied, NUL-terminated, into one arena that is reused from
+ * call to call, so the hot path allocates nothing once it has warmed up.
+ */
+#include "calls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+static struct {
+    char *p;
+    size_t used, cap;
+} arena;
+
+/* Room for n bytes, aligned for pointers; NULL when out of memory. */
+static void *arena_get(size_t n)
+{
+    size_t at = (arena.used + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    if (at + n > arena.cap) {
+        /* strings point into the arena: it cannot move while in use, so
+         * it is sized for the whole request before the first string */
+        return NULL;
+    }
+    arena.used = at + n;
+    return arena.p + at;
+}
+
+static int arena_reset(size_t need)
+{
+    arena.used = 0;
+    /* keep what a typical call needs; give back what a huge one took */
+    if (need <= arena.cap && (arena.cap <= 1024 * 1024 || need > arena.cap / 4))
+        return 0;
+    char *p = realloc(arena.p, need);
+    if (p == NULL)
+        return -1;
+    arena.p = p;
+    arena.cap = need;
+    return 0;
+}
+
+static const char *copy_str(const char *p, size_t n)
+{
+    char *s = arena_get(n + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+static int dec_str(dec_t *d, alcove_arg_t *a)
+{
+    const char *p;
+    size_t n;
+    if (dec_binary(d, &p, &n) < 0 || (a->s = copy_str(p, n)) == NULL)
+        return ARGS_BADARG;
+    a->n = n;
+    return ARGS_OK;
+}
+
+static int dec_argv(dec_t *d, alcove_arg_t *a)
+{
+    dec_list_t l;
+    if (dec_list(d, &l) < 0 || l.bytes != NULL)
+        return ARGS_BADARG;
+    char **v = arena_get(((size_t)l.n + 1) * sizeof(char *));
+    if (v == NULL)
+        return ARGS_BADARG;
+    for (int i = 0; i < l.n; i++) {
+        alcove_arg_t e;
+        if (dec_str(d, &e) < 0)
+            return ARGS_BADARG;
+        if (arg_str(&e) == NULL)
+            a->i = 1; /* a NUL inside: the handler says einval */
+        v[i] = (char *)e.s;
+    }
+    v[l.n] = NULL;
+    a->v = v;
+    a->n = (size_t)l.n;
+    return dec_list_end(d, &l) < 0 ? ARGS_BADARG : ARGS_OK;
+}
+
+static int lookup(const argspec_t *spec, const char *atom, int64_t *v)
+{
+    return alcove_const_lookup(spec->table, atom, v) < 0 ? ARGS_ENOTSUP
+                                                         : ARGS_OK;
+}
+
+static int dec_constant(dec_t *d, const argspec_t *spec, int64_t *v)
+{
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_int64(d, v) == 0)
+        return ARGS_OK;
+    if (dec_atom(d, atom) < 0)
+        return ARGS_BADARG;
+    return lookup(spec, atom, v);
+}
+
+static int dec_flags(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+{
+    dec_list_t l;
+    int rv = ARGS_OK;
+    if (dec_int64(d, &a->i) == 0)
+        return ARGS_OK;
+    if (dec_list(d, &l) < 0)
+        return ARGS_BADARG;
+    a->i = 0;
+    for (int i = 0; i < l.n; i++) {
+        int64_t v = 0;
+        int r = l.bytes ? dec_list_int64(d, &l, i, &v)
+                        : dec_constant(d, spec, &v);
+        if (r == ARGS_BADARG)
+            return ARGS_BADARG;
+        if (r == ARGS_ENOTSUP)
+            rv = ARGS_ENOTSUP; /* keep reading: a bad term is badarg */
+        a->i |= v;
+    }
+    if (dec_list_end(d, &l) < 0)
+        return ARGS_BADARG;
+    return rv;
+}
+
+static int dec_enum(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+{
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_nil(d) == 0)
+        atom[0] = '\0';
+    else if (dec_atom(d, atom) < 0)
+        return ARGS_BADARG;
+    for (int i = 0; spec->atoms[i] != NULL; i++) {
+        if (strcmp(spec->atoms[i], atom) == 0) {
+            a->i = i;
+            return ARGS_OK;
+        }
+    }
+    return ARGS_BADARG;
+}
+
+static int dec_calls(dec_t *d, alcove_arg_t *a)
+{
+    dec_list_t l;
+    if (dec_list(d, &l) < 0)
+        return ARGS_BADARG;
+    char *s = arena_get((size_t)l.n + 1);
+    if (s == NULL)
+        return ARGS_BADARG;
+    for (int i = 0; i < l.n; i++) {
+        int64_t v;
+        if (dec_list_int64(d, &l, i, &v) < 0 || v < 0 || v > 255)
+            return ARGS_BADARG;
+        s[i] = (char)v;
+    }
+    a->s = s;
+    a->n = (size_t)l.n;
+    return dec_list_end(d, &l) < 0 ? ARGS_BADARG : ARGS_OK;
+}
+
+static int dec_range(dec_t *d, int64_t lo, int64_t hi, int64_t *v)
+{
+    if (dec_int64(d, v) < 0 || *v < lo || *v > hi)
+        return ARGS_BADARG;
+    return ARGS_OK;
+}
+
+static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+{
+    char atom[MAXATOMLEN_UTF8];
+    switch (spec->type) {
+    case T_INT32:
+        return dec_range(d, INT32_MIN, INT32_MAX, &a->i);
+    case T_UINT32:
+        return dec_range(d, 0, UINT32_MAX, &a->i);
+    case T_INT64:
+        return dec_int64(d, &a->i) < 0 ? ARGS_BADARG : ARGS_OK;
+    case T_UINT64:
+        return dec_uint64(d, &a->u) < 0 ? ARGS_BADARG : ARGS_OK;
+    case T_IODATA:
+        return dec_str(d, a);
+    case T_ARGV:
+        return dec_argv(d, a);
+    case T_ATOM:
+        if (dec_atom(d, atom) < 0 || (a->s = copy_str(atom, strlen(atom))) == NULL)
+            return ARGS_BADARG;
+        a->n = strlen(atom);
+        return ARGS_OK;
+    case T_CONSTANT:
+        return dec_constant(d, spec, &a->i);
+    case T_FLAGS:
+        return dec_flags(d, spec, a);
+    case T_ENUM:
+        return dec_enum(d, spec, a);
+    case T_CALLS:
+        return dec_calls(d, a);
+    }
+    return ARGS_BADARG;
+}
+
+int args_decode(const alcove_call_t *call, const char *buf, size_t len,
+                alcove_arg_t *arg)
+{
+    dec_t d;
+    int arity;
+    int rv = ARGS_OK;
+
+    /* Every string and pointer fits in: each byte of input makes at most
+     * one byte of string plus, per list element, a pointer. */
+    if (len > SIZE_MAX / (sizeof(char *) + 2) ||
+        arena_reset(len * (sizeof(char *) + 2) + 64) < 0)
+        return ARGS_BADARG;
+
+    if (dec_init(&d, buf, len) < 0 || dec_tuple(&d, &arity) < 0 ||
+        arity != call->nargs)
+        return ARGS_BADARG;
+
+    for (int i = 0; i < arity; i++) {
+        memset(&arg[i], 0, sizeof(arg[i]));
+        int r = dec_one(&d, &call->args[i], &arg[i]);
+        if (r == ARGS_BADARG)
+            return ARGS_BADARG;
+        if (r == ARGS_ENOTSUP)
+            rv = ARGS_ENOTSUP;
+    }
+    return d.idx == d.len ? rv : ARGS_BADARG;
+}

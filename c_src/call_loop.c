@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: ISC */
+/* Calls about the event loop itself: options, children, filters. */
+#include "calls.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "codec.h"
+
+static int32_t *option(alcove_t *ap, const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } opts[] = {
+        {"maxchild", offsetof(alcove_t, maxchild)},
+        {"maxforkdepth", offsetof(alcove_t, maxforkdepth)},
+        {"exit_status", offsetof(alcove_t, exit_status)},
+        {"termsig", offsetof(alcove_t, termsig)},
+        {"flowcontrol", offsetof(alcove_t, flowcontrol)},
+        {"signaloneof", offsetof(alcove_t, signaloneof)},
+    };
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return (int32_t *)((char *)ap + opts[i].off);
+    return NULL;
+}
+
+/* The range each option accepts. */
+static bool option_valid(const char *name, int64_t v)
+{
+    if (strcmp(name, "exit_status") == 0 || strcmp(name, "termsig") == 0)
+        return v == 0 || v == 1;
+    if (strcmp(name, "flowcontrol") == 0)
+        return v >= -1;
+    if (strcmp(name, "signaloneof") == 0)
+        return v >= 0 && v < NSIG;
+    if (strcmp(name, "maxforkdepth") == 0)
+        return v >= 0 && v < UINT16_MAX;
+    return v >= 0;
+}
+
+static int reply_bool(ei_x_buff *x, bool b)
+{
+    return ei_x_encode_boolean(x, b) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+static int reply_int(ei_x_buff *x, int64_t v)
+{
+    return enc_int(x, v) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+int alcove_sys_getopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    int32_t *v = option(ap, arg[0].s);
+    return v ? reply_int(x, *v) : reply_bool(x, false);
+}
+
+int alcove_sys_setopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    int32_t *v = option(ap, arg[0].s);
+    if (v == NULL || !option_valid(arg[0].s, arg[1].i))
+        return reply_bool(x, false);
+    *v = (int32_t)arg[1].i;
+    return reply_bool(x, true);
+}
+
+int alcove_sys_cpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)arg;
+    if (ap->nchild > 0 && ei_x_encode_list_header(x, (long)ap->nchild) < 0)
+        return CALL_BADARG;
+    for (child_t *c = ap->first; c; c = c->next) {
+        if (ei_x_encode_tuple_header(x, 8) < 0 ||
+            enc_atom(x, "alcove_pid") < 0 || enc_int(x, c->pid) < 0 ||
+            enc_int(x, c->flowcontrol) < 0 || enc_int(x, c->signaloneof) < 0 ||
+            enc_int(x, c->ctl.fd) < 0 || enc_int(x, c->in.fd) < 0 ||
+            enc_int(x, c->out.fd) < 0 || enc_int(x, c->err.fd) < 0)
+            return CALL_BADARG;
+    }
+    return ei_x_encode_empty_list(x) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+int alcove_sys_getcpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    child_t *c = child_get(ap, (pid_t)arg[0].i);
+    const char *opt = arg[1].s;
+    if (c == NULL)
+        return reply_bool(x, false);
+    if (strcmp(opt, "pid") == 0)
+        return reply_int(x, c->pid);
+    if (strcmp(opt, "flowcontrol") == 0)
+        return reply_int(x, c->flowcontrol);
+    if (strcmp(opt, "signaloneof") == 0)
+        return reply_int(x, c->signaloneof);
+    if (strcmp(opt, "fdctl") == 0)
+        return reply_int(x, c->ctl.fd);
+    if (strcmp(opt, "stdin") == 0)
+        return reply_int(x, c->in.fd);
+    if (strcmp(opt, "stdout") == 0)
+        return reply_int(x, c->out.fd);
+    if (strcmp(opt, "stderr") == 0)
+        return reply_int(x, c->err.fd);
+    return reply_bool(x, false);
+}
+
+int alcove_sys_setcpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    child_t *c = child_get(ap, (pid_t)arg[0].i);
+    const char *opt = arg[1].s;
+    int64_t v = arg[2].i;
+    if (c == NULL)
+        return reply_bool(x, false);
+    if (strcmp(opt, "flowcontrol") == 0 && v >= -1) {
+        c->flowcontrol = (int32_t)v;
+        /* output held back by flow control can be read now */
+        if (v != 0) {
+            if (c->out.readable && c->out.fd >= 0)
+                rq_push(ap, &c->out);
+            if (c->err.readable && c->err.fd >= 0)
+                rq_push(ap, &c->err);
+        }
+        return reply_bool(x, true);
+    }
+    if (strcmp(opt, "signaloneof") == 0 && v >= 0 && v < NSIG) {
+        c->signaloneof = (int32_t)v;
+        return reply_bool(x, true);
+    }
+    return reply_bool(x, false);
+}
+
+int alcove_sys_version(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    (void)arg;
+    return enc_binary(x, ALCOVE_VERSION, sizeof(ALCOVE_VERSION) - 1) < 0
+               ? CALL_BADARG
+               : CALL_REPLY;
+}
+
+static bool calls_valid(const alcove_arg_t *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if ((uint8_t)a->s[i] >= alcove_ncalls)
+            return false;
+    return true;
+}
+
+static void calls_add(uint8_t *set, const alcove_arg_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        uint8_t nr = (uint8_t)a->s[i];
+        set[nr / 8] |= (uint8_t)(1u << (nr % 8));
+    }
+}
+
+int alcove_sys_filter(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    if (!calls_valid(&arg[0]) || !calls_valid(&arg[1])) {
+        if (ei_x_encode_tuple_header(x, 2) < 0 || enc_atom(x, "error") < 0 ||
+            enc_atom(x, "einval") < 0)
+            return CALL_BADARG;
+        return CALL_REPLY;
+    }
+    /* a call once forbidden stays forbidden */
+    calls_add(ap->filter, &arg[0]);
+    calls_add(ap->child_filter, &arg[1]);
+    return enc_ok(x) < 0 ? CALL_BADARG : CALL_REPLY;
+}

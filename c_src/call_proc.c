@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: ISC */
+/* Calls that create, replace, signal and wait for processes. */
+#include "calls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "spawn.h"
+
+static int spawn_reply(alcove_t *ap, int64_t flags, ei_x_buff *x)
+{
+    pid_t pid;
+    switch (spawn(ap, flags, &pid)) {
+    case 0:
+        return enc_ok_int(x, pid) < 0 ? CALL_BADARG : CALL_REPLY;
+    case 1:
+        return CALL_CHILD;
+    default:
+        return enc_error(x, errno) < 0 ? CALL_BADARG : CALL_REPLY;
+    }
+}
+
+static int reply_errno(ei_x_buff *x, int errnum)
+{
+    return enc_error(x, errnum) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+static int reply_ok(ei_x_buff *x)
+{
+    return enc_ok(x) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+int alcove_sys_fork(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)arg;
+    return spawn_reply(ap, 0, x);
+}
+
+#ifdef __linux__
+int alcove_sys_clone(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    if (arg[0].i == 0)
+        return reply_errno(x, EINVAL);
+    return spawn_reply(ap, arg[0].i, x);
+}
+#endif
+
+/* The new program gets blocking stdio and the user's signal handling,
+ * and everything queued upstream is sent first: after exec, nobody is
+ * left to send it. */
+static void exec_prepare(alcove_t *ap)
+{
+    flush_blocking(ap, &ap->up_obuf);
+    for (int fd = 0; fd < 3; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && fl & O_NONBLOCK)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    sig_reset(ap);
+}
+
+static int exec_failed(alcove_t *ap, ei_x_buff *x)
+{
+    int err = errno;
+    sig_restore(ap);
+    if (ap->depth == 0) {
+        (void)set_nonblock(STDIN_FILENO);
+        (void)set_nonblock(STDOUT_FILENO);
+    }
+    return reply_errno(x, err);
+}
+
+static bool argv_ok(const alcove_arg_t *a) { return a->i == 0 && a->n > 0; }
+
+int alcove_sys_execvp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    if (arg_str(&arg[0]) == NULL || !argv_ok(&arg[1]))
+        return reply_errno(x, EINVAL);
+    exec_prepare(ap);
+    execvp(arg[0].s, arg[1].v);
+    return exec_failed(ap, x);
+}
+
+int alcove_sys_execve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    if (arg_str(&arg[0]) == NULL || !argv_ok(&arg[1]) || arg[2].i != 0)
+        return reply_errno(x, EINVAL);
+    exec_prepare(ap);
+    execve(arg[0].s, arg[1].v, arg[2].v);
+    return exec_failed(ap, x);
+}
+
+#if defined(__linux__) || defined(__FreeBSD__)
+int alcove_sys_fexecve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    if (!argv_ok(&arg[1]) || arg[2].i != 0)
+        return reply_errno(x, EINVAL);
+    exec_prepare(ap);
+    fexecve((int)arg[0].i, arg[1].v, arg[2].v);
+    return exec_failed(ap, x);
+}
+#endif
+
+int alcove_sys_exit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    /* the loop sends this reply, stops the children, then exits */
+    ap->leaving = true;
+    ap->leave_status = (int)arg[0].i;
+    return reply_ok(x);
+}
+
+int alcove_sys_getpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    (void)arg;
+    return enc_int(x, getpid()) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+int alcove_sys_kill(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    if (kill((pid_t)arg[0].i, (int)arg[1].i) < 0)
+        return reply_errno(x, errno);
+    return reply_ok(x);
+}
+
+static const char *const disp_name[] = {"sig_dfl", "sig_ign", "sig_info"};
+
+int alcove_sys_sigaction(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    int64_t signum = arg[0].i;
+    int64_t handler = arg[1].i; /* index in sig_dfl, sig_ign, sig_info, [] */
+
+    if (signum <= 0 || signum >= NSIG)
+        return reply_errno(x, EINVAL);
+    sigdisp_t old = ap->sigdisp[signum];
+    if (handler != 3) {
+        if (signum == SIGKILL || signum == SIGSTOP)
+            return reply_errno(x, EINVAL);
+        if (sig_set(ap, (int)signum, (sigdisp_t)handler) < 0)
+            return reply_errno(x, errno);
+    }
+    if (ei_x_encode_tuple_header(x, 2) < 0 || enc_ok(x) < 0 ||
+        enc_atom(x, disp_name[old]) < 0)
+        return CALL_BADARG;
+    return CALL_REPLY;
+}
+
+int alcove_sys_waitpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    int status = 0;
+    pid_t pid;
+    do
+        pid = waitpid((pid_t)arg[0].i, &status, (int)arg[1].i);
+    while (pid < 0 && errno == EINTR);
+    if (pid < 0)
+        return reply_errno(x, errno);
+    if (pid > 0)
+        child_reaped(ap, pid, status);
+    if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
+        enc_int(x, pid) < 0 || enc_int(x, status) < 0)
+        return CALL_BADARG;
+    return CALL_REPLY;
+}
+
+/* The loop's own descriptors are not the caller's to close. */
+static bool fd_internal(alcove_t *ap, int fd)
+{
+    if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
+        fd == ap->up_in.fd || fd == ap->up_out.fd)
+        return true;
+    for (child_t *c = ap->first; c; c = c->next)
+        if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
+            fd == c->err.fd)
+            return true;
+    return false;
+}
+
+int alcove_sys_close(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    int fd = (int)arg[0].i;
+    if (fd_internal(ap, fd))
+        return reply_errno(x, EBADF);
+    if (close(fd) < 0 && errno != EINTR)
+        return reply_errno(x, errno);
+    return reply_ok(x);
+}

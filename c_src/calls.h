@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The call table's C side: argument types, decoded arguments and the one
+ * signature every handler has. The table itself is generated from
+ * gen/calls.eterm into gen/alcove_calls.c.
+ */
+#ifndef ALCOVE_CALLS_H
+#define ALCOVE_CALLS_H
+
+#include "alcove.h"
+#include "consts.h"
+
+typedef enum {
+    T_INT32,
+    T_UINT32,
+    T_INT64,
+    T_UINT64,
+    T_IODATA,   /* s, n: a NUL-terminated copy */
+    T_ARGV,     /* v: NULL-terminated, n elements; i: 1 if one holds a NUL */
+    T_ATOM,     /* s: the atom's text */
+    T_CONSTANT, /* i */
+    T_FLAGS,    /* i: the ORed values */
+    T_ENUM,     /* i: the index in atoms */
+    T_CALLS,    /* s, n: call numbers, a byte each */
+} argtype_t;
+
+typedef struct {
+    argtype_t type;
+    const alcove_const_table_t *table; /* T_CONSTANT, T_FLAGS */
+    const char *const *atoms;          /* T_ENUM, NULL-terminated */
+} argspec_t;
+
+typedef struct {
+    int64_t i;
+    uint64_t u;
+    const char *s;
+    size_t n;
+    char **v;
+} alcove_arg_t;
+
+/* What a handler returns. Failed system calls are CALL_REPLY with an
+ * {error, Errno} term: see reply.h. */
+enum {
+    CALL_REPLY = 0,  /* the term in x is the result */
+    CALL_BADARG = 1, /* arguments out of range for the call */
+    CALL_CHILD = 2,  /* this is a new child: there is no reply to send */
+};
+
+typedef int (*alcove_fn_t)(alcove_t *ap, const alcove_arg_t *arg,
+                           ei_x_buff *x);
+
+enum { CALLF_EXEC = 1, CALLF_EXIT = 2 };
+
+typedef struct {
+    const char *name;
+    alcove_fn_t fn;
+    uint8_t nargs;
+    uint8_t flags;
+    const argspec_t *args;
+} alcove_call_t;
+
+#define ALCOVE_MAXARGS 8
+
+extern const alcove_call_t alcove_calls[];
+extern const size_t alcove_ncalls;
+
+enum { ARGS_OK = 0, ARGS_BADARG = -1, ARGS_ENOTSUP = -2 };
+
+/* Decode the arguments of call from the term in buf[0, len). Memory for
+ * strings lives until the next call to args_decode. */
+int args_decode(const alcove_call_t *call, const char *buf, size_t len,
+                alcove_arg_t *arg);
+
+/* The handler of a call that this system does not have. */
+int alcove_enotsup(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x);
+
+/* A path or other C string argument: NULL if it holds a NUL byte. */
+static inline const char *arg_str(const alcove_arg_t *a)
+{
+    return a->s != NULL && __builtin_strlen(a->s) == a->n ? a->s : NULL;
+}
+
+#endif

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Children of this process: a hash table by PID for routing, a list in
+ * fork order for cpid/2, and what happens to their descriptors as they
+ * run, exec and exit.
+ */
+#include "alcove.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "consts.h"
+
+static size_t slot(const alcove_t *ap, pid_t pid)
+{
+    return ((uint32_t)pid * 2654435761u) & (ap->nbucket - 1);
+}
+
+static void rehash(alcove_t *ap, size_t n)
+{
+    child_t **b = calloc(n, sizeof(*b));
+    if (b == NULL)
+        die(DIE_NOMEM, "out of memory");
+    free(ap->bucket);
+    ap->bucket = b;
+    ap->nbucket = n;
+    for (child_t *c = ap->first; c; c = c->next) {
+        size_t i = slot(ap, c->pid);
+        c->hnext = b[i];
+        b[i] = c;
+    }
+}
+
+child_t *child_get(alcove_t *ap, pid_t pid)
+{
+    if (ap->nbucket == 0)
+        return NULL;
+    for (child_t *c = ap->bucket[slot(ap, pid)]; c; c = c->hnext)
+        if (c->pid == pid)
+            return c;
+    return NULL;
+}
+
+static void ref_init(alcove_t *ap, child_t *c, fdref_t *r, int fd,
+                     fdkind_t kind, uint32_t events)
+{
+    *r = (fdref_t){.fd = fd, .kind = kind, .child = c, .writable = true};
+    if (set_nonblock(fd) < 0)
+        die(DIE_SYS, "fcntl");
+    fd_watch(ap, r, events);
+}
+
+child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
+{
+    child_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        die(DIE_NOMEM, "out of memory");
+    c->pid = pid;
+    c->flowcontrol = ap->flowcontrol;
+    c->signaloneof = ap->signaloneof;
+    ref_init(ap, c, &c->ctl, ctl, FD_CTL, EPOLLIN | EPOLLOUT);
+    ref_init(ap, c, &c->in, in, FD_STDIN, EPOLLOUT);
+    ref_init(ap, c, &c->out, out, FD_STDOUT, EPOLLIN);
+    ref_init(ap, c, &c->err, err, FD_STDERR, EPOLLIN);
+    c->ctl_out.ref = &c->ctl;
+    c->stdin_out.ref = &c->in;
+
+    c->prev = ap->last;
+    if (ap->last)
+        ap->last->next = c;
+    else
+        ap->first = c;
+    ap->last = c;
+    ap->nchild++;
+
+    if (ap->nchild > ap->nbucket)
+        rehash(ap, ap->nbucket ? ap->nbucket * 2 : 64);
+    else {
+        size_t i = slot(ap, pid);
+        c->hnext = ap->bucket[i];
+        ap->bucket[i] = c;
+    }
+    return c;
+}
+
+static void ref_close(fdref_t *r)
+{
+    if (r->fd >= 0)
+        close(r->fd); /* also leaves the epoll set */
+    r->fd = -1;
+}
+
+void child_closefds(child_t *c)
+{
+    ref_close(&c->ctl);
+    ref_close(&c->in);
+    ref_close(&c->out);
+    ref_close(&c->err);
+}
+
+/* Remove a descriptor from the ready queue and parked list. */
+static void unqueue(fdref_t **head, fdref_t **tail, fdref_t *r)
+{
+    fdref_t *prev = NULL;
+    for (fdref_t *p = *head; p; prev = p, p = p->next) {
+        if (p != r)
+            continue;
+        if (prev)
+            prev->next = p->next;
+        else
+            *head = p->next;
+        if (*tail == p)
+            *tail = prev;
+        return;
+    }
+}
+
+static void obuf_unmark(alcove_t *ap, obuf_t *o)
+{
+    if (!o->dirty)
+        return;
+    for (obuf_t **p = &ap->dirty; *p; p = &(*p)->next) {
+        if (*p == o) {
+            *p = o->next;
+            break;
+        }
+    }
+    o->dirty = false;
+}
+
+void child_del(alcove_t *ap, child_t *c)
+{
+    fdref_t *refs[] = {&c->ctl, &c->out, &c->err};
+    for (size_t i = 0; i < 3; i++) {
+        if (!refs[i]->queued)
+            continue;
+        unqueue(&ap->rq_head, &ap->rq_tail, refs[i]);
+        unqueue(&ap->park_head, &ap->park_tail, refs[i]);
+    }
+    obuf_unmark(ap, &c->ctl_out);
+    obuf_unmark(ap, &c->stdin_out);
+    child_closefds(c);
+
+    child_t **p = &ap->bucket[slot(ap, c->pid)];
+    while (*p != c)
+        p = &(*p)->hnext;
+    *p = c->hnext;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        ap->first = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        ap->last = c->prev;
+    ap->nchild--;
+
+    abuf_free(&c->ctl_in);
+    abuf_free(&c->ctl_out.b);
+    abuf_free(&c->stdin_out.b);
+    free(c->acks);
+    free(c);
+}
+
+static void send_up(alcove_t *ap, uint8_t type, pid_t pid, const char *p,
+                    size_t n)
+{
+    char *dst = up_begin(&ap->up_obuf.b, n);
+    if (dst == NULL)
+        die(DIE_NOMEM, "out of memory");
+    if (n > 0)
+        memcpy(dst, p, n);
+    up_commit(&ap->up_obuf.b, type, (uint32_t)pid, n);
+    obuf_mark(ap, &ap->up_obuf);
+}
+
+/* The exit of a child, once all it wrote has gone upstream. */
+static void send_exit(alcove_t *ap, child_t *c)
+{
+    ei_x_buff x;
+    if (ei_x_new_with_version(&x) < 0)
+        die(DIE_NOMEM, "out of memory");
+    int rv = -1;
+    if (WIFEXITED(c->status) && ap->exit_status) {
+        rv = ei_x_encode_tuple_header(&x, 2) | enc_atom(&x, "exit_status") |
+             enc_int(&x, WEXITSTATUS(c->status));
+    } else if (WIFSIGNALED(c->status) && ap->termsig) {
+        const char *name =
+            alcove_const_name(&alcove_const_signal, WTERMSIG(c->status));
+        rv = ei_x_encode_tuple_header(&x, 2) | enc_atom(&x, "termsig") |
+             (name ? enc_atom(&x, name) : enc_int(&x, WTERMSIG(c->status)));
+    }
+    if (rv == 0)
+        send_up(ap, MSG_EVENT, c->pid, x.buff, (size_t)x.index);
+    ei_x_free(&x);
+}
+
+static void ack(alcove_t *ap, uint32_t id)
+{
+    char t[REPLY_HDR + 8];
+    int idx = REPLY_HDR;
+    ei_encode_version(t, &idx);
+    ei_encode_atom(t, &idx, "ok");
+    if (reply_frame(&ap->up_obuf.b, t, (size_t)idx, id, 0) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &ap->up_obuf);
+}
+
+/* Bytes reached the stdin pipe (or never will): answer the writes that
+ * are done, and close stdin if eof/2 asked for it. */
+void child_wrote(alcove_t *ap, child_t *c)
+{
+    c->stdin_written = c->stdin_total - c->stdin_out.b.len;
+    size_t i = 0;
+    while (i < c->nacks && c->acks[i].end <= c->stdin_written)
+        ack(ap, c->acks[i++].id);
+    if (i > 0) {
+        memmove(c->acks, c->acks + i, (c->nacks - i) * sizeof(*c->acks));
+        c->nacks -= i;
+    }
+    if (c->eof_pending && c->stdin_out.b.len == 0) {
+        c->eof_pending = false;
+        ref_close(&c->in);
+        ack(ap, c->eof_id);
+    }
+}
+
+void child_finish(alcove_t *ap, child_t *c)
+{
+    if (!c->exited || c->ctl.fd >= 0 || c->out.fd >= 0 || c->err.fd >= 0)
+        return;
+    /* writes to stdin that can no longer happen still get their answer */
+    c->stdin_total = c->stdin_written = c->stdin_total - c->stdin_out.b.len;
+    abuf_free(&c->stdin_out.b);
+    c->eof_pending = c->eof_pending && c->in.fd >= 0;
+    child_wrote(ap, c);
+    if (c->eof_pending)
+        ack(ap, c->eof_id);
+    send_exit(ap, c);
+    child_del(ap, c);
+}
+
+static void ctl_closed(alcove_t *ap, child_t *c)
+{
+    ref_close(&c->ctl);
+    abuf_free(&c->ctl_in);
+    abuf_free(&c->ctl_out.b);
+    send_up(ap, MSG_CLOSED, c->pid, NULL, 0);
+}
+
+/* Frames from a child's control socket: replies pass through, the rest
+ * get the child's PID pushed on their fork chain. */
+static bool ctl_read(alcove_t *ap, child_t *c)
+{
+    abuf_t *b = &c->ctl_in;
+    size_t want = 64 * 1024;
+    if (b->len >= FRAME_LEN) {
+        uint64_t need = (uint64_t)get32(abuf_head(b)) + FRAME_LEN;
+        if (need > b->len && need - b->len > want && need <= FRAME_MAX)
+            want = (size_t)(need - b->len);
+    }
+    if (abuf_reserve(b, want) < 0)
+        die(DIE_NOMEM, "out of memory");
+
+    ssize_t n = read(c->ctl.fd, abuf_tail(b), want);
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n < 0 && errno == EAGAIN)
+        return false;
+    if (n <= 0) {
+        ctl_closed(ap, c);
+        return false;
+    }
+    b->len += (size_t)n;
+
+    for (;;) {
+        const char *body;
+        uint32_t len;
+        frame_res_t fr = frame_next(b, &body, &len);
+        if (fr == FRAME_MORE)
+            break;
+        int rv = -1;
+        if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
+            rv = abuf_append(&ap->up_obuf.b, body - FRAME_LEN, FRAME_LEN + len);
+        else if (fr == FRAME_OK)
+            rv = up_push(&ap->up_obuf.b, (uint32_t)c->pid, body, len);
+        if (rv < 0) {
+            /* a child that speaks nonsense is cut off, not obeyed */
+            kill(c->pid, SIGKILL);
+            ctl_closed(ap, c);
+            return false;
+        }
+        abuf_consume(b, FRAME_LEN + len);
+    }
+    obuf_mark(ap, &ap->up_obuf);
+    abuf_trim(b);
+    return (size_t)n == want;
+}
+
+static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
+{
+    if (c->flowcontrol == 0)
+        return false; /* left readable: setcpid/5 will queue it */
+
+    char *p = up_begin(&ap->up_obuf.b, READ_CHUNK);
+    if (p == NULL)
+        die(DIE_NOMEM, "out of memory");
+    ssize_t n = read(r->fd, p, READ_CHUNK);
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n < 0 && errno == EAGAIN && !c->exited)
+        return false;
+    if (n <= 0) {
+        /* EOF, or a dead child's pipe is empty: whatever else writes to
+         * it now is a stray descendant, not the child */
+        ref_close(r);
+        return false;
+    }
+    up_commit(&ap->up_obuf.b, r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
+              (uint32_t)c->pid, (size_t)n);
+    obuf_mark(ap, &ap->up_obuf);
+    if (c->flowcontrol > 0)
+        c->flowcontrol--;
+    return n == READ_CHUNK;
+}
+
+void child_read(alcove_t *ap, fdref_t *r)
+{
+    child_t *c = r->child;
+    bool more;
+    if (r->fd < 0)
+        return;
+    if (r->kind == FD_CTL)
+        more = ctl_read(ap, c);
+    else
+        more = stdio_read(ap, c, r);
+
+    if (more)
+        rq_push(ap, r);
+    else if (c->flowcontrol != 0 || r->fd < 0)
+        r->readable = false;
+    child_finish(ap, c);
+}
+
+/* Drain what a dead child left in its pipes, then report its exit. */
+static void child_exited(alcove_t *ap, child_t *c, int status)
+{
+    c->exited = true;
+    c->status = status;
+    fdref_t *refs[] = {&c->ctl, &c->out, &c->err};
+    for (size_t i = 0; i < 3; i++) {
+        fdref_t *r = refs[i];
+        if (r->queued) {
+            unqueue(&ap->rq_head, &ap->rq_tail, r);
+            unqueue(&ap->park_head, &ap->park_tail, r);
+            r->queued = false;
+        }
+        bool more = true;
+        while (more && r->fd >= 0)
+            more = r->kind == FD_CTL ? ctl_read(ap, c) : stdio_read(ap, c, r);
+        if (r->fd >= 0 && r->kind == FD_CTL)
+            ctl_closed(ap, c);
+    }
+    child_finish(ap, c);
+}
+
+void child_reaped(alcove_t *ap, pid_t pid, int status)
+{
+    child_t *c = child_get(ap, pid);
+    if (c && !c->exited)
+        child_exited(ap, c, status);
+}
+
+void child_reap(alcove_t *ap)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        child_reaped(ap, pid, status);
+}

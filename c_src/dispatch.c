@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What a process does with a request from upstream: pass it down the
+ * fork chain, or run it here, or write to a child's stdin.
+ */
+#include "calls.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "reply.h"
+
+static void reply_send(alcove_t *ap, uint32_t id, uint8_t status)
+{
+    if (status != ALCOVE_OK)
+        ap->x.index = REPLY_HDR;
+    if (reply_frame(&ap->up_obuf.b, ap->x.buff, (size_t)ap->x.index, id,
+                    status) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &ap->up_obuf);
+}
+
+static void reply_status(alcove_t *ap, uint32_t id, uint8_t status)
+{
+    ap->x.index = REPLY_HDR;
+    reply_send(ap, id, status);
+}
+
+/* Start a reply term after the space kept for the frame header. */
+static void reply_begin(alcove_t *ap)
+{
+    ap->x.index = REPLY_HDR;
+    if (ei_x_encode_version(&ap->x) < 0)
+        die(DIE_NOMEM, "out of memory");
+}
+
+static bool filtered(const uint8_t *set, size_t nr)
+{
+    return set[nr / 8] & (1u << (nr % 8));
+}
+
+static void run(alcove_t *ap, const down_hdr_t *h)
+{
+    alcove_arg_t arg[ALCOVE_MAXARGS];
+
+    if (h->restlen < 2) {
+        reply_status(ap, h->id, ALCOVE_BADARG);
+        return;
+    }
+    size_t nr = get16(h->rest);
+    if (nr >= alcove_ncalls) {
+        reply_status(ap, h->id, ALCOVE_BADARG);
+        return;
+    }
+    if (filtered(ap->filter, nr)) {
+        reply_status(ap, h->id, ALCOVE_UNDEF);
+        return;
+    }
+
+    const alcove_call_t *call = &alcove_calls[nr];
+    switch (args_decode(call, h->rest + 2, h->restlen - 2, arg)) {
+    case ARGS_BADARG:
+        reply_status(ap, h->id, ALCOVE_BADARG);
+        return;
+    case ARGS_ENOTSUP:
+        reply_begin(ap);
+        if (enc_error(&ap->x, ENOTSUP) < 0)
+            die(DIE_NOMEM, "out of memory");
+        reply_send(ap, h->id, ALCOVE_OK);
+        return;
+    }
+
+    reply_begin(ap);
+    switch (call->fn(ap, arg, &ap->x)) {
+    case CALL_REPLY:
+        reply_send(ap, h->id, ALCOVE_OK);
+        break;
+    case CALL_BADARG:
+        reply_status(ap, h->id, ALCOVE_BADARG);
+        break;
+    case CALL_CHILD:
+        break;
+    }
+}
+
+static void route(alcove_t *ap, const down_hdr_t *h)
+{
+    child_t *c = child_get(ap, (pid_t)get32(h->pids));
+    if (c == NULL || c->ctl.fd < 0 || c->exited) {
+        reply_status(ap, h->id, ALCOVE_BADPID);
+        return;
+    }
+    if (down_pop(&c->ctl_out.b, h) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &c->ctl_out);
+}
+
+/* stdin/3 and eof/2: the last PID is a child of this process. */
+static void stdio(alcove_t *ap, const down_hdr_t *h)
+{
+    child_t *c = child_get(ap, (pid_t)get32(h->pids));
+    if (c == NULL || c->in.fd < 0 || c->eof_pending) {
+        reply_status(ap, h->id, ALCOVE_BADPID);
+        return;
+    }
+    if (h->type == MSG_EOF) {
+        c->eof_pending = true;
+        c->eof_id = h->id;
+        child_wrote(ap, c);
+        return;
+    }
+    if (c->nacks == c->capacks) {
+        size_t n = c->capacks ? c->capacks * 2 : 4;
+        stdin_ack_t *a = realloc(c->acks, n * sizeof(*a));
+        if (a == NULL)
+            die(DIE_NOMEM, "out of memory");
+        c->acks = a;
+        c->capacks = n;
+    }
+    if (abuf_append(&c->stdin_out.b, h->rest, h->restlen) < 0)
+        die(DIE_NOMEM, "out of memory");
+    c->stdin_total += h->restlen;
+    c->acks[c->nacks++] = (stdin_ack_t){.id = h->id, .end = c->stdin_total};
+    obuf_mark(ap, &c->stdin_out);
+}
+
+void dispatch(alcove_t *ap, const down_hdr_t *h)
+{
+    switch (h->type) {
+    case MSG_CALL:
+        if (h->n == 0)
+            run(ap, h);
+        else
+            route(ap, h);
+        break;
+    case MSG_STDIN:
+    case MSG_EOF:
+        if (h->n == 0)
+            reply_status(ap, h->id, ALCOVE_BADPID);
+        else if (h->n == 1)
+            stdio(ap, h);
+        else
+            route(ap, h);
+        break;
+    case MSG_SHUTDOWN:
+        ap->up_closed = true;
+        break;
+    default:
+        reply_status(ap, h->id, ALCOVE_BADARG);
+        break;
+    }
+}
+
+int alcove_enotsup(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    (void)arg;
+    return enc_error(x, ENOTSUP) < 0 ? CALL_BADARG : CALL_REPLY;
+}

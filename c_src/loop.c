@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The event loop. Descriptors are watched edge-triggered; a readable one
+ * goes on a FIFO ready queue and is read a chunk at a time, so the cost
+ * of an event does not depend on how many children exist, and one busy
+ * child cannot starve the others. Writes are gathered and flushed once
+ * per turn of the loop.
+ */
+#include "alcove.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How many ready descriptors one turn serves before flushing. */
+#define TURN_BUDGET 64
+/* How long shutdown waits for children before SIGKILL. */
+#define SHUTDOWN_MS 5000
+
+int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events)
+{
+    struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = r};
+    if (epoll_ctl(ap->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
+        die(DIE_SYS, "epoll_ctl");
+}
+
+void rq_push(alcove_t *ap, fdref_t *r)
+{
+    if (r->queued)
+        return;
+    r->queued = true;
+    r->next = NULL;
+    if (ap->rq_tail)
+        ap->rq_tail->next = r;
+    else
+        ap->rq_head = r;
+    ap->rq_tail = r;
+}
+
+static fdref_t *rq_pop(alcove_t *ap)
+{
+    fdref_t *r = ap->rq_head;
+    if (r == NULL)
+        return NULL;
+    ap->rq_head = r->next;
+    if (ap->rq_head == NULL)
+        ap->rq_tail = NULL;
+    r->queued = false;
+    return r;
+}
+
+static void park(alcove_t *ap, fdref_t *r)
+{
+    r->queued = true;
+    r->next = NULL;
+    if (ap->park_tail)
+        ap->park_tail->next = r;
+    else
+        ap->park_head = r;
+    ap->park_tail = r;
+}
+
+static void unpark(alcove_t *ap)
+{
+    fdref_t *r = ap->park_head;
+    ap->park_head = ap->park_tail = NULL;
+    while (r) {
+        fdref_t *next = r->next;
+        r->queued = false;
+        rq_push(ap, r);
+        r = next;
+    }
+}
+
+void obuf_mark(alcove_t *ap, obuf_t *o)
+{
+    if (o->dirty)
+        return;
+    o->dirty = true;
+    o->next = ap->dirty;
+    ap->dirty = o;
+}
+
+/* Write what o holds; 0 when empty or blocked, -1 when the reader is
+ * gone. */
+static int obuf_flush(obuf_t *o)
+{
+    while (o->b.len > 0) {
+        ssize_t n = write(o->ref->fd, abuf_head(&o->b), o->b.len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                o->ref->writable = false;
+                return 0;
+            }
+            return -1;
+        }
+        abuf_consume(&o->b, (size_t)n);
+    }
+    abuf_trim(&o->b);
+    return 0;
+}
+
+int flush_blocking(alcove_t *ap, obuf_t *o)
+{
+    (void)ap;
+    while (o->b.len > 0) {
+        if (obuf_flush(o) < 0)
+            return -1;
+        if (o->b.len > 0) {
+            struct pollfd pfd = {.fd = o->ref->fd, .events = POLLOUT};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void flush_one(alcove_t *ap, obuf_t *o)
+{
+    fdref_t *r = o->ref;
+    if (r->fd < 0) {
+        abuf_free(&o->b);
+        return;
+    }
+    int rv = obuf_flush(o);
+    switch (r->kind) {
+    case FD_UP_OUT:
+        if (rv < 0)
+            ap->up_closed = true; /* nobody to serve: shut down */
+        else if (o->b.len < LOW_WATER && ap->park_head)
+            unpark(ap);
+        break;
+    case FD_STDIN:
+        if (rv < 0) {
+            /* the reader is gone: what was queued can never arrive */
+            abuf_free(&o->b);
+            close(r->fd);
+            r->fd = -1;
+        }
+        child_wrote(ap, r->child);
+        break;
+    default: /* FD_CTL: a dead child's socket is closed on its EOF */
+        if (rv < 0)
+            abuf_free(&o->b);
+        break;
+    }
+}
+
+static void flush_dirty(alcove_t *ap)
+{
+    while (ap->dirty) {
+        obuf_t *o = ap->dirty;
+        ap->dirty = o->next;
+        o->dirty = false;
+        if (o->ref->writable || o->ref->fd < 0)
+            flush_one(ap, o);
+    }
+}
+
+/* Read requests from upstream and run or route each whole frame. */
+static void up_read(alcove_t *ap)
+{
+    abuf_t *b = &ap->up_ibuf;
+    size_t want = READ_CHUNK;
+    if (b->len >= FRAME_LEN) {
+        uint64_t need = (uint64_t)get32(abuf_head(b)) + FRAME_LEN;
+        if (need > b->len && need - b->len > want)
+            want = (size_t)(need - b->len);
+    }
+    if (abuf_reserve(b, want) < 0)
+        die(DIE_NOMEM, "out of memory");
+
+    ssize_t n = read(ap->up_in.fd, abuf_tail(b), want);
+    if (n < 0) {
+        if (errno == EINTR) {
+            rq_push(ap, &ap->up_in);
+            return;
+        }
+        if (errno == EAGAIN) {
+            ap->up_in.readable = false;
+            return;
+        }
+        ap->up_closed = true;
+        return;
+    }
+    if (n == 0) {
+        ap->up_closed = true;
+        return;
+    }
+    b->len += (size_t)n;
+    if ((size_t)n == want)
+        rq_push(ap, &ap->up_in);
+    else
+        ap->up_in.readable = false;
+
+    for (;;) {
+        const char *body;
+        uint32_t len;
+        frame_res_t fr = frame_next(b, &body, &len);
+        if (fr == FRAME_MORE)
+            break;
+        if (fr == FRAME_TOOBIG)
+            die(DIE_PROTO, "frame too large");
+
+        down_hdr_t h;
+        if (down_parse(body, len, &h) == 0)
+            dispatch(ap, &h);
+        if (ap->newchild)
+            return; /* the parent's buffers are gone */
+        abuf_consume(b, FRAME_LEN + len);
+    }
+    abuf_trim(b);
+}
+
+static void serve(alcove_t *ap)
+{
+    for (int budget = TURN_BUDGET; budget > 0; budget--) {
+        fdref_t *r = rq_pop(ap);
+        if (r == NULL)
+            return;
+        switch (r->kind) {
+        case FD_UP_IN:
+            up_read(ap);
+            if (ap->newchild)
+                return;
+            break;
+        case FD_SIGNAL:
+            sig_read(ap);
+            break;
+        default:
+            if (ap->up_obuf.b.len >= HIGH_WATER)
+                park(ap, r);
+            else
+                child_read(ap, r);
+            break;
+        }
+    }
+}
+
+static void on_event(alcove_t *ap, const struct epoll_event *ev)
+{
+    fdref_t *r = ev->data.ptr;
+    if (ev->events & EPOLLOUT) {
+        r->writable = true;
+        if (r->kind == FD_UP_OUT)
+            obuf_mark(ap, &ap->up_obuf);
+        else if (r->kind == FD_STDIN)
+            obuf_mark(ap, &r->child->stdin_out);
+        else if (r->kind == FD_CTL)
+            obuf_mark(ap, &r->child->ctl_out);
+    }
+    if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (r->kind == FD_STDIN) {
+            /* the reader closed its end: flushing will find it */
+            r->writable = true;
+            obuf_mark(ap, &r->child->stdin_out);
+            return;
+        }
+        if (r->kind == FD_UP_OUT)
+            return;
+        r->readable = true;
+        if (!r->queued)
+            rq_push(ap, r);
+    }
+}
+
+int alcove_loop(alcove_t *ap)
+{
+    struct epoll_event ev[64];
+
+    for (;;) {
+        flush_dirty(ap);
+        if (ap->leaving) {
+            flush_blocking(ap, &ap->up_obuf);
+            alcove_shutdown(ap);
+        }
+        if (ap->up_closed)
+            alcove_shutdown(ap);
+
+        int n = epoll_wait(ap->epfd, ev, 64, ap->rq_head ? 0 : -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die(DIE_SYS, "epoll_wait");
+        }
+        for (int i = 0; i < n; i++)
+            on_event(ap, &ev[i]);
+
+        serve(ap);
+        if (ap->newchild)
+            return 0;
+    }
+}
+
+static void up_watch(alcove_t *ap, int in, int out)
+{
+    ap->up_in = (fdref_t){.fd = in, .kind = FD_UP_IN, .writable = true};
+    ap->up_out = (fdref_t){.fd = out, .kind = FD_UP_OUT, .writable = true};
+    ap->up_obuf.ref = &ap->up_out;
+    if (set_nonblock(in) < 0 || set_nonblock(out) < 0)
+        die(DIE_SYS, "fcntl");
+    fd_watch(ap, &ap->up_in, EPOLLIN);
+    fd_watch(ap, &ap->up_out, EPOLLOUT);
+    /* requests may already be waiting */
+    ap->up_in.readable = true;
+    rq_push(ap, &ap->up_in);
+}
+
+static void loop_init(alcove_t *ap, int in, int out)
+{
+    ap->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (ap->epfd < 0)
+        die(DIE_SYS, "epoll_create1");
+    if (sig_init(ap) < 0)
+        die(DIE_SYS, "signal pipe");
+    up_watch(ap, in, out);
+}
+
+void alcove_init(alcove_t *ap)
+{
+    ap->pid = getpid();
+    if (ei_x_new(&ap->x) < 0)
+        die(DIE_NOMEM, "out of memory");
+    loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
+}
+
+/* Called in a new child, with its control socket: drop everything that
+ * belongs to the parent and start over as a child's event loop. */
+void alcove_become_child(alcove_t *ap, int ctl)
+{
+    pid_t ppid = ap->pid;
+
+    if (ap->depth > 0) {
+        close(ap->up_in.fd);
+        close(ap->up_out.fd);
+    }
+    close(ap->epfd);
+    close(ap->sigpipe[0]);
+    close(ap->sigpipe[1]);
+    while (ap->first)
+        child_del(ap, ap->first);
+    abuf_free(&ap->up_ibuf);
+    abuf_free(&ap->up_obuf.b);
+    ap->up_obuf.dirty = false;
+    ap->rq_head = ap->rq_tail = ap->park_head = ap->park_tail = NULL;
+    ap->dirty = NULL;
+
+    ap->depth++;
+    ap->pid = getpid();
+    memcpy(ap->filter, ap->child_filter, sizeof(ap->filter));
+
+    /* A control process must not outlive its parent. In a new PID
+     * namespace the parent is not visible (getppid() is 0). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        die(DIE_SYS, "prctl");
+    pid_t now = getppid();
+    if (now != ppid && now != 0)
+        _exit(0);
+
+    int out = fcntl(ctl, F_DUPFD_CLOEXEC, 3);
+    if (out < 0)
+        die(DIE_SYS, "dup");
+    loop_init(ap, ctl, out);
+    ap->newchild = true;
+}
+
+static int ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int)((t.tv_sec - t0->tv_sec) * 1000 +
+                 (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Stop every child, wait for them and exit. Event loop children see
+ * their control socket close and do the same for their own children;
+ * programs they exec'd get their signaloneof signal. */
+void alcove_shutdown(alcove_t *ap)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    for (child_t *c = ap->first; c; c = c->next) {
+        bool exec_d = c->ctl.fd < 0;
+        child_closefds(c);
+        if (exec_d && !c->exited && c->signaloneof > 0)
+            kill(c->pid, c->signaloneof);
+    }
+
+    /* already reaped, only waiting for their output to drain */
+    for (child_t *c = ap->first, *next; c; c = next) {
+        next = c->next;
+        if (c->exited)
+            child_del(ap, c);
+    }
+
+    bool killed = false;
+    for (;;) {
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            child_t *c = child_get(ap, pid);
+            if (c)
+                child_del(ap, c);
+        }
+        if (pid < 0)
+            break; /* no child left */
+
+        int left = SHUTDOWN_MS - ms_since(&t0);
+        if (left <= 0) {
+            if (killed)
+                break;
+            for (child_t *c = ap->first; c; c = c->next)
+                kill(c->pid, SIGKILL);
+            killed = true;
+            t0.tv_sec += SHUTDOWN_MS / 1000;
+            left = SHUTDOWN_MS;
+        }
+        struct pollfd pfd = {.fd = ap->sigpipe[0], .events = POLLIN};
+        if (poll(&pfd, 1, left > 100 ? 100 : left) > 0) {
+            char buf[4096];
+            while (read(ap->sigpipe[0], buf, sizeof(buf)) > 0)
+                ;
+        }
+    }
+
+    obuf_flush(&ap->up_obuf);
+    exit(ap->leave_status);
+}
+
+/* An event of this process itself: its fork chain is empty here and
+ * grows on the way up. */
+void send_event(alcove_t *ap, ei_x_buff *x)
+{
+    char hdr[FRAME_LEN + UP_HDR];
+    put32(hdr, (uint32_t)(UP_HDR + x->index));
+    hdr[4] = MSG_EVENT;
+    put16(hdr + 5, 0);
+    if (abuf_append(&ap->up_obuf.b, hdr, sizeof(hdr)) < 0 ||
+        abuf_append(&ap->up_obuf.b, x->buff, (size_t)x->index) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &ap->up_obuf);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Creating a child: its stdio pipes and control socket, then fork(2) or
+ * clone(2). The child keeps stdin, stdout and stderr on 0, 1 and 2 and
+ * its control socket close-on-exec, so a program it execs holds nothing
+ * of alcove's.
+ */
+#include "calls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+/* fd[0..1] stdin, [2..3] stdout, [4..5] stderr, [6..7] control */
+typedef struct {
+    int fd[8];
+} fds_t;
+
+static void fds_close(fds_t *f)
+{
+    int saved = errno;
+    for (size_t i = 0; i < 8; i++)
+        if (f->fd[i] >= 0)
+            close(f->fd[i]);
+    errno = saved;
+}
+
+#ifdef __linux__
+/* Flags that would share memory, descriptors or the parent with the
+ * child: the event loop needs a child of its own. */
+#define CLONE_DENY                                                          \
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |     \
+     CLONE_VFORK | CLONE_PARENT | CLONE_SETTLS | CLONE_PARENT_SETTID |      \
+     CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PIDFD | 0xff)
+#endif
+
+static pid_t fork_or_clone(int64_t flags)
+{
+    if (flags == 0)
+        return fork();
+#ifdef __linux__
+    if ((uint64_t)flags & (uint64_t)CLONE_DENY || flags < 0 ||
+        flags > UINT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* like fork(), in new namespaces: no new stack, no shared memory */
+    return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL,
+                          NULL, NULL, 0UL);
+#else
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
+int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
+{
+    __attribute__((cleanup(fds_close))) fds_t f = {
+        {-1, -1, -1, -1, -1, -1, -1, -1}};
+
+    if (ap->nchild >= (size_t)ap->maxchild || ap->depth >= ap->maxforkdepth) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (pipe2(&f.fd[0], O_CLOEXEC) < 0 || pipe2(&f.fd[2], O_CLOEXEC) < 0 ||
+        pipe2(&f.fd[4], O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &f.fd[6]) < 0)
+        return -1;
+
+    *pid = fork_or_clone(flags);
+    if (*pid < 0)
+        return -1;
+
+    if (*pid == 0) {
+        /* dup2 leaves 0, 1 and 2 open across exec */
+        if (dup2(f.fd[0], STDIN_FILENO) < 0 ||
+            dup2(f.fd[3], STDOUT_FILENO) < 0 ||
+            dup2(f.fd[5], STDERR_FILENO) < 0)
+            _exit(DIE_SYS);
+        int ctl = f.fd[7];
+        f.fd[7] = -1;
+        fds_close(&f);
+        for (size_t i = 0; i < 8; i++)
+            f.fd[i] = -1;
+        alcove_become_child(ap, ctl);
+        return 1;
+    }
+
+    child_add(ap, *pid, f.fd[6], f.fd[1], f.fd[2], f.fd[4]);
+    f.fd[6] = f.fd[1] = f.fd[2] = f.fd[4] = -1;
+    return 0;
+}
