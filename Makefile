@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: ISC
+REBAR ?= rebar3
+
+all: deps
+	$(REBAR) compile
+
+deps:
+	@./scripts/deps
+
+# Everything: C unit tests, the port built warning-free by gcc and
+# clang, and the Common Test suites (as root, for namespaces).
+test: all
+	$(MAKE) -C c_src test
+	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src CC=clang all test
+	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src all
+	$(REBAR) ct
+
+# A tour of what alcove does: see examples/demo.escript.
+demo: all
+	escript examples/demo.escript
+
+clean:
+	$(REBAR) clean
+
+.PHONY: all deps test demo clean
