@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: ISC */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
