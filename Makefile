@@ -8,11 +8,14 @@ deps:
 	@./scripts/deps
 
 # Everything: C unit tests, the port built warning-free by gcc and
-# clang, and the Common Test suites (as root, for namespaces).
+# clang, xref and dialyzer, and the Common Test suites (as root, for
+# namespaces).
 test: all
 	$(MAKE) -C c_src test
 	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src CC=clang all test
 	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src all
+	$(REBAR) xref
+	$(REBAR) dialyzer
 	$(REBAR) ct
 
 # A tour of what alcove does: see examples/demo.escript.

@@ -235,12 +235,9 @@ void child_finish(alcove_t *ap, child_t *c)
     if (!c->exited || c->ctl.fd >= 0 || c->out.fd >= 0 || c->err.fd >= 0)
         return;
     /* writes to stdin that can no longer happen still get their answer */
-    c->stdin_total = c->stdin_written = c->stdin_total - c->stdin_out.b.len;
+    c->stdin_total -= c->stdin_out.b.len;
     abuf_free(&c->stdin_out.b);
-    c->eof_pending = c->eof_pending && c->in.fd >= 0;
     child_wrote(ap, c);
-    if (c->eof_pending)
-        ack(ap, c->eof_id);
     send_exit(ap, c);
     child_del(ap, c);
 }

@@ -225,6 +225,8 @@ static void up_read(alcove_t *ap)
         if (ap->newchild)
             return; /* the parent's buffers are gone */
         abuf_consume(b, FRAME_LEN + len);
+        if (ap->leaving)
+            return; /* exit/3: what follows is answered by CLOSED */
     }
     abuf_trim(b);
 }

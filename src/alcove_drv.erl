@@ -249,12 +249,12 @@ handle_info({Port, {data, Data}}, #state{port = Port} = State) ->
     {noreply, port_data(Data, State)};
 handle_info({'$alcove_call', Ref, Pids, Nr, Req}, State) ->
     {Id, State1} = next_id(State),
-    port_command(State#state.port, [<<?MSG_CALL, Id:32, (length(Pids)):16>> | Req]),
+    send(State, [<<?MSG_CALL, Id:32, (length(Pids)):16>> | Req]),
     Pending = State1#state.pending,
     {noreply, State1#state{pending = Pending#{Id => {call, Ref, Pids, Nr}}}};
 handle_info({'$alcove_eof', Ref, Pids, Chain}, State) ->
     {Id, State1} = next_id(State),
-    port_command(State#state.port, [<<?MSG_EOF, Id:32, (length(Pids)):16>>, Chain]),
+    send(State, [<<?MSG_EOF, Id:32, (length(Pids)):16>>, Chain]),
     Pending = State1#state.pending,
     {noreply, State1#state{pending = Pending#{Id => {eof, Ref, Pids}}}};
 handle_info({'$alcove_cancel', Ref}, #state{cancelled = C} = State) ->
@@ -284,6 +284,11 @@ terminate(_, #state{port = Port}) ->
 
 %%% Internal: the port's side
 
+%% A port that has just died still gets requests until its exit status
+%% arrives; they are answered when the driver stops.
+send(#state{port = Port}, Data) ->
+    try port_command(Port, Data) catch error:badarg -> true end.
+
 next_id(#state{id = Id} = State) ->
     {Id, State#state{id = (Id + 1) band 16#ffffffff}}.
 
@@ -293,8 +298,7 @@ send_stdin(Pids, Data, State) ->
     Size = min(byte_size(Data), ?STDIN_PIECE),
     <<Piece:Size/binary, Rest/binary>> = Data,
     {Id, State1} = next_id(State),
-    port_command(State#state.port,
-                 [<<?MSG_STDIN, Id:32, (length(Pids)):16>>, chain(Pids), Piece]),
+    send(State, [<<?MSG_STDIN, Id:32, (length(Pids)):16>>, chain(Pids), Piece]),
     #state{pending = Pending, inflight = Inflight} = State1,
     State2 = State1#state{pending = Pending#{Id => {stdin, Pids, Size}},
                           inflight = Inflight#{Pids => maps:get(Pids, Inflight, 0) + Size}},
