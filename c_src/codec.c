@@ -155,6 +155,7 @@ int dec_list(dec_t *d, dec_list_t *l)
     case ERL_NIL_EXT:
         l->n = 0;
         l->bytes = NULL;
+        d->idx++;
         return 0;
     case ERL_STRING_EXT:
         if (!avail(d, 3))

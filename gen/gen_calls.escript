@@ -186,7 +186,10 @@ spec(atom) -> "atom()";
 spec(calls) -> "[uint8_t()]";
 spec({constant, _}) -> "constant()";
 spec({flags, _}) -> "int64_t() | [constant()]";
-spec({enum, Atoms}) -> join(" | ", [fmt("~w", [A]) || A <- Atoms]).
+spec({enum, Atoms}) -> join(" | ", [spec_atom(A) || A <- Atoms]).
+
+spec_atom('[]') -> "[]";
+spec_atom(A) -> fmt("~w", [A]).
 
 %%% Erlang: alcove_proto
 

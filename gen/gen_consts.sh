@@ -22,7 +22,7 @@ trap 'exit 1' HUP INT TERM
 # declares PTRACE_* as enums, invisible to -dM: <linux/ptrace.h> has macros
 # (and the two conflict). F_OK is an access(2) mode; CLONE_ARGS_* are sizes.
 tables='
-signal  signal.h                                          ^SIG[A-Z]+$                    ^SIGSTKSZ$
+signal  signal.h                                          ^SIG[A-Z0-9]+$                    ^SIGSTKSZ$
 errno   errno.h                                           ^E[A-Z0-9]+$                   -
 clone   sched.h,L:linux/sched.h                           ^CLONE_                        ^CLONE_ARGS_
 wait    sys/wait.h                                        ^(WNOHANG|WUNTRACED|WCONTINUED|WEXITED|WSTOPPED|WNOWAIT|__WALL|__WCLONE|__WNOTHREAD)$ -

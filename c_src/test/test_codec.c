@@ -136,6 +136,14 @@ static void test_lists(void)
     CHECK(all_prefixes_fail(&x, fn_args));
     ei_x_free(&x);
 
+    /* {[], <<"q">>}: the empty list is consumed like any other */
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_empty_list(&x);
+    ei_x_encode_binary(&x, "q", 1);
+    CHECK(whole_decodes(&x, fn_args) && got_n == 1 && *got_p == 'q');
+    ei_x_free(&x);
+
     /* a list claiming more elements than there are bytes */
     const char lie[] = {(char)131, 'l', 0x7f, (char)0xff, (char)0xff,
                         (char)0xff, 'j'};
