@@ -323,7 +323,8 @@ static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
     obuf_mark(ap, &ap->up_obuf);
     if (c->flowcontrol > 0)
         c->flowcontrol--;
-    return n == READ_CHUNK;
+    /* a dead child's pipe is read to its end: no edge may come again */
+    return n == READ_CHUNK || c->exited;
 }
 
 void child_read(alcove_t *ap, fdref_t *r)
