@@ -86,6 +86,7 @@ typedef struct child {
     bool eof_pending;
     uint32_t eof_id;
     bool exited;
+    bool in_loop; /* at shutdown: still running the event loop */
     int status;
     struct child *hnext;       /* hash chain */
     struct child *prev, *next; /* in fork order */

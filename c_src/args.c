@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "cstruct.h"
 
 static struct {
     char *p;
@@ -41,6 +42,36 @@ static int arena_reset(size_t need)
     arena.p = p;
     arena.cap = need;
     return 0;
+}
+
+/* Memory whose size is not bounded by the request (a Cstruct's {ptr, N}),
+ * kept until the next call. */
+static struct {
+    void **p;
+    size_t n, cap;
+} side;
+
+static void *side_alloc(size_t n)
+{
+    if (side.n == side.cap) {
+        size_t cap = side.cap ? side.cap * 2 : 16;
+        void **p = realloc(side.p, cap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        side.p = p;
+        side.cap = cap;
+    }
+    void *m = calloc(1, n);
+    if (m != NULL)
+        side.p[side.n++] = m;
+    return m;
+}
+
+static void side_release(void)
+{
+    for (size_t i = 0; i < side.n; i++)
+        free(side.p[i]);
+    side.n = 0;
 }
 
 static const char *copy_str(const char *p, size_t n)
@@ -167,6 +198,65 @@ static int dec_range(dec_t *d, int64_t lo, int64_t hi, int64_t *v)
     return ARGS_OK;
 }
 
+/* {Tag, A, B}: the records #alcove_rlimit{} and #alcove_timeval{} */
+static int dec_record(dec_t *d, const char *tag)
+{
+    int arity;
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_tuple(d, &arity) < 0 || arity != 3 || dec_atom(d, atom) < 0 ||
+        strcmp(atom, tag) != 0)
+        return ARGS_BADARG;
+    return ARGS_OK;
+}
+
+static int dec_rlimit(dec_t *d, alcove_arg_t *a)
+{
+    if (dec_record(d, "alcove_rlimit") < 0 || dec_uint64(d, &a->u) < 0 ||
+        dec_uint64(d, &a->u2) < 0)
+        return ARGS_BADARG;
+    return ARGS_OK;
+}
+
+static int dec_timeval(dec_t *d, alcove_arg_t *a)
+{
+    if (dec_nil(d) == 0) {
+        a->n = 0;
+        return ARGS_OK;
+    }
+    a->n = 1;
+    if (dec_record(d, "alcove_timeval") < 0 || dec_int64(d, &a->i) < 0 ||
+        dec_int64(d, &a->i2) < 0)
+        return ARGS_BADARG;
+    return ARGS_OK;
+}
+
+static int dec_intlist(dec_t *d, alcove_arg_t *a)
+{
+    dec_list_t l;
+    if (dec_list(d, &l) < 0)
+        return ARGS_BADARG;
+    a->ints = arena_get(((size_t)l.n + 1) * sizeof(int64_t));
+    if (a->ints == NULL)
+        return ARGS_BADARG;
+    for (int i = 0; i < l.n; i++) {
+        int64_t v;
+        if (dec_list_int64(d, &l, i, &v) < 0 || v < INT32_MIN || v > INT32_MAX)
+            return ARGS_BADARG;
+        a->ints[i] = v;
+    }
+    a->n = (size_t)l.n;
+    return dec_list_end(d, &l) < 0 ? ARGS_BADARG : ARGS_OK;
+}
+
+static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints,
+                       alcove_arg_t *a)
+{
+    a->cs = side_alloc(sizeof(*a->cs));
+    if (a->cs == NULL)
+        return ARGS_BADARG;
+    return cstruct_decode(d, spec->table, ints, side_alloc, a->cs);
+}
+
 static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
 {
     char atom[MAXATOMLEN_UTF8];
@@ -196,6 +286,16 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
         return dec_enum(d, spec, a);
     case T_CALLS:
         return dec_calls(d, a);
+    case T_RLIMIT:
+        return dec_rlimit(d, a);
+    case T_TIMEVAL:
+        return dec_timeval(d, a);
+    case T_INTLIST:
+        return dec_intlist(d, a);
+    case T_PTRARG:
+        return dec_cstruct(d, spec, true, a);
+    case T_CSTRUCT:
+        return dec_cstruct(d, spec, false, a);
     }
     return ARGS_BADARG;
 }
@@ -209,6 +309,7 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
 
     /* Every string and pointer fits in: each byte of input makes at most
      * one byte of string plus, per list element, a pointer. */
+    side_release();
     if (len > SIZE_MAX / (sizeof(char *) + 2) ||
         arena_reset(len * (sizeof(char *) + 2) + 64) < 0)
         return ARGS_BADARG;

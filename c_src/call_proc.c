@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,12 +63,18 @@ static void exec_prepare(alcove_t *ap)
             (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     sig_reset(ap);
+#ifdef PR_SET_CHILD_SUBREAPER
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 0); /* it survives exec */
+#endif
 }
 
 static int exec_failed(alcove_t *ap, ei_x_buff *x)
 {
     int err = errno;
     sig_restore(ap);
+#ifdef PR_SET_CHILD_SUBREAPER
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+#endif
     if (ap->depth == 0) {
         (void)set_nonblock(STDIN_FILENO);
         (void)set_nonblock(STDOUT_FILENO);

@@ -22,6 +22,11 @@ typedef enum {
     T_FLAGS,    /* i: the ORed values */
     T_ENUM,     /* i: the index in atoms */
     T_CALLS,    /* s, n: call numbers, a byte each */
+    T_RLIMIT,   /* u, u2: #alcove_rlimit{cur, max} */
+    T_TIMEVAL,  /* n: 0 for [], else 1 with i, i2: #alcove_timeval{} */
+    T_INTLIST,  /* ints, n: a list of int32 */
+    T_PTRARG,   /* cs: an integer, an atom of table, a binary or a Cstruct */
+    T_CSTRUCT,  /* cs: a binary or a Cstruct */
 } argtype_t;
 
 typedef struct {
@@ -30,12 +35,16 @@ typedef struct {
     const char *const *atoms;          /* T_ENUM, NULL-terminated */
 } argspec_t;
 
+struct cstruct;
+
 typedef struct {
-    int64_t i;
-    uint64_t u;
+    int64_t i, i2;
+    uint64_t u, u2;
     const char *s;
     size_t n;
     char **v;
+    int64_t *ints;
+    struct cstruct *cs;
 } alcove_arg_t;
 
 /* What a handler returns. Failed system calls are CALL_REPLY with an

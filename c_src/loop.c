@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -335,9 +336,20 @@ static void loop_init(alcove_t *ap, int in, int out)
     up_watch(ap, in, out);
 }
 
+/* Orphans of the programs below are reparented here and reaped, not
+ * left to init. */
+static void subreaper(void)
+{
+#ifdef PR_SET_CHILD_SUBREAPER
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        die(DIE_SYS, "prctl");
+#endif
+}
+
 void alcove_init(alcove_t *ap)
 {
     ap->pid = getpid();
+    subreaper();
     if (ei_x_new(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
     loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
@@ -376,6 +388,7 @@ void alcove_become_child(alcove_t *ap, int ctl)
     if (now != ppid && now != 0)
         _exit(0);
 
+    subreaper();
     int out = fcntl(ctl, F_DUPFD_CLOEXEC, 3);
     if (out < 0)
         die(DIE_SYS, "dup");
@@ -391,29 +404,70 @@ static int ms_since(const struct timespec *t0)
                  (t.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-/* Stop every child, wait for them and exit. Event loop children see
- * their control socket close and do the same for their own children;
- * programs they exec'd get their signaloneof signal. */
+/* Orphans of exec'd programs are reparented to this process (it is a
+ * subreaper): they are not in the table, the kernel lists them. */
+static void kill_adopted(alcove_t *ap)
+{
+#ifdef __linux__
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)ap->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (pid > 0 && child_get(ap, (pid_t)pid) == NULL)
+            kill((pid_t)pid, SIGKILL);
+    }
+#else
+    (void)ap;
+#endif
+}
+
+static void drain_sigpipe(alcove_t *ap, int ms)
+{
+    struct pollfd pfd = {.fd = ap->sigpipe[0], .events = POLLIN};
+    if (poll(&pfd, 1, ms) > 0) {
+        char buf[4096];
+        while (read(ap->sigpipe[0], buf, sizeof(buf)) > 0)
+            ;
+    }
+}
+
+/* Stop every child, wait for them and exit.
+ *
+ * Programs get their signaloneof signal and, SHUTDOWN_MS later, SIGKILL.
+ * Event loop children see their control socket close and do the same
+ * for their own children, so they are given longer, the more so the
+ * higher in the tree: a parent that killed them first would orphan
+ * their children. */
 void alcove_shutdown(alcove_t *ap)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int below = ap->maxforkdepth > ap->depth ? ap->maxforkdepth - ap->depth : 1;
+    int kill_programs = SHUTDOWN_MS;
+    int kill_loops = kill_programs + 250 * below;
+    int give_up = kill_loops + 1000;
 
-    for (child_t *c = ap->first; c; c = c->next) {
-        bool exec_d = c->ctl.fd < 0;
+    for (child_t *c = ap->first, *next; c; c = next) {
+        next = c->next;
+        c->in_loop = c->ctl.fd >= 0;
         child_closefds(c);
-        if (exec_d && !c->exited && c->signaloneof > 0)
+        if (c->exited) /* reaped, only its output was awaited */
+            child_del(ap, c);
+        else if (!c->in_loop && c->signaloneof > 0)
             kill(c->pid, c->signaloneof);
     }
 
-    /* already reaped, only waiting for their output to drain */
-    for (child_t *c = ap->first, *next; c; c = next) {
-        next = c->next;
-        if (c->exited)
-            child_del(ap, c);
-    }
-
-    bool killed = false;
+    bool programs_killed = false, loops_killed = false;
     for (;;) {
         int st;
         pid_t pid;
@@ -425,22 +479,23 @@ void alcove_shutdown(alcove_t *ap)
         if (pid < 0)
             break; /* no child left */
 
-        int left = SHUTDOWN_MS - ms_since(&t0);
-        if (left <= 0) {
-            if (killed)
-                break;
+        int t = ms_since(&t0);
+        if (t >= give_up)
+            break;
+        if (t >= kill_programs && !programs_killed) {
+            for (child_t *c = ap->first; c; c = c->next)
+                if (!c->in_loop)
+                    kill(c->pid, SIGKILL);
+            kill_adopted(ap);
+            programs_killed = true;
+        }
+        if (t >= kill_loops && !loops_killed) {
             for (child_t *c = ap->first; c; c = c->next)
                 kill(c->pid, SIGKILL);
-            killed = true;
-            t0.tv_sec += SHUTDOWN_MS / 1000;
-            left = SHUTDOWN_MS;
+            kill_adopted(ap);
+            loops_killed = true;
         }
-        struct pollfd pfd = {.fd = ap->sigpipe[0], .events = POLLIN};
-        if (poll(&pfd, 1, left > 100 ? 100 : left) > 0) {
-            char buf[4096];
-            while (read(ap->sigpipe[0], buf, sizeof(buf)) > 0)
-                ;
-        }
+        drain_sigpipe(ap, 100);
     }
 
     obuf_flush(&ap->up_obuf);

@@ -105,6 +105,7 @@ c_spec(Name, N, {_, Type}) ->
     case Type of
         {constant, Tab} -> fmt("{T_CONSTANT, &alcove_const_~s, NULL}", [Tab]);
         {flags, Tab} -> fmt("{T_FLAGS, &alcove_const_~s, NULL}", [Tab]);
+        {ptrarg, Tab} -> fmt("{T_PTRARG, &alcove_const_~s, NULL}", [Tab]);
         {enum, _} -> fmt("{T_ENUM, NULL, atoms_~s_~B}", [Name, N]);
         _ -> fmt("{~s, NULL, NULL}", [c_type(Type)])
     end.
@@ -118,7 +119,12 @@ c_type(uint64) -> "T_UINT64";
 c_type(iodata) -> "T_IODATA";
 c_type(argv) -> "T_ARGV";
 c_type(atom) -> "T_ATOM";
-c_type(calls) -> "T_CALLS".
+c_type(calls) -> "T_CALLS";
+c_type(rlimit) -> "T_RLIMIT";
+c_type(timeval) -> "T_TIMEVAL";
+c_type(int32_list) -> "T_INTLIST";
+c_type(ptrarg) -> "T_PTRARG";
+c_type(cstruct) -> "T_CSTRUCT".
 
 c_entry({Nr, {Name, Args, _, Os, Flags, _}}) ->
     Fn = fmt("alcove_sys_~s", [Name]),
@@ -184,6 +190,12 @@ spec(iodata) -> "iodata()";
 spec(argv) -> "[iodata()]";
 spec(atom) -> "atom()";
 spec(calls) -> "[uint8_t()]";
+spec(rlimit) -> "#alcove_rlimit{}";
+spec(timeval) -> "[] | #alcove_timeval{}";
+spec(int32_list) -> "[int32_t()]";
+spec(ptrarg) -> "int64_t() | binary() | cstruct()";
+spec({ptrarg, _}) -> "constant() | binary() | cstruct()";
+spec(cstruct) -> "binary() | cstruct()";
 spec({constant, _}) -> "constant()";
 spec({flags, _}) -> "int64_t() | [constant()]";
 spec({enum, Atoms}) -> join(" | ", [spec_atom(A) || A <- Atoms]).

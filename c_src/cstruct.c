@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: ISC */
+#include "cstruct.h"
+
+#include <string.h>
+
+#include "calls.h"
+
+/* One element of a Cstruct list, read without copying: a plain binary,
+ * {ptr, Size} or {ptr, Binary}. */
+static int el_decode(dec_t *d, cs_el_t *el, const char **src)
+{
+    int arity;
+    char atom[MAXATOMLEN_UTF8];
+    int64_t n;
+    size_t len;
+
+    *src = NULL;
+    el->ptr = false;
+    if (dec_binary(d, src, &el->len) == 0)
+        return ARGS_OK;
+
+    if (dec_tuple(d, &arity) < 0 || arity != 2 || dec_atom(d, atom) < 0 ||
+        strcmp(atom, "ptr") != 0)
+        return ARGS_BADARG;
+    el->ptr = true;
+    if (dec_int64(d, &n) == 0) {
+        if (n < 0 || n > CSTRUCT_PTR_MAX)
+            return ARGS_BADARG;
+        el->len = (size_t)n;
+        return ARGS_OK;
+    }
+    if (dec_binary(d, src, &len) < 0 || len > CSTRUCT_PTR_MAX)
+        return ARGS_BADARG;
+    el->len = len;
+    return ARGS_OK;
+}
+
+static int list_decode(dec_t *d, cs_alloc_t alloc, cstruct_t *cs)
+{
+    dec_list_t l;
+    if (dec_list(d, &l) < 0 || l.bytes != NULL || l.n > CSTRUCT_EL_MAX)
+        return ARGS_BADARG;
+
+    const char **src = alloc(((size_t)l.n + 1) * sizeof(*src));
+    cs->el = alloc(((size_t)l.n + 1) * sizeof(*cs->el));
+    if (src == NULL || cs->el == NULL)
+        return ARGS_BADARG;
+    cs->nel = (size_t)l.n;
+    cs->kind = CS_LIST;
+
+    size_t size = 0;
+    for (size_t i = 0; i < cs->nel; i++) {
+        cs_el_t *el = &cs->el[i];
+        if (el_decode(d, el, &src[i]) != ARGS_OK)
+            return ARGS_BADARG;
+        el->off = size;
+        size += el->ptr ? sizeof(void *) : el->len;
+    }
+    if (dec_list_end(d, &l) < 0)
+        return ARGS_BADARG;
+
+    cs->len = size;
+    cs->buf = alloc(size + 1);
+    if (cs->buf == NULL)
+        return ARGS_BADARG;
+    for (size_t i = 0; i < cs->nel; i++) {
+        cs_el_t *el = &cs->el[i];
+        if (!el->ptr) {
+            memcpy(cs->buf + el->off, src[i], el->len);
+            continue;
+        }
+        /* a real address even for {ptr, 0} */
+        el->mem = alloc(el->len + 1);
+        if (el->mem == NULL)
+            return ARGS_BADARG;
+        if (src[i] != NULL)
+            memcpy(el->mem, src[i], el->len);
+        else
+            memset(el->mem, 0, el->len);
+        memcpy(cs->buf + el->off, &el->mem, sizeof(void *));
+    }
+    return ARGS_OK;
+}
+
+int cstruct_decode(dec_t *d, const alcove_const_table_t *table, bool ints,
+                   cs_alloc_t alloc, cstruct_t *cs)
+{
+    char atom[MAXATOMLEN_UTF8];
+    const char *p;
+
+    memset(cs, 0, sizeof(*cs));
+    if (ints && dec_int64(d, &cs->i) == 0) {
+        cs->kind = CS_INT;
+        return ARGS_OK;
+    }
+    if (ints && table != NULL && dec_atom(d, atom) == 0) {
+        cs->kind = CS_INT;
+        return alcove_const_lookup(table, atom, &cs->i) < 0 ? ARGS_ENOTSUP
+                                                              : ARGS_OK;
+    }
+    if (dec_binary(d, &p, &cs->len) == 0) {
+        cs->kind = CS_BIN;
+        cs->buf = alloc(cs->len + 1);
+        if (cs->buf == NULL)
+            return ARGS_BADARG;
+        memcpy(cs->buf, p, cs->len);
+        return ARGS_OK;
+    }
+    return list_decode(d, alloc, cs);
+}
+
+unsigned long cstruct_value(const cstruct_t *cs)
+{
+    return cs->kind == CS_INT ? (unsigned long)cs->i : (unsigned long)cs->buf;
+}
+
+int cstruct_encode(ei_x_buff *x, const cstruct_t *cs)
+{
+    switch (cs->kind) {
+    case CS_INT:
+        return enc_int(x, cs->i);
+    case CS_BIN:
+        return enc_binary(x, cs->buf, cs->len);
+    case CS_LIST:
+        break;
+    }
+    if (cs->nel > 0 && ei_x_encode_list_header(x, (long)cs->nel) < 0)
+        return -1;
+    for (size_t i = 0; i < cs->nel; i++) {
+        const cs_el_t *el = &cs->el[i];
+        int rv = el->ptr ? (ei_x_encode_tuple_header(x, 2) |
+                            enc_atom(x, "ptr") |
+                            enc_binary(x, el->mem, el->len))
+                         : enc_binary(x, cs->buf + el->off, el->len);
+        if (rv < 0)
+            return -1;
+    }
+    return ei_x_encode_empty_list(x);
+}
+
+int cstruct_encode_buf(ei_x_buff *x, const cstruct_t *cs)
+{
+    if (cs->kind == CS_INT)
+        return enc_binary(x, "", 0);
+    return enc_binary(x, cs->buf, cs->len);
+}
