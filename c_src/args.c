@@ -240,7 +240,7 @@ static int dec_intlist(dec_t *d, alcove_arg_t *a)
         return ARGS_BADARG;
     for (int i = 0; i < l.n; i++) {
         int64_t v;
-        if (dec_list_int64(d, &l, i, &v) < 0 || v < INT32_MIN || v > INT32_MAX)
+        if (dec_list_int64(d, &l, i, &v) < 0 || v < INT32_MIN || v > UINT32_MAX)
             return ARGS_BADARG;
         a->ints[i] = v;
     }
@@ -270,6 +270,10 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     case T_UINT64:
         return dec_uint64(d, &a->u) < 0 ? ARGS_BADARG : ARGS_OK;
     case T_IODATA:
+        return dec_str(d, a);
+    case T_NIODATA:
+        if (dec_atom(d, atom) == 0)
+            return strcmp(atom, "null") == 0 ? ARGS_OK : ARGS_BADARG;
         return dec_str(d, a);
     case T_ARGV:
         return dec_argv(d, a);

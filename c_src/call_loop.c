@@ -40,15 +40,7 @@ static bool option_valid(const char *name, int64_t v)
     return v >= 0;
 }
 
-static int reply_bool(ei_x_buff *x, bool b)
-{
-    return ei_x_encode_boolean(x, b) < 0 ? CALL_BADARG : CALL_REPLY;
-}
 
-static int reply_int(ei_x_buff *x, int64_t v)
-{
-    return enc_int(x, v) < 0 ? CALL_BADARG : CALL_REPLY;
-}
 
 int alcove_sys_getopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {

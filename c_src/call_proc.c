@@ -26,15 +26,7 @@ static int spawn_reply(alcove_t *ap, int64_t flags, ei_x_buff *x)
     }
 }
 
-static int reply_errno(ei_x_buff *x, int errnum)
-{
-    return enc_error(x, errnum) < 0 ? CALL_BADARG : CALL_REPLY;
-}
 
-static int reply_ok(ei_x_buff *x)
-{
-    return enc_ok(x) < 0 ? CALL_BADARG : CALL_REPLY;
-}
 
 int alcove_sys_fork(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
@@ -125,7 +117,7 @@ int alcove_sys_getpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     (void)arg;
-    return enc_int(x, getpid()) < 0 ? CALL_BADARG : CALL_REPLY;
+    return reply_int(x, getpid());
 }
 
 int alcove_sys_kill(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)

@@ -8,6 +8,7 @@
 #define ALCOVE_CALLS_H
 
 #include "alcove.h"
+#include "codec.h"
 #include "consts.h"
 
 typedef enum {
@@ -24,7 +25,8 @@ typedef enum {
     T_CALLS,    /* s, n: call numbers, a byte each */
     T_RLIMIT,   /* u, u2: #alcove_rlimit{cur, max} */
     T_TIMEVAL,  /* n: 0 for [], else 1 with i, i2: #alcove_timeval{} */
-    T_INTLIST,  /* ints, n: a list of int32 */
+    T_INTLIST,  /* ints, n: a list of int32 or uint32 */
+    T_NIODATA,  /* s, n: like T_IODATA, or s NULL for the atom null */
     T_PTRARG,   /* cs: an integer, an atom of table, a binary or a Cstruct */
     T_CSTRUCT,  /* cs: a binary or a Cstruct */
 } argtype_t;
@@ -55,14 +57,13 @@ enum {
     CALL_CHILD = 2,  /* this is a new child: there is no reply to send */
 };
 
-typedef int (*alcove_fn_t)(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x);
+typedef int alcove_fn_t(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x);
 
 enum { CALLF_EXEC = 1, CALLF_EXIT = 2 };
 
 typedef struct {
     const char *name;
-    alcove_fn_t fn;
+    alcove_fn_t *fn;
     uint8_t nargs;
     uint8_t flags;
     const argspec_t *args;
@@ -81,12 +82,38 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
                 alcove_arg_t *arg);
 
 /* The handler of a call that this system does not have. */
-int alcove_enotsup(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x);
+alcove_fn_t alcove_enotsup;
 
 /* A path or other C string argument: NULL if it holds a NUL byte. */
 static inline const char *arg_str(const alcove_arg_t *a)
 {
     return a->s != NULL && __builtin_strlen(a->s) == a->n ? a->s : NULL;
+}
+
+/* Replies every handler makes: each returns what the handler returns. */
+static inline int reply_errno(ei_x_buff *x, int errnum)
+{
+    return enc_error(x, errnum) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+static inline int reply_ok(ei_x_buff *x)
+{
+    return enc_ok(x) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+static inline int reply_int(ei_x_buff *x, int64_t v)
+{
+    return enc_int(x, v) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+static inline int reply_ok_int(ei_x_buff *x, int64_t v)
+{
+    return enc_ok_int(x, v) < 0 ? CALL_BADARG : CALL_REPLY;
+}
+
+static inline int reply_bool(ei_x_buff *x, bool b)
+{
+    return ei_x_encode_boolean(x, b) < 0 ? CALL_BADARG : CALL_REPLY;
 }
 
 #endif

@@ -23,7 +23,7 @@ extern const alcove_const_table_t alcove_const_signal, alcove_const_errno,
 	alcove_const_fcntl, alcove_const_mount, alcove_const_prctl,
 	alcove_const_ptrace, alcove_const_rlimit, alcove_const_seccomp,
 	alcove_const_ioctl, alcove_const_syscall, alcove_const_socket,
-	alcove_const_prio;
+	alcove_const_prio, alcove_const_procctl, alcove_const_cap;
 
 /* all tables, NULL-terminated, for a lookup across tables */
 extern const alcove_const_table_t *const alcove_const_tables[];

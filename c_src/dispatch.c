@@ -60,6 +60,10 @@ static void run(alcove_t *ap, const down_hdr_t *h)
     }
 
     const alcove_call_t *call = &alcove_calls[nr];
+    if (call->fn == NULL) {
+        reply_status(ap, h->id, ALCOVE_UNDEF);
+        return;
+    }
     switch (args_decode(call, h->rest + 2, h->restlen - 2, arg)) {
     case ARGS_BADARG:
         reply_status(ap, h->id, ALCOVE_BADARG);

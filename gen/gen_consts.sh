@@ -17,7 +17,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
-# table, headers (L: Linux only, N: not Linux), names (ERE), excluded names
+# table, headers (L: Linux only, N: not Linux, F: FreeBSD only), names (ERE), excluded names
 # (ERE; "-" excludes nothing as no name has a dash). glibc's <sys/ptrace.h>
 # declares PTRACE_* as enums, invisible to -dM: <linux/ptrace.h> has macros
 # (and the two conflict). F_OK is an access(2) mode; CLONE_ARGS_* are sizes.
@@ -37,6 +37,8 @@ ioctl   sys/ioctl.h,L:linux/sockios.h,L:linux/if_tun.h    ^(SIOC|TUN|IFF_|TIOC) 
 syscall sys/syscall.h                                     ^__NR_                         -
 socket  sys/socket.h                                      ^(AF_|PF_|SOCK_)               -
 prio    sys/resource.h                                    ^PRIO_(PROCESS|PGRP|USER)$     -
+procctl F:sys/procctl.h                                   ^(P_|PROC_)                    -
+cap     F:sys/capsicum.h                                  ^CAP_                          -
 '
 
 # header specs, one a line on stdin -> #include lines
@@ -45,6 +47,7 @@ includes() {
 		case $h in
 		L:*) printf '#ifdef __linux__\n#include <%s>\n#endif\n' "${h#L:}" ;;
 		N:*) printf '#ifndef __linux__\n#include <%s>\n#endif\n' "${h#N:}" ;;
+		F:*) printf '#ifdef __FreeBSD__\n#include <%s>\n#endif\n' "${h#F:}" ;;
 		*) printf '#include <%s>\n' "$h" ;;
 		esac
 	done
