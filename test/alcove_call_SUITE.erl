@@ -12,6 +12,7 @@
 -export([all/0, groups/0, suite/0,
          init_per_testcase/2, end_per_testcase/2]).
 -export([
+    call_table/1,
     overview_example/1,
     fork/1,
     clone_integer_flag/1,
@@ -92,6 +93,7 @@ all() ->
 groups() ->
     [{calls, [parallel], [
         overview_example,
+        call_table,
         fork,
         clone_integer_flag,
         clone_atom_flags,
@@ -968,3 +970,26 @@ enotsup(Config) ->
     %% nothing happened: C is alive, no new child
     C = alcove:getpid(Drv, [C]),
     [#alcove_pid{pid = C}] = alcove:cpid(Drv, []).
+
+%% The one call table: every call has its number, both API arities
+%% (with and without timeout), and numbers and names map both ways.
+call_table(_Config) ->
+    Calls = alcove_proto:calls(),
+    true = length(Calls) > 0,
+    true = length(lists:usort(Calls)) =:= length(Calls),
+    Nrs = [alcove_proto:call(C) || C <- Calls],
+    Nrs = lists:seq(0, length(Calls) - 1),
+    Calls = [alcove_proto:name(N) || N <- Nrs],
+    Exports = alcove:module_info(exports),
+    Missing = [C || C <- Calls,
+                    not (lists:any(fun({F, A}) -> F =:= C andalso A >= 2 end, Exports))],
+    [] = Missing,
+    %% each call's arities differ by the timeout
+    lists:foreach(
+      fun(C) ->
+              Arities = lists:sort([A || {F, A} <- Exports, F =:= C]),
+              true = length(Arities) >= 2,
+              true = lists:any(fun(A) -> lists:member(A + 1, Arities) end, Arities)
+      end, Calls),
+    {'EXIT', {badarg, _}} = (catch alcove_proto:call(no_such_call)),
+    ok.
