@@ -26,6 +26,7 @@
     many_short_writers/1,
     cat_64mib_pieces/1,
     stdin_1mib_single_write/1,
+    read_1mib/1,
     argv_1mib/1,
     slow_reader/1,
     eof_closes_stdin/1,
@@ -57,6 +58,7 @@ all() ->
         many_short_writers,
         cat_64mib_pieces,
         stdin_1mib_single_write,
+        read_1mib,
         argv_1mib,
         slow_reader,
         eof_closes_stdin,
@@ -660,3 +662,21 @@ flush() ->
         M -> [M | flush()]
     after 0 -> []
     end.
+
+%% No 64 KiB ceiling on replies: one read/4 of 1 MiB returns all of it,
+%% in the port and in a child at depth 2.
+read_1mib(Config) ->
+    Drv = ?config(drv, Config),
+    Path = filename:join(?config(priv_dir, Config), "mib"),
+    Data = << <<(I rem 251)>> || I <- lists:seq(1, 1048576) >>,
+    ok = file:write_file(Path, Data),
+    {ok, C1} = alcove:fork(Drv, []),
+    {ok, C2} = alcove:fork(Drv, [C1]),
+    lists:foreach(
+      fun(Chain) ->
+              {ok, Fd} = alcove:open(Drv, Chain, Path, [o_rdonly], 0),
+              {ok, Data} = alcove:read(Drv, Chain, Fd, 1048576),
+              {ok, <<>>} = alcove:read(Drv, Chain, Fd, 1048576),
+              ok = alcove:close(Drv, Chain, Fd)
+      end, [[], [C1, C2]]),
+    {error, einval} = alcove:read(Drv, [], 0, -1).
