@@ -1,0 +1,312 @@
+%% SPDX-License-Identifier: ISC
+%% @doc Control groups, through the port: every file is opened, read and
+%% written by the process at the end of the fork chain, so these work
+%% when only the port is privileged.
+%%
+%% The reference's functions (supported/2, create/3, set/6, get/5,
+%% destroy/3) work on the cgroup v1 hierarchies, one per controller. The
+%% `v2_' functions work on the unified hierarchy (cgroup v2), wherever it
+%% is mounted: /sys/fs/cgroup on a v2-only host, /sys/fs/cgroup/unified on
+%% a hybrid one. A cgroup is named by a binary (`<<"alcove">>',
+%% `<<"alcove/web">>') or a list of path parts.
+-module(alcove_cgroup).
+
+-export([
+    supported/2,
+    create/3,
+    set/6,
+    get/5,
+    destroy/3,
+    mounts/2
+]).
+-export([
+    v2_root/2,
+    v2_create/3, v2_create/4,
+    v2_controllers/3,
+    v2_set/5,
+    v2_get/4,
+    v2_move/4,
+    v2_events/3,
+    v2_freeze/4,
+    v2_kill/3,
+    v2_destroy/3
+]).
+
+-export_type([name/0, mount/0]).
+
+-type name() :: iodata() | [iodata()].
+-type mount() :: {v1, Path :: binary(), Controllers :: [binary()]}
+    | {v2, Path :: binary()}.
+-type drv() :: alcove:drv().
+-type chain() :: alcove:fork_chain().
+-type error() :: {error, {alcove:posix(), Path :: binary()}}.
+
+-define(READ_CHUNK, 65536).
+
+%%% cgroup v1 (the reference's interface)
+
+%% @doc Whether control groups are mounted.
+-spec supported(drv(), chain()) -> boolean().
+supported(Drv, Pids) ->
+    mounts(Drv, Pids) =/= [].
+
+%% @doc Create the cgroup in every v1 hierarchy. A cgroup that exists
+%% already is left as it is.
+-spec create(drv(), chain(), name()) -> ok | {error, alcove:posix()}.
+create(Drv, Pids, Name) ->
+    each(fun(Dir) ->
+                 case alcove:mkdir(Drv, Pids, Dir, 8#755) of
+                     {error, eexist} -> ok;
+                     Res -> Res
+                 end
+         end, [path(M, Name) || M <- v1(Drv, Pids, <<>>)]).
+
+%% @doc Write Value to the file Key of the cgroup in the hierarchies of
+%% controller Type (`<<>>': every hierarchy). Returns the bytes written.
+-spec set(drv(), chain(), iodata(), name(), iodata(), iodata()) ->
+    {ok, non_neg_integer()} | {error, alcove:posix()}.
+set(Drv, Pids, Type, Name, Key, Value) ->
+    case v1(Drv, Pids, Type) of
+        [] ->
+            {error, enoent};
+        Ms ->
+            Results = [write_file(Drv, Pids, file(M, Name, Key), Value) || M <- Ms],
+            case [E || {error, {E, _}} <- Results] of
+                [] -> lists:last(Results);
+                [E | _] -> {error, E}
+            end
+    end.
+
+%% @doc Read the file Key of the cgroup in the first hierarchy of
+%% controller Type.
+-spec get(drv(), chain(), iodata(), name(), iodata()) ->
+    {ok, binary()} | {error, alcove:posix()}.
+get(Drv, Pids, Type, Name, Key) ->
+    case v1(Drv, Pids, Type) of
+        [] -> {error, enoent};
+        [M | _] -> strip(read_file(Drv, Pids, file(M, Name, Key)))
+    end.
+
+%% @doc Remove the cgroup from every v1 hierarchy. It must hold no
+%% process (and, in v2 terms, no child cgroup).
+-spec destroy(drv(), chain(), name()) -> ok | {error, alcove:posix()}.
+destroy(Drv, Pids, Name) ->
+    each(fun(Dir) ->
+                 case alcove:rmdir(Drv, Pids, Dir) of
+                     {error, enoent} -> ok;
+                     Res -> Res
+                 end
+         end, [path(M, Name) || M <- v1(Drv, Pids, <<>>)]).
+
+%% @doc The cgroup file systems mounted, as the process sees them.
+-spec mounts(drv(), chain()) -> [mount()].
+mounts(Drv, Pids) ->
+    case read_file(Drv, Pids, <<"/proc/self/mounts">>) of
+        {ok, Data} ->
+            [M || Line <- binary:split(Data, <<"\n">>, [global]),
+                  M <- [mount(binary:split(Line, <<" ">>, [global]))],
+                  M =/= false];
+        {error, _} ->
+            []
+    end.
+
+mount([_, Path, <<"cgroup">>, Opts | _]) ->
+    Known = [<<"rw">>, <<"ro">>, <<"relatime">>, <<"nosuid">>, <<"nodev">>,
+             <<"noexec">>, <<"noatime">>],
+    {v1, Path, [O || O <- binary:split(Opts, <<",">>, [global]),
+                     not lists:member(O, Known),
+                     binary:match(O, <<"=">>) =:= nomatch]};
+mount([_, Path, <<"cgroup2">> | _]) ->
+    {v2, Path};
+mount(_) ->
+    false.
+
+v1(Drv, Pids, Type) ->
+    T = iolist_to_binary(Type),
+    [M || {v1, _, Cs} = M <- mounts(Drv, Pids),
+          T =:= <<>> orelse lists:member(T, Cs)].
+
+%%% cgroup v2
+
+%% @doc Where the unified hierarchy is mounted.
+-spec v2_root(drv(), chain()) -> {ok, binary()} | {error, enoent}.
+v2_root(Drv, Pids) ->
+    case [P || {v2, P} <- mounts(Drv, Pids)] of
+        [P | _] -> {ok, P};
+        [] -> {error, enoent}
+    end.
+
+%% @doc Create a cgroup (and its parents) in the unified hierarchy.
+-spec v2_create(drv(), chain(), name()) -> ok | error().
+v2_create(Drv, Pids, Name) ->
+    v2_create(Drv, Pids, Name, []).
+
+%% @doc Create a cgroup and enable, in each of its parents, those of
+%% Controllers (such as `[<<"memory">>, <<"pids">>, <<"cpu">>]') that the
+%% parent offers, so that the cgroup has their files (see
+%% v2_controllers/3 for those it got).
+-spec v2_create(drv(), chain(), name(), [iodata()]) -> ok | error().
+v2_create(Drv, Pids, Name, Controllers) ->
+    with_root(Drv, Pids, fun(Root) ->
+        Parts = parts(Name),
+        Dirs = [join([Root | lists:sublist(Parts, N)]) || N <- lists:seq(1, length(Parts))],
+        Parents = [Root | lists:droplast(Dirs)],
+        each(fun({Parent, Dir}) ->
+                     _ = enable(Drv, Pids, Parent, Controllers),
+                     case alcove:mkdir(Drv, Pids, Dir, 8#755) of
+                         {error, eexist} -> ok;
+                         {error, E} -> {error, {E, Dir}};
+                         ok -> ok
+                     end
+             end, lists:zip(Parents, Dirs))
+    end).
+
+enable(Drv, Pids, Dir, Controllers) ->
+    case read_file(Drv, Pids, join([Dir, <<"cgroup.controllers">>])) of
+        {ok, Offered} ->
+            Have = binary:split(strip_nl(Offered), <<" ">>, [global, trim_all]),
+            Want = [iolist_to_binary(C) || C <- Controllers],
+            [write_file(Drv, Pids, join([Dir, <<"cgroup.subtree_control">>]), ["+", C])
+             || C <- Want, lists:member(C, Have)];
+        Error ->
+            Error
+    end.
+
+%% @doc The controllers a cgroup has (its cgroup.controllers).
+-spec v2_controllers(drv(), chain(), name()) -> {ok, [binary()]} | error().
+v2_controllers(Drv, Pids, Name) ->
+    case v2_get(Drv, Pids, Name, <<"cgroup.controllers">>) of
+        {ok, Data} -> {ok, binary:split(Data, <<" ">>, [global, trim_all])};
+        Error -> Error
+    end.
+
+%% @doc Write a file of a cgroup: `v2_set(Drv, [], <<"box">>,
+%% <<"pids.max">>, <<"16">>)'. Returns the bytes written.
+-spec v2_set(drv(), chain(), name(), iodata(), iodata()) ->
+    {ok, non_neg_integer()} | error().
+v2_set(Drv, Pids, Name, Key, Value) ->
+    with_root(Drv, Pids, fun(Root) ->
+        write_file(Drv, Pids, join([Root | parts(Name)] ++ [Key]), Value)
+    end).
+
+%% @doc Read a file of a cgroup, without its final newline.
+-spec v2_get(drv(), chain(), name(), iodata()) -> {ok, binary()} | error().
+v2_get(Drv, Pids, Name, Key) ->
+    with_root(Drv, Pids, fun(Root) ->
+        case read_file(Drv, Pids, join([Root | parts(Name)] ++ [Key])) of
+            {ok, Data} -> {ok, strip_nl(Data)};
+            Error -> Error
+        end
+    end).
+
+%% @doc Move a process into a cgroup.
+-spec v2_move(drv(), chain(), name(), alcove:pid_t()) ->
+    {ok, non_neg_integer()} | error().
+v2_move(Drv, Pids, Name, OSPid) ->
+    v2_set(Drv, Pids, Name, <<"cgroup.procs">>, integer_to_binary(OSPid)).
+
+%% @doc The cgroup's cgroup.events, as `[{populated, 0 | 1}, {frozen, 0 | 1}]'.
+-spec v2_events(drv(), chain(), name()) -> {ok, [{atom(), integer()}]} | error().
+v2_events(Drv, Pids, Name) ->
+    case v2_get(Drv, Pids, Name, <<"cgroup.events">>) of
+        {ok, Data} ->
+            {ok, [{binary_to_atom(K), binary_to_integer(V)}
+                  || Line <- binary:split(Data, <<"\n">>, [global, trim_all]),
+                     [K, V] <- [binary:split(Line, <<" ">>)]]};
+        Error ->
+            Error
+    end.
+
+%% @doc Freeze (true) or thaw (false) every process of the cgroup.
+-spec v2_freeze(drv(), chain(), name(), boolean()) ->
+    {ok, non_neg_integer()} | error().
+v2_freeze(Drv, Pids, Name, Freeze) ->
+    v2_set(Drv, Pids, Name, <<"cgroup.freeze">>,
+           case Freeze of true -> <<"1">>; false -> <<"0">> end).
+
+%% @doc Kill every process of the cgroup with SIGKILL (cgroup.kill,
+%% Linux 5.14 and later).
+-spec v2_kill(drv(), chain(), name()) -> {ok, non_neg_integer()} | error().
+v2_kill(Drv, Pids, Name) ->
+    v2_set(Drv, Pids, Name, <<"cgroup.kill">>, <<"1">>).
+
+%% @doc Remove a cgroup: it must hold no process and no child cgroup.
+-spec v2_destroy(drv(), chain(), name()) -> ok | error().
+v2_destroy(Drv, Pids, Name) ->
+    with_root(Drv, Pids, fun(Root) ->
+        Dir = join([Root | parts(Name)]),
+        case alcove:rmdir(Drv, Pids, Dir) of
+            ok -> ok;
+            {error, E} -> {error, {E, Dir}}
+        end
+    end).
+
+with_root(Drv, Pids, Fun) ->
+    case v2_root(Drv, Pids) of
+        {ok, Root} -> Fun(Root);
+        {error, E} -> {error, {E, <<"cgroup2">>}}
+    end.
+
+%%% Files through the port
+
+read_file(Drv, Pids, Path) ->
+    case alcove:open(Drv, Pids, Path, [o_rdonly, o_cloexec], 0) of
+        {ok, Fd} ->
+            Res = read_all(Drv, Pids, Fd, []),
+            _ = alcove:close(Drv, Pids, Fd),
+            case Res of
+                {ok, _} -> Res;
+                {error, E} -> {error, {E, Path}}
+            end;
+        {error, E} ->
+            {error, {E, Path}}
+    end.
+
+read_all(Drv, Pids, Fd, Acc) ->
+    case alcove:read(Drv, Pids, Fd, ?READ_CHUNK) of
+        {ok, <<>>} -> {ok, iolist_to_binary(lists:reverse(Acc))};
+        {ok, Data} -> read_all(Drv, Pids, Fd, [Data | Acc]);
+        Error -> Error
+    end.
+
+write_file(Drv, Pids, Path, Data) ->
+    case alcove:open(Drv, Pids, Path, [o_wronly, o_cloexec], 0) of
+        {ok, Fd} ->
+            Res = alcove:write(Drv, Pids, Fd, Data),
+            _ = alcove:close(Drv, Pids, Fd),
+            case Res of
+                {ok, _} -> Res;
+                {error, E} -> {error, {E, Path}}
+            end;
+        {error, E} ->
+            {error, {E, Path}}
+    end.
+
+%%% Paths
+
+path({v1, Root, _}, Name) -> join([Root | parts(Name)]).
+
+file(M, Name, Key) -> join([path(M, Name), Key]).
+
+parts(Name) when is_binary(Name) ->
+    binary:split(Name, <<"/">>, [global, trim_all]);
+parts([H | _] = Name) when is_list(H); is_binary(H) ->
+    lists:append([parts(iolist_to_binary(P)) || P <- Name]);
+parts(Name) ->
+    parts(iolist_to_binary(Name)).
+
+join(Parts) ->
+    iolist_to_binary(lists:join(<<"/">>, [string:trim(iolist_to_binary(P), trailing, "/")
+                                          || P <- Parts])).
+
+each(_, []) -> ok;
+each(Fun, [H | T]) ->
+    case Fun(H) of
+        ok -> each(Fun, T);
+        Error -> Error
+    end.
+
+strip({ok, Data}) -> {ok, strip_nl(Data)};
+strip({error, {E, _}}) -> {error, E}.
+
+strip_nl(Data) -> string:trim(Data, trailing, "\n").
