@@ -22,7 +22,13 @@ test: all
 demo: all
 	escript examples/demo.escript
 
+# The reference's examples, compiled into examples/ebin.
+examples: all
+	@mkdir -p examples/ebin
+	ERL_LIBS=_build/default/lib erlc +debug_info -o examples/ebin examples/*.erl
+
 clean:
 	$(REBAR) clean
+	rm -rf examples/ebin
 
-.PHONY: all deps test demo clean
+.PHONY: all deps test demo examples clean
