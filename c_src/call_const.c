@@ -2,6 +2,8 @@
 /* Calls that map names to the values of this system and back. */
 #include "calls.h"
 
+#include <sys/resource.h>
+
 #include "codec.h"
 
 static int reply_lookup(const alcove_const_table_t *t, const char *name,
@@ -26,6 +28,86 @@ int alcove_sys_clone_constant(alcove_t *ap, const alcove_arg_t *arg,
 {
     (void)ap;
     return reply_lookup(&alcove_const_clone, arg[0].s, x);
+}
+#endif
+
+int alcove_sys_file_constant(alcove_t *ap, const alcove_arg_t *arg,
+                             ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_file, arg[0].s, x);
+}
+
+int alcove_sys_fcntl_constant(alcove_t *ap, const alcove_arg_t *arg,
+                              ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_fcntl, arg[0].s, x);
+}
+
+int alcove_sys_ioctl_constant(alcove_t *ap, const alcove_arg_t *arg,
+                              ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_ioctl, arg[0].s, x);
+}
+
+int alcove_sys_mount_constant(alcove_t *ap, const alcove_arg_t *arg,
+                              ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_mount, arg[0].s, x);
+}
+
+int alcove_sys_prctl_constant(alcove_t *ap, const alcove_arg_t *arg,
+                              ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_prctl, arg[0].s, x);
+}
+
+int alcove_sys_ptrace_constant(alcove_t *ap, const alcove_arg_t *arg,
+                               ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_ptrace, arg[0].s, x);
+}
+
+/* RLIM_INFINITY (and on Linux RLIM_SAVED_*, the same) is an rlim_t: the
+ * table's int64 makes it -1, which #alcove_rlimit{} does not take. The
+ * value goes back unsigned, as getrlimit gives it. */
+int alcove_sys_rlimit_constant(alcove_t *ap, const alcove_arg_t *arg,
+                               ei_x_buff *x)
+{
+    (void)ap;
+    int64_t v;
+    if (alcove_const_lookup(&alcove_const_rlimit, arg[0].s, &v) == 0 && v < 0)
+        return ei_x_encode_ulonglong(x, (unsigned long long)(rlim_t)v) < 0
+                   ? CALL_BADARG
+                   : CALL_REPLY;
+    return reply_lookup(&alcove_const_rlimit, arg[0].s, x);
+}
+
+int alcove_sys_seccomp_constant(alcove_t *ap, const alcove_arg_t *arg,
+                                ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_seccomp, arg[0].s, x);
+}
+
+int alcove_sys_syscall_constant(alcove_t *ap, const alcove_arg_t *arg,
+                                ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_syscall, arg[0].s, x);
+}
+
+#ifdef __FreeBSD__
+int alcove_sys_cap_constant(alcove_t *ap, const alcove_arg_t *arg,
+                            ei_x_buff *x)
+{
+    (void)ap;
+    return reply_lookup(&alcove_const_cap, arg[0].s, x);
 }
 #endif
 
