@@ -98,6 +98,7 @@ typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
 typedef struct alcove {
     int depth; /* length of the fork chain to this process */
     pid_t pid;
+    pid_t ppid; /* the parent, as seen when forked */
 
     /* options: getopt/3, setopt/4 */
     int32_t maxchild;
@@ -139,6 +140,7 @@ typedef struct alcove {
 void alcove_init(alcove_t *ap);
 int alcove_loop(alcove_t *ap);
 void alcove_become_child(alcove_t *ap, int ctl);
+void pdeathsig_arm(alcove_t *ap);
 void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
 void obuf_mark(alcove_t *ap, obuf_t *o);
 void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);

@@ -30,17 +30,17 @@ int alcove_sys_getgid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_setuid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     if (setuid((uid_t)arg[0].i) < 0)
         return reply_errno(x, errno);
+    pdeathsig_arm(ap);
     return reply_ok(x);
 }
 
 int alcove_sys_setgid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     if (setgid((gid_t)arg[0].i) < 0)
         return reply_errno(x, errno);
+    pdeathsig_arm(ap);
     return reply_ok(x);
 }
 
@@ -76,17 +76,17 @@ int alcove_sys_getresgid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_setresuid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     if (setresuid((uid_t)arg[0].i, (uid_t)arg[1].i, (uid_t)arg[2].i) < 0)
         return reply_errno(x, errno);
+    pdeathsig_arm(ap);
     return reply_ok(x);
 }
 
 int alcove_sys_setresgid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     if (setresgid((gid_t)arg[0].i, (gid_t)arg[1].i, (gid_t)arg[2].i) < 0)
         return reply_errno(x, errno);
+    pdeathsig_arm(ap);
     return reply_ok(x);
 }
 #endif

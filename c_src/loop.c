@@ -355,6 +355,21 @@ void alcove_init(alcove_t *ap)
     loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
 }
 
+/* A control process must not outlive its parent. The kernel forgets
+ * this on every change of credentials, so setuid and its kin call this
+ * again. In a new PID namespace the parent is not visible (getppid() is
+ * 0). */
+void pdeathsig_arm(alcove_t *ap)
+{
+    if (ap->depth == 0)
+        return;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        die(DIE_SYS, "prctl");
+    pid_t now = getppid();
+    if (now != ap->ppid && now != 0)
+        _exit(0);
+}
+
 /* Called in a new child, with its control socket: drop everything that
  * belongs to the parent and start over as a child's event loop. */
 void alcove_become_child(alcove_t *ap, int ctl)
@@ -380,13 +395,8 @@ void alcove_become_child(alcove_t *ap, int ctl)
     ap->pid = getpid();
     memcpy(ap->filter, ap->child_filter, sizeof(ap->filter));
 
-    /* A control process must not outlive its parent. In a new PID
-     * namespace the parent is not visible (getppid() is 0). */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-        die(DIE_SYS, "prctl");
-    pid_t now = getppid();
-    if (now != ppid && now != 0)
-        _exit(0);
+    ap->ppid = ppid;
+    pdeathsig_arm(ap);
 
     subreaper();
     int out = fcntl(ctl, F_DUPFD_CLOEXEC, 3);

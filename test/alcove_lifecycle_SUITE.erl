@@ -19,6 +19,7 @@
     signaloneof_kill_on_stop/1,
     owner_exit_stops_port/1,
     port_killed_reported/1,
+    pdeathsig_after_setuid/1,
     exit_port_status/1,
     fork_exit_no_leak/1
 ]).
@@ -38,6 +39,7 @@ all() ->
         signaloneof_kill_on_stop,
         owner_exit_stops_port,
         port_killed_reported,
+        pdeathsig_after_setuid,
         exit_port_status,
         fork_exit_no_leak
     ].
@@ -267,6 +269,22 @@ port_killed_reported(Config) ->
     [] = wait_gone([Port], 10000),
     %% the orphaned child dies; it is reparented to init, which reaps it
     %% (accept a zombie in case init does not reap)
+    [] = wait_exited([C], 10000).
+
+%% A control process that changed its credentials (which makes the
+%% kernel forget the parent-death signal) still dies with the port.
+pdeathsig_after_setuid(Config) ->
+    Drv = ?config(drv, Config),
+    Port = alcove:getpid(Drv, []),
+    {ok, C} = alcove:fork(Drv, []),
+    ok = alcove:setgid(Drv, [C], 65534),
+    ok = alcove:setuid(Drv, [C], 65534),
+    65534 = alcove:getuid(Drv, [C]),
+    Ref = erlang:monitor(process, Drv),
+    [] = os:cmd("kill -9 " ++ integer_to_list(Port)),
+    receive {'DOWN', Ref, process, Drv, {port_exit, _}} -> ok
+    after 10000 -> ct:fail(driver_alive)
+    end,
     [] = wait_exited([C], 10000).
 
 %% exit/3 on the port itself replies ok, then the driver stops with the
