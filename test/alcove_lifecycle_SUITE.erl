@@ -280,12 +280,17 @@ pdeathsig_after_setuid(Config) ->
     ok = alcove:setgid(Drv, [C], 65534),
     ok = alcove:setuid(Drv, [C], 65534),
     65534 = alcove:getuid(Drv, [C]),
+    %% stopped, C cannot notice its control socket close: only the
+    %% parent-death signal (SIGKILL) can end it
+    ok = alcove:kill(Drv, [], C, sigstop),
     Ref = erlang:monitor(process, Drv),
     [] = os:cmd("kill -9 " ++ integer_to_list(Port)),
     receive {'DOWN', Ref, process, Drv, {port_exit, _}} -> ok
     after 10000 -> ct:fail(driver_alive)
     end,
-    [] = wait_exited([C], 10000).
+    Left = wait_exited([C], 10000),
+    [] = os:cmd("kill -9 " ++ integer_to_list(C) ++ " 2>/dev/null"),
+    [] = Left.
 
 %% exit/3 on the port itself replies ok, then the driver stops with the
 %% exit status given.
