@@ -369,6 +369,9 @@ static void child_exited(alcove_t *ap, child_t *c, int status)
 
 void child_reaped(alcove_t *ap, pid_t pid, int status)
 {
+    /* waitpid(WUNTRACED) and ptrace report stops too: not an exit */
+    if (!WIFEXITED(status) && !WIFSIGNALED(status))
+        return;
     child_t *c = child_get(ap, pid);
     if (c && !c->exited)
         child_exited(ap, c, status);

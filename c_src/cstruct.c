@@ -5,6 +5,15 @@
 
 #include "calls.h"
 
+/* n bytes for the caller, then CSTRUCT_SLACK zeroes. */
+static char *mem_alloc(cs_alloc_t alloc, size_t n)
+{
+    char *p = alloc(n + CSTRUCT_SLACK);
+    if (p != NULL)
+        memset(p + n, 0, CSTRUCT_SLACK);
+    return p;
+}
+
 /* One element of a Cstruct list, read without copying: a plain binary,
  * {ptr, Size} or {ptr, Binary}. */
 static int el_decode(dec_t *d, cs_el_t *el, const char **src)
@@ -60,7 +69,7 @@ static int list_decode(dec_t *d, cs_alloc_t alloc, cstruct_t *cs)
         return ARGS_BADARG;
 
     cs->len = size;
-    cs->buf = alloc(size + 1);
+    cs->buf = mem_alloc(alloc, size);
     if (cs->buf == NULL)
         return ARGS_BADARG;
     for (size_t i = 0; i < cs->nel; i++) {
@@ -70,7 +79,7 @@ static int list_decode(dec_t *d, cs_alloc_t alloc, cstruct_t *cs)
             continue;
         }
         /* a real address even for {ptr, 0} */
-        el->mem = alloc(el->len + 1);
+        el->mem = mem_alloc(alloc, el->len);
         if (el->mem == NULL)
             return ARGS_BADARG;
         if (src[i] != NULL)
@@ -100,7 +109,7 @@ int cstruct_decode(dec_t *d, const alcove_const_table_t *table, bool ints,
     }
     if (dec_binary(d, &p, &cs->len) == 0) {
         cs->kind = CS_BIN;
-        cs->buf = alloc(cs->len + 1);
+        cs->buf = mem_alloc(alloc, cs->len);
         if (cs->buf == NULL)
             return ARGS_BADARG;
         memcpy(cs->buf, p, cs->len);

@@ -7,6 +7,12 @@
  *   {ptr, binary()} a copy of the binary, its address placed in the buffer
  * After the call the same shape goes back, holding what the memory holds
  * then: binaries for the plain parts, {ptr, binary()} for the pointers.
+ *
+ * The buffer and each pointer's memory are followed by CSTRUCT_SLACK
+ * zeroed bytes: a binary is a C string without a NUL of its own, and a
+ * structure given a little short (the reference's TUNSETIFF example
+ * passes 32 bytes of a 40-byte struct ifreq) reads as zeroes and is
+ * written back without overflowing.
  */
 #ifndef ALCOVE_CSTRUCT_H
 #define ALCOVE_CSTRUCT_H
@@ -18,9 +24,11 @@
 #include "codec.h"
 #include "consts.h"
 
-/* Bounds: a pointer's memory, and the elements of one structure. */
+/* Bounds: a pointer's memory, and the elements of one structure; the
+ * zeroes after each buffer. */
 #define CSTRUCT_PTR_MAX (16 * 1024 * 1024)
 #define CSTRUCT_EL_MAX 256
+#define CSTRUCT_SLACK 256
 
 typedef enum { CS_INT, CS_BIN, CS_LIST } cs_kind_t;
 
@@ -40,7 +48,8 @@ typedef struct cstruct {
     size_t nel;
 } cstruct_t;
 
-/* Allocation for the decoder: memory that lives until the next call. */
+/* Allocation for the decoder: memory that lives until the next call,
+ * aligned for any type. */
 typedef void *(*cs_alloc_t)(size_t n);
 
 /* Decode an integer (when table is not NULL: or an atom of it), a binary

@@ -483,7 +483,8 @@ void alcove_shutdown(alcove_t *ap)
         pid_t pid;
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
             child_t *c = child_get(ap, pid);
-            if (c)
+            /* a traced child reports its stops too */
+            if (c && (WIFEXITED(st) || WIFSIGNALED(st)))
                 child_del(ap, c);
         }
         if (pid < 0)

@@ -180,8 +180,10 @@ api_fun({Nr, {Name, Args, Result, Os, _, Doc}}) ->
      fmt("~s(~s, Timeout) ->~n    alcove_drv:call(Drv, Pids, ~B, {~s}, Timeout).~n~n",
          [Name, Params, Nr, Conv])].
 
+%% edoc reads XML: escape it, and quote [] as code.
 edoc_escape(S) ->
-    lists:flatten(string:replace(S, "[]", "`[]'", all)).
+    lists:foldl(fun({From, To}, Acc) -> lists:flatten(string:replace(Acc, From, To, all)) end,
+                S, [{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"[]", "`[]'"}]).
 
 spec(int32) -> "int32_t()";
 spec(uint32) -> "uint32_t()";

@@ -1,0 +1,386 @@
+%% SPDX-License-Identifier: ISC
+%% @doc `make bench': what alcove costs, beside what the machine or a
+%% user's alternative costs, measured in the same run.
+%%
+%% Every figure is the median of ?REPS repetitions; an alcove repetition
+%% and its baseline repetition run one after the other, so that both see
+%% the same machine (its speed here varies from minute to minute). The
+%% table is printed and written as JSON to results.json beside this
+%% module. Nothing here asserts a time: it reports.
+%%
+%% Run: erl -noshell -pa _build/default/lib/alcove/ebin -pa bench \
+%%          -s alcove_bench main
+-module(alcove_bench).
+
+-export([main/0]).
+
+-define(REPS, 7).
+%% Round trips per repetition: enough for ~0.1 s each.
+-define(CALLS, 10000).
+-define(PINGPONGS, 20000).
+-define(CALLS_DEPTH4, 2000).
+-define(CHILDREN, 1000).
+-define(STREAM_BYTES, (256 * 1024 * 1024)).
+-define(STREAM_CHUNK, (64 * 1024)).
+-define(STREAM_REPS, 5).
+-define(SPAWNS, 200).
+-define(SANDBOXES, 20).
+-define(SANDBOX_FLAGS,
+        [clone_newpid, clone_newns, clone_newnet, clone_newuts, clone_newipc]).
+-define(BWRAP_ARGS, ["--unshare-all", "--ro-bind", "/", "/", "/bin/true"]).
+-define(TIMEOUT, 60000).
+
+%% A row: {Measure, Unit, AlcoveSamples, BaselineSamples | none,
+%%         Target | none} with Target = {le | ge, Ratio}; the ratio is
+%% always alcove / baseline.
+
+main() ->
+    try
+        Rows = run(),
+        print(Rows),
+        write_json(Rows),
+        halt(0)
+    catch
+        Class:Reason:Stack ->
+            io:format(standard_error, "bench failed: ~p:~p~n~p~n",
+                      [Class, Reason, Stack]),
+            halt(1)
+    end.
+
+run() ->
+    progress("calls at depth 0 and 4"),
+    Calls = calls(),
+    progress("~b idle children", [?CHILDREN]),
+    Scale = scale(),
+    progress("stream of ~b MiB through cat", [?STREAM_BYTES bsr 20]),
+    Stream = stream(),
+    progress("fork + exec /bin/true"),
+    Spawn = spawn_true(),
+    progress("sandbox start"),
+    Sandbox = sandbox(),
+    Calls ++ Scale ++ [Stream, Spawn, Sandbox].
+
+%%% Call round trips
+
+calls() ->
+    {ok, Drv} = alcove_drv:start(),
+    Echo = open_port({spawn_executable, pingpong()},
+                     [{args, ["echo"]}, {packet, 4}, binary]),
+    Depth0 = reps(fun() ->
+                          {getpid_us(Drv, [], ?CALLS), pingpong_us(),
+                           echo_us(Echo, ?CALLS)}
+                  end),
+    port_close(Echo),
+    Chain = chain(Drv, 4),
+    Depth4 = reps(fun() ->
+                          {getpid_us(Drv, Chain, ?CALLS_DEPTH4),
+                           5 * pingpong_us()}
+                  end),
+    ok = alcove_drv:stop(Drv),
+    flush(),
+    [{"getpid, depth 0 / pipe ping-pong", "us", col(1, Depth0),
+      col(2, Depth0), {le, 1.3}},
+     {"getpid, depth 0 / open_port echo", "us", col(1, Depth0),
+      col(3, Depth0), none},
+     {"getpid, depth 4 / 5 pipe ping-pongs", "us", col(1, Depth4),
+      col(2, Depth4), {le, 1.3}}].
+
+getpid_us(Drv, Chain, N) ->
+    Pid = alcove:getpid(Drv, Chain),
+    time_ns(fun() -> call_loop(Drv, Chain, Pid, N) end) / N / 1000.
+
+call_loop(_, _, _, 0) ->
+    ok;
+call_loop(Drv, Chain, Pid, N) ->
+    Pid = alcove:getpid(Drv, Chain),
+    call_loop(Drv, Chain, Pid, N - 1).
+
+echo_us(Port, N) ->
+    time_ns(fun() -> echo_loop(Port, N) end) / N / 1000.
+
+echo_loop(_, 0) ->
+    ok;
+echo_loop(Port, N) ->
+    true = port_command(Port, <<0>>),
+    receive {Port, {data, <<0>>}} -> ok end,
+    echo_loop(Port, N - 1).
+
+%% The C program times itself, so its start-up is not counted.
+pingpong_us() ->
+    Out = os:cmd(pingpong() ++ " pingpong " ++ integer_to_list(?PINGPONGS)),
+    list_to_integer(string:trim(Out)) / 1000.
+
+%% A chain of Depth processes, each forked by the one above.
+chain(Drv, Depth) ->
+    lists:foldl(fun(_, Chain) ->
+                        {ok, Pid} = alcove:fork(Drv, Chain),
+                        Chain ++ [Pid]
+                end, [], lists:seq(1, Depth)).
+
+%%% 1000 idle children: call cost, fork cost, memory
+
+scale() ->
+    Reps = reps(fun scale_rep/0),
+    [{io_lib:format("getpid, ~b children / none", [?CHILDREN]), "us",
+      col(2, Reps), col(1, Reps), {le, 1.2}},
+     {io_lib:format("fork, the ~bth / the 10th", [?CHILDREN]), "us",
+      col(4, Reps), col(3, Reps), {le, 1.0}},
+     {"port RSS, idle", "KiB", col(5, Reps), none, none},
+     {io_lib:format("port RSS, ~b children", [?CHILDREN]), "KiB",
+      col(6, Reps), none, none}].
+
+%% A fresh port each time, so that every repetition forks from zero.
+scale_rep() ->
+    %% The default maxchild is nofile/4 - 4; ask for enough explicitly,
+    %% the Makefile raises nofile.
+    {ok, Drv} = alcove_drv:start([{maxchild, 4 * ?CHILDREN}]),
+    None = getpid_us(Drv, [], ?CALLS),
+    Idle = rss_kib(Drv),
+    Forks = [time_ns(fun() -> fork_ok(Drv) end)
+             || _ <- lists:seq(1, ?CHILDREN)],
+    Many = getpid_us(Drv, [], ?CALLS),
+    Full = rss_kib(Drv),
+    ok = alcove_drv:stop(Drv),
+    flush(),
+    {None, Many,
+     median(lists:sublist(Forks, 5, 11)) / 1000,
+     median(lists:sublist(Forks, ?CHILDREN - 10, 11)) / 1000,
+     Idle, Full}.
+
+fork_ok(Drv) ->
+    case alcove:fork(Drv, []) of
+        {ok, _} -> ok;
+        {error, E} ->
+            erlang:error({fork, E, "raise ulimit -n: the port needs about "
+                          "4 fds per child"})
+    end.
+
+rss_kib(Drv) ->
+    Pid = alcove:getpid(Drv, []),
+    Path = "/proc/" ++ integer_to_list(Pid) ++ "/status",
+    {ok, Status} = file:read_file(Path),
+    [_, Rest] = binary:split(Status, <<"VmRSS:">>),
+    [Kib | _] = string:lexemes(Rest, " \t\n"),
+    binary_to_integer(Kib).
+
+%%% Throughput through cat
+
+stream() ->
+    {ok, Drv} = alcove_drv:start(),
+    Reps = reps(?STREAM_REPS,
+                fun() -> {stream_alcove(Drv), stream_port()} end),
+    ok = alcove_drv:stop(Drv),
+    flush(),
+    {io_lib:format("stream ~b MiB through cat", [?STREAM_BYTES bsr 20]),
+     "MB/s", col(1, Reps), col(2, Reps), {ge, 1.0}}.
+
+%% One process writes, the owner counts what comes back.
+stream_alcove(Drv) ->
+    {ok, Cat} = alcove:fork(Drv, []),
+    ok = alcove:execvp(Drv, [Cat], "/bin/cat", ["/bin/cat"]),
+    Chunk = binary:copy(<<"x">>, ?STREAM_CHUNK),
+    T0 = erlang:monotonic_time(nanosecond),
+    writer(fun(Data) -> ok = alcove:stdin(Drv, [Cat], Data) end, Chunk),
+    count(fun() -> receive {alcove_stdout, Drv, [Cat], D} -> byte_size(D)
+                   after ?TIMEOUT -> erlang:error(stream_timeout)
+                   end end, 0),
+    T = erlang:monotonic_time(nanosecond) - T0,
+    ok = alcove:eof(Drv, [Cat]),
+    {exit_status, 0} = alcove:event(Drv, [Cat], ?TIMEOUT),
+    mb_s(T).
+
+stream_port() ->
+    Port = open_port({spawn_executable, "/bin/cat"},
+                     [binary, stream, use_stdio, exit_status]),
+    Chunk = binary:copy(<<"x">>, ?STREAM_CHUNK),
+    T0 = erlang:monotonic_time(nanosecond),
+    writer(fun(Data) -> true = port_command(Port, Data) end, Chunk),
+    count(fun() -> receive {Port, {data, D}} -> byte_size(D)
+                   after ?TIMEOUT -> erlang:error(stream_timeout)
+                   end end, 0),
+    T = erlang:monotonic_time(nanosecond) - T0,
+    port_close(Port),
+    mb_s(T).
+
+writer(Write, Chunk) ->
+    spawn_link(fun() ->
+                       [Write(Chunk)
+                        || _ <- lists:seq(1, ?STREAM_BYTES div ?STREAM_CHUNK)]
+               end).
+
+%% Not a byte lost, nor one too many.
+count(_, ?STREAM_BYTES) ->
+    ok;
+count(_, N) when N > ?STREAM_BYTES ->
+    erlang:error({stream_too_long, N});
+count(Next, N) ->
+    count(Next, N + Next()).
+
+mb_s(Ns) ->
+    ?STREAM_BYTES * 1000 / Ns.
+
+%%% Process start
+
+spawn_true() ->
+    {ok, Drv} = alcove_drv:start(),
+    Reps = reps(fun() ->
+                        {per_spawn(fun() -> exec_true(Drv, []) end, ?SPAWNS),
+                         per_spawn(fun() -> port_true("/bin/true", []) end,
+                                   ?SPAWNS)}
+                end),
+    ok = alcove_drv:stop(Drv),
+    flush(),
+    {"fork + exec /bin/true / open_port", "us", col(1, Reps), col(2, Reps),
+     {le, 1.0}}.
+
+sandbox() ->
+    Bwrap = case os:find_executable("bwrap") of
+                false -> erlang:error("no bwrap: ./scripts/deps bubblewrap");
+                Path -> Path
+            end,
+    {ok, Drv} = alcove_drv:start(),
+    Reps = reps(fun() ->
+                        {per_spawn(fun() -> exec_true(Drv, ?SANDBOX_FLAGS) end,
+                                   ?SANDBOXES),
+                         per_spawn(fun() -> port_true(Bwrap, ?BWRAP_ARGS) end,
+                                   ?SANDBOXES)}
+                end),
+    ok = alcove_drv:stop(Drv),
+    flush(),
+    {"sandbox (5 namespaces) + /bin/true / bwrap", "us", col(1, Reps),
+     col(2, Reps), {le, 0.5}}.
+
+per_spawn(Fun, N) ->
+    time_ns(fun() -> [Fun() || _ <- lists:seq(1, N)] end) / N / 1000.
+
+%% Start /bin/true in a new process (cloned into namespaces if Flags are
+%% given) and wait for its exit status.
+exec_true(Drv, Flags) ->
+    {ok, Pid} = case Flags of
+                    [] -> alcove:fork(Drv, []);
+                    _ -> alcove:clone(Drv, [], Flags)
+                end,
+    ok = alcove:execvp(Drv, [Pid], "/bin/true", ["/bin/true"]),
+    receive
+        {alcove_event, Drv, [Pid], {exit_status, 0}} -> ok
+    after ?TIMEOUT -> erlang:error({no_exit_status, Pid})
+    end.
+
+port_true(Path, Args) ->
+    Port = open_port({spawn_executable, Path}, [exit_status, {args, Args}]),
+    receive
+        {Port, {exit_status, 0}} -> ok
+    after ?TIMEOUT -> erlang:error({no_exit_status, Path})
+    end.
+
+%%% Report
+
+print(Rows) ->
+    io:format("~s~n", [setting()]),
+    Fmt = "~-44s ~-5s ~12s ~12s ~7s ~7s ~s~n",
+    io:format(Fmt, ["measure", "unit", "alcove", "baseline", "ratio",
+                    "target", "met"]),
+    [io:format(Fmt, [M, U, num(A), num(B), num(R), T, Met])
+     || {M, U, A, B, R, T, Met} <- [summary(Row) || Row <- Rows]],
+    ok.
+
+%% {Measure, Unit, Alcove, Baseline, Ratio, Target, Met}: medians, and
+%% "-" where there is nothing to compare with.
+summary({Measure, Unit, As, Bs, Target}) ->
+    A = median(As),
+    B = case Bs of none -> "-"; _ -> median(Bs) end,
+    R = case Bs of none -> "-"; _ -> A / B end,
+    {T, Met} = case Target of
+                   none -> {"-", "-"};
+                   {le, X} -> {"<= " ++ num(X), yes(R =< X)};
+                   {ge, X} -> {">= " ++ num(X), yes(R >= X)}
+               end,
+    {lists:flatten(Measure), Unit, A, B, R, T, Met}.
+
+yes(true) -> "yes";
+yes(false) -> "no".
+
+num(X) when is_integer(X) -> integer_to_list(X);
+num(X) when is_float(X), abs(X) >= 100 -> float_to_list(X, [{decimals, 0}]);
+num(X) when is_float(X) -> float_to_list(X, [{decimals, 2}]);
+num(X) -> X.
+
+%% The same as the table, with every repetition, so that runs can be
+%% compared and their noise judged.
+write_json(Rows) ->
+    Objects = [begin
+                   {M, U, A, B, R, T, Met} = summary(Row),
+                   {_, _, As, Bs, _} = Row,
+                   [{measure, str(M)}, {unit, str(U)}, {alcove, A},
+                    {baseline, str(B)}, {ratio, str(R)}, {target, str(T)},
+                    {met, str(Met)},
+                    {alcove_samples, As},
+                    {baseline_samples, case Bs of none -> []; _ -> Bs end}]
+               end || Row <- Rows],
+    Path = filename:join(filename:dirname(code:which(?MODULE)),
+                         "results.json"),
+    Date = calendar:system_time_to_rfc3339(erlang:system_time(second)),
+    Json = json([{date, str(Date)}, {setting, str(lists:flatten(setting()))},
+                 {rows, Objects}]),
+    ok = file:write_file(Path, [Json, $\n]),
+    io:format("~nwritten: ~s~n", [Path]).
+
+%% What the figures depend on besides alcove: the Makefile runs the VM
+%% on one CPU (see there).
+setting() ->
+    io_lib:format("cpus: ~b available to the VM, ~b schedulers",
+                  [erlang:system_info(logical_processors_available),
+                   erlang:system_info(schedulers_online)]).
+
+%% Strings become binaries, so that a list is always a JSON array.
+str("-") -> null;
+str(S) when is_list(S) -> list_to_binary(S);
+str(X) -> X.
+
+json(null) -> "null";
+json(X) when is_integer(X) -> integer_to_list(X);
+json(X) when is_float(X) -> float_to_list(X, [{decimals, 3}, compact]);
+json(B) when is_binary(B) -> [$", B, $"];
+json([{_, _} | _] = Object) ->
+    ["{", lists:join(", ", [[json(atom_to_binary(K)), ": ", json(V)]
+                            || {K, V} <- Object]), "}"];
+json(L) when is_list(L) ->
+    ["[", lists:join(", ", [json(X) || X <- L]), "]"].
+
+%%% Helpers
+
+reps(Fun) ->
+    reps(?REPS, Fun).
+
+%% One more than asked, the first dropped: it warms up code, pages and
+%% caches.
+reps(N, Fun) ->
+    [_ | Reps] = [Fun() || _ <- lists:seq(0, N)],
+    Reps.
+
+%% The Nth figure of each repetition.
+col(N, Reps) ->
+    [element(N, Rep) || Rep <- Reps].
+
+time_ns(Fun) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    Fun(),
+    erlang:monotonic_time(nanosecond) - T0.
+
+median(L) ->
+    S = lists:sort(L),
+    N = length(S),
+    case N rem 2 of
+        1 -> lists:nth(N div 2 + 1, S);
+        0 -> (lists:nth(N div 2, S) + lists:nth(N div 2 + 1, S)) / 2
+    end.
+
+flush() ->
+    receive _ -> flush() after 0 -> ok end.
+
+pingpong() ->
+    filename:join(filename:dirname(code:which(?MODULE)), "pingpong").
+
+progress(Fmt) -> progress(Fmt, []).
+progress(Fmt, Args) ->
+    io:format(standard_error, "bench: " ++ Fmt ++ "~n", Args).

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: ISC */
+/* Calls taking C structures (see cstruct.h): prctl, ptrace, seccomp,
+ * ioctl and alloc. Each argument goes in as cstruct_value() and comes
+ * back holding what its memory holds after the call. */
+#include "calls.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/ioctl.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "codec.h"
+#include "cstruct.h"
+
+#ifdef __linux__
+/* {ok, Result, V1, ..., Vn}: the arguments as their memory holds them. */
+static int reply_cstructs(ei_x_buff *x, int64_t result, const alcove_arg_t *arg,
+                          int n)
+{
+    if (ei_x_encode_tuple_header(x, n + 2) < 0 || enc_ok(x) < 0 ||
+        enc_int(x, result) < 0)
+        return CALL_BADARG;
+    for (int i = 0; i < n; i++)
+        if (cstruct_encode(x, arg[i].cs) < 0)
+            return CALL_BADARG;
+    return CALL_REPLY;
+}
+
+static bool int_range(int64_t v)
+{
+    return v >= INT_MIN && v <= INT_MAX;
+}
+
+int alcove_sys_prctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    if (!int_range(arg[0].i))
+        return reply_errno(x, EINVAL);
+    int rv = prctl((int)arg[0].i, cstruct_value(arg[1].cs),
+                   cstruct_value(arg[2].cs), cstruct_value(arg[3].cs),
+                   cstruct_value(arg[4].cs));
+    if (rv < 0)
+        return reply_errno(x, errno);
+    return reply_cstructs(x, rv, &arg[1], 4);
+}
+
+int alcove_sys_ptrace(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    if (!int_range(arg[0].i))
+        return reply_errno(x, EINVAL);
+    /* PTRACE_PEEK* return the word read, which may be -1: only errno
+     * tells a failure */
+    errno = 0;
+    long rv = ptrace((int)arg[0].i, (pid_t)arg[1].i,
+                     (void *)cstruct_value(arg[2].cs),
+                     (void *)cstruct_value(arg[3].cs));
+    if (rv == -1 && errno != 0)
+        return reply_errno(x, errno);
+    return reply_cstructs(x, rv, &arg[2], 2);
+}
+
+int alcove_sys_seccomp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    if (arg[0].i < 0 || arg[0].i > UINT_MAX || arg[1].i < 0 ||
+        arg[1].i > UINT_MAX)
+        return reply_errno(x, EINVAL);
+    if (syscall(SYS_seccomp, (unsigned int)arg[0].i, (unsigned int)arg[1].i,
+                cstruct_value(arg[2].cs)) < 0)
+        return reply_errno(x, errno);
+    return reply_ok(x);
+}
+#endif
+
+int alcove_sys_ioctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    int rv;
+    do
+        rv = ioctl((int)arg[0].i, (unsigned long)arg[1].i,
+                   cstruct_value(arg[2].cs));
+    while (rv < 0 && errno == EINTR);
+    if (rv < 0)
+        return reply_errno(x, errno);
+    if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
+        enc_int(x, rv) < 0 || cstruct_encode_buf(x, arg[2].cs) < 0)
+        return CALL_BADARG;
+    return CALL_REPLY;
+}
+
+int alcove_sys_alloc(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
+        cstruct_encode_buf(x, arg[0].cs) < 0 ||
+        cstruct_encode(x, arg[0].cs) < 0)
+        return CALL_BADARG;
+    return CALL_REPLY;
+}

@@ -1,0 +1,184 @@
+%% SPDX-License-Identifier: ISC
+%% @doc Seccomp filters from system call names: classic BPF programs
+%% that allow a list of calls (and apply an action to the others) or
+%% apply an action to a list of calls (and allow the others), and their
+%% installation in a process of the port (Linux).
+%%
+%% A program is a list of 8-byte instructions (include/alcove_seccomp.hrl);
+%% program/1 makes the struct sock_fprog Cstruct that seccomp/5 and
+%% prctl/7 take.
+%%
+%% ```
+%% Insns = alcove_seccomp:filter(Drv, [C], {deny, [sys_ptrace]}, kill),
+%% ok = alcove_seccomp:install(Drv, [C], Insns)
+%% '''
+-module(alcove_seccomp).
+
+-include("alcove_seccomp.hrl").
+
+-export([
+    filter/4,
+    syscalls/3,
+    action/3,
+    program/1,
+    install/3,
+    install/4
+]).
+
+-export_type([rule/0, action/0, method/0]).
+
+%% The 16 bits of data an action carries.
+-define(IS_DATA(N), (is_integer(N) andalso N >= 0 andalso N =< 16#ffff)).
+
+-type syscall() :: atom() | non_neg_integer().
+-type rule() :: {allow, [syscall()]} | {deny, [syscall()]}.
+-type action() :: kill | kill_process | trap | log | allow
+    | {errno, alcove:constant()} | {trap, 0..16#ffff}
+    | {trace, 0..16#ffff} | 0..16#ffffffff.
+-type method() :: seccomp | prctl.
+
+%% @doc The instructions of a filter for the process at the end of the
+%% fork chain, for its architecture and system call numbers.
+%%
+%% `{allow, Calls}': the calls listed are allowed, any other gets Action.
+%% `{deny, Calls}': the calls listed get Action, any other is allowed;
+%% on x86_64 the calls of the x32 ABI get Action too, as they would
+%% otherwise pass under other numbers.
+%%
+%% A system call is a name (`sys_read') or a number. A name this system
+%% does not have is left out: no process here can make that call.
+%% Any call of another architecture kills the process.
+-spec filter(alcove:drv(), alcove:fork_chain(), rule(), action()) -> [binary()].
+filter(Drv, Pids, {Kind, Calls}, Action)
+  when (Kind =:= allow orelse Kind =:= deny), is_list(Calls) ->
+    Ret = action(Drv, Pids, Action),
+    Nrs = syscalls(Drv, Pids, Calls),
+    Name = alcove:audit_arch(),
+    Arch = arch(Drv, Pids, Name),
+    Head = lists:flatten([?VALIDATE_ARCHITECTURE(Arch), ?EXAMINE_SYSCALL]),
+    Body = case Kind of
+               allow ->
+                   [match(Nr, ?SECCOMP_RET_ALLOW) || Nr <- Nrs]
+                       ++ [ret(Ret)];
+               deny ->
+                   x32(Name, Ret) ++ [match(Nr, Ret) || Nr <- Nrs]
+                       ++ [ret(?SECCOMP_RET_ALLOW)]
+           end,
+    lists:flatten([Head | Body]);
+filter(_, _, _, _) ->
+    erlang:error(badarg).
+
+%% @doc The numbers of system calls on the process at the end of the
+%% fork chain, in order; names it does not know are left out.
+-spec syscalls(alcove:drv(), alcove:fork_chain(), [syscall()]) ->
+    [non_neg_integer()].
+syscalls(Drv, Pids, Calls) when is_list(Calls) ->
+    lists:append([syscall(Drv, Pids, Call) || Call <- Calls]);
+syscalls(_, _, _) ->
+    erlang:error(badarg).
+
+syscall(_, _, Nr) when is_integer(Nr), Nr >= 0, Nr =< 16#ffffffff ->
+    [Nr];
+syscall(Drv, Pids, Name) when is_atom(Name) ->
+    case alcove:syscall_constant(Drv, Pids, Name) of
+        unknown -> [];
+        Nr -> [Nr]
+    end;
+syscall(_, _, _) ->
+    erlang:error(badarg).
+
+%% @doc The 32-bit value a filter returns for an action: an errno may be
+%% a name (`eperm'), looked up in the process.
+-spec action(alcove:drv(), alcove:fork_chain(), action()) ->
+    0..16#ffffffff.
+action(_, _, kill) -> ?SECCOMP_RET_KILL;
+action(_, _, kill_process) -> ?SECCOMP_RET_KILL_PROCESS;
+action(_, _, trap) -> ?SECCOMP_RET_TRAP;
+action(_, _, log) -> ?SECCOMP_RET_LOG;
+action(_, _, allow) -> ?SECCOMP_RET_ALLOW;
+action(_, _, {trap, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_TRAP(N);
+action(_, _, {trace, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_TRACE(N);
+action(_, _, {errno, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_ERRNO(N);
+action(Drv, Pids, {errno, Name}) when is_atom(Name) ->
+    ?SECCOMP_RET_ERRNO(errno(Drv, Pids, Name, 1));
+action(_, _, N) when is_integer(N), N >= 0, N =< 16#ffffffff -> N;
+action(_, _, _) -> erlang:error(badarg).
+
+%% The port names errno values but has no table from names: try each
+%% (the errno values of the systems alcove runs on are below 256).
+errno(_, _, _, 256) ->
+    erlang:error(badarg);
+errno(Drv, Pids, Name, N) ->
+    case alcove:errno_id(Drv, Pids, N) of
+        Name -> N;
+        _ -> errno(Drv, Pids, Name, N + 1)
+    end.
+
+%% @doc The struct sock_fprog of a program: its length in instructions,
+%% padding to a word, and a pointer to the instructions.
+-spec program(iodata()) -> alcove:cstruct().
+program(Insns) ->
+    Bin = iolist_to_binary(Insns),
+    Size = byte_size(Bin),
+    Len = Size div 8,
+    (Size rem 8 =:= 0 andalso Len >= 1 andalso Len =< ?BPF_MAXINSNS)
+        orelse erlang:error(badarg),
+    [<<Len:16/native-unsigned>>,
+     <<0:(alcove:wordalign(2) * 8)>>,
+     {ptr, Bin}].
+
+%% @doc Install a program in the process at the end of the fork chain:
+%% prctl(PR_SET_NO_NEW_PRIVS) then seccomp(SECCOMP_SET_MODE_FILTER), or
+%% prctl(PR_SET_SECCOMP) on a kernel without seccomp(2). The filter
+%% holds for the process and the processes it creates, for good.
+-spec install(alcove:drv(), alcove:fork_chain(), iodata()) ->
+    ok | {error, alcove:posix()}.
+install(Drv, Pids, Insns) ->
+    case install(Drv, Pids, Insns, seccomp) of
+        {error, enosys} -> install(Drv, Pids, Insns, prctl);
+        Result -> Result
+    end.
+
+%% @doc Like install/3, with the call that loads the program.
+-spec install(alcove:drv(), alcove:fork_chain(), iodata(), method()) ->
+    ok | {error, alcove:posix()}.
+install(Drv, Pids, Insns, Method)
+  when Method =:= seccomp; Method =:= prctl ->
+    Prog = program(Insns),
+    case alcove:prctl(Drv, Pids, pr_set_no_new_privs, 1, 0, 0, 0) of
+        {ok, _, _, _, _, _} -> load(Drv, Pids, Prog, Method);
+        {error, _} = Error -> Error
+    end;
+install(_, _, _, _) ->
+    erlang:error(badarg).
+
+load(Drv, Pids, Prog, seccomp) ->
+    alcove:seccomp(Drv, Pids, seccomp_set_mode_filter, 0, Prog);
+load(Drv, Pids, Prog, prctl) ->
+    case alcove:prctl(Drv, Pids, pr_set_seccomp, seccomp_mode_filter, Prog,
+                      0, 0) of
+        {ok, _, _, _, _, _} -> ok;
+        {error, _} = Error -> Error
+    end.
+
+%%% Instructions
+
+%% The accumulator holds the call number: return Ret if it is Nr.
+match(Nr, Ret) ->
+    [?BPF_JUMP(?BPF_JMP + ?BPF_JEQ + ?BPF_K, Nr, 0, 1), ret(Ret)].
+
+ret(Ret) ->
+    ?BPF_STMT(?BPF_RET + ?BPF_K, Ret).
+
+%% x32 calls share the audit arch of x86_64, with a bit set in nr.
+x32(audit_arch_x86_64, Ret) ->
+    [?BPF_JUMP(?BPF_JMP + ?BPF_JGE + ?BPF_K, ?X32_SYSCALL_BIT, 0, 1),
+     ret(Ret)];
+x32(_, _) ->
+    [].
+
+arch(Drv, Pids, Name) ->
+    case alcove:define(Drv, Pids, Name) of
+        unknown -> erlang:error(enotsup);
+        Arch -> Arch
+    end.
