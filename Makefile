@@ -22,6 +22,12 @@ test: all
 demo: all
 	escript examples/demo.escript
 
+# Benchmark against baselines measured in the same run (CI does not run
+# it): prints a table and writes bench/results.json.
+bench: all
+	@./scripts/deps bubblewrap
+	$(MAKE) -C bench
+
 # The reference's examples, compiled into examples/ebin.
 examples: all
 	@mkdir -p examples/ebin
@@ -31,4 +37,4 @@ clean:
 	$(REBAR) clean
 	rm -rf examples/ebin
 
-.PHONY: all deps test demo examples clean
+.PHONY: all deps test demo examples bench clean
