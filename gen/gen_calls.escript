@@ -177,7 +177,9 @@ api_fun({Nr, {Name, Args, Result, Os, _, Doc}}) ->
      fmt("~s(~s) ->~n    ~s(~s, infinity).~n~n", [Name, Params, Name, Params]),
      fmt("%% @doc ~s~n%% With a timeout: see call/5.~n", [edoc_escape(Doc)]),
      fmt("-spec ~s(~s, timeout()) -> ~s.~n", [Name, Specs, Result]),
-     fmt("~s(~s, Timeout) ->~n    alcove_drv:call(Drv, Pids, ~B, {~s}, Timeout).~n~n",
+     %% CallTimeout: no argument of the table is named call_timeout
+     fmt("~s(~s, CallTimeout) ->~n"
+         "    alcove_drv:call(Drv, Pids, ~B, {~s}, CallTimeout).~n~n",
          [Name, Params, Nr, Conv])].
 
 %% edoc reads XML: escape it, and quote [] as code.

@@ -566,15 +566,19 @@ select_after_signal(Config) ->
 %% protocols and names fail.
 socket_errors(Config) ->
     Drv = ?config(drv, Config),
-    {ok, S} = alcove:socket(Drv, [], af_inet, [sock_stream, sock_cloexec], 0),
+    %% Type is a constant, as in the reference: flags are ORed by hand
+    %% (SOCK_CLOEXEC is O_CLOEXEC on Linux)
+    SockStream = 1,
+    Cloexec = alcove:file_constant(Drv, [], o_cloexec),
+    {ok, S} = alcove:socket(Drv, [], af_inet, SockStream bor Cloexec, 0),
     {ok, ?FD_CLOEXEC} = alcove:fcntl(Drv, [], S, f_getfd, 0),
-    {ok, U} = alcove:socket(Drv, [], ?AF_UNIX, [sock_dgram], 0),
+    {ok, U} = alcove:socket(Drv, [], ?AF_UNIX, sock_dgram, 0),
     true = U =/= S,
-    {error, eafnosupport} = alcove:socket(Drv, [], 12345, [sock_stream], 0),
-    {error, eprotonosupport} = alcove:socket(Drv, [], af_inet, [sock_stream], 99),
+    {error, eafnosupport} = alcove:socket(Drv, [], 12345, sock_stream, 0),
+    {error, eprotonosupport} = alcove:socket(Drv, [], af_inet, sock_stream, 99),
     {error, einval} = alcove:socket(Drv, [], af_inet, 16#ff, 0),
-    {error, enotsup} = alcove:socket(Drv, [], af_no_such_family, [sock_stream], 0),
-    {error, enotsup} = alcove:socket(Drv, [], af_inet, [sock_no_such_type], 0),
+    {error, enotsup} = alcove:socket(Drv, [], af_no_such_family, sock_stream, 0),
+    {error, enotsup} = alcove:socket(Drv, [], af_inet, sock_no_such_type, 0),
     ok.
 
 %% A TCP connect to an Erlang listener on 127.0.0.1: the connected
@@ -584,7 +588,7 @@ connect_inet_write_select(Config) ->
     Drv = ?config(drv, Config),
     {ok, L} = gen_tcp:listen(0, [binary, {ip, {127, 0, 0, 1}}, {active, false}]),
     {ok, Port} = inet:port(L),
-    {ok, S} = alcove:socket(Drv, [], af_inet, [sock_stream], 0),
+    {ok, S} = alcove:socket(Drv, [], af_inet, sock_stream, 0),
     ok = alcove:connect(Drv, [], S, sockaddr_in(Port)),
     {ok, A} = gen_tcp:accept(L, ?DEADLINE),
     {ok, [], [S], []} = alcove:select(Drv, [], [S], [S], [], []),
@@ -594,7 +598,7 @@ connect_inet_write_select(Config) ->
     {ok, [S], [], []} = alcove:select(Drv, [], [S], [], [], #alcove_timeval{sec = 5, usec = 0}),
     {ok, <<"back">>} = alcove:read(Drv, [], S, 100),
     %% the same, with the address as a Cstruct of two pieces
-    {ok, S2} = alcove:socket(Drv, [], af_inet, [sock_stream], 0),
+    {ok, S2} = alcove:socket(Drv, [], af_inet, sock_stream, 0),
     <<Family:2/binary, Rest/binary>> = sockaddr_in(Port),
     ok = alcove:connect(Drv, [], S2, [Family, Rest]),
     {ok, _} = gen_tcp:accept(L, ?DEADLINE),
@@ -609,7 +613,7 @@ connect_unix_write_select(Config) ->
                              integer_to_list(erlang:unique_integer([positive])), ".sock"]),
     {ok, L} = gen_tcp:listen(0, [binary, {ifaddr, {local, Path}}, {active, false}]),
     try
-        {ok, S} = alcove:socket(Drv, [], af_unix, [sock_stream], 0),
+        {ok, S} = alcove:socket(Drv, [], af_unix, sock_stream, 0),
         ok = alcove:connect(Drv, [], S, <<?AF_UNIX:16/native, Path/binary, 0>>),
         {ok, A} = gen_tcp:accept(L, ?DEADLINE),
         {ok, [], [S], []} = alcove:select(Drv, [], [S], [S], [], []),
@@ -636,14 +640,14 @@ connect_errors(Config) ->
     {ok, L} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
     {ok, Port} = inet:port(L),
     ok = gen_tcp:close(L),
-    {ok, S} = alcove:socket(Drv, [], af_inet, [sock_stream], 0),
+    {ok, S} = alcove:socket(Drv, [], af_inet, sock_stream, 0),
     {error, einval} = alcove:connect(Drv, [], S, []),
     {error, einval} = alcove:connect(Drv, [], S, <<>>),
     {error, einval} = alcove:connect(Drv, [], S, <<?AF_INET:16/native, 0:16>>),
     %% longer than any struct sockaddr
     {error, einval} = alcove:connect(Drv, [], S, <<?AF_INET:16/native, 0:(127 * 8)>>),
     {error, econnrefused} = alcove:connect(Drv, [], S, sockaddr_in(Port)),
-    {ok, U} = alcove:socket(Drv, [], af_unix, [sock_stream], 0),
+    {ok, U} = alcove:socket(Drv, [], af_unix, sock_stream, 0),
     {error, enoent} = alcove:connect(Drv, [], U, <<?AF_UNIX:16/native, "/nonexistent/sock", 0>>),
     F = path(Config, "f"),
     ok = file:write_file(F, <<>>),
