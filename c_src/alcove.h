@@ -50,6 +50,7 @@ struct child;
  * it is latched here and cleared when a read or write would block. */
 typedef struct fdref {
     int fd;
+    uint32_t events; /* registered with epoll: EPOLLOUT only while blocked */
     uint8_t kind;
     bool readable;
     bool writable;

@@ -63,8 +63,8 @@ child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
     c->pid = pid;
     c->flowcontrol = ap->flowcontrol;
     c->signaloneof = ap->signaloneof;
-    ref_init(ap, c, &c->ctl, ctl, FD_CTL, EPOLLIN | EPOLLOUT);
-    ref_init(ap, c, &c->in, in, FD_STDIN, EPOLLOUT);
+    ref_init(ap, c, &c->ctl, ctl, FD_CTL, EPOLLIN);
+    ref_init(ap, c, &c->in, in, FD_STDIN, 0);
     ref_init(ap, c, &c->out, out, FD_STDOUT, EPOLLIN);
     ref_init(ap, c, &c->err, err, FD_STDERR, EPOLLIN);
     c->ctl_out.ref = &c->ctl;
