@@ -13,6 +13,7 @@
          init_per_testcase/2, end_per_testcase/2]).
 -export([
     call_table/1,
+    driver_options/1,
     overview_example/1,
     fork/1,
     clone_integer_flag/1,
@@ -94,6 +95,7 @@ groups() ->
     [{calls, [parallel], [
         overview_example,
         call_table,
+        driver_options,
         fork,
         clone_integer_flag,
         clone_atom_flags,
@@ -992,4 +994,35 @@ call_table(_Config) ->
               true = lists:any(fun(A) -> lists:member(A + 1, Arities) end, Arities)
       end, Calls),
     {'EXIT', {badarg, _}} = (catch alcove_proto:call(no_such_call)),
+    ok.
+
+%% Every option of alcove_drv:start/1: the command line it runs
+%% (getopts/1), and its effect on a port started with it.
+driver_options(_Config) ->
+    Prog = alcove_drv:progname(),
+    true = filelib:is_regular(Prog),
+    ["env", "FOO=baz", Prog, "-c", "7", "-d", "3", "-e", "0", "-t", "0",
+     "-f", "5", "-s", "9"] =
+        alcove_drv:getopts([{exec, "env FOO=baz"}, {progname, Prog},
+                            {maxchild, 7}, {maxforkdepth, 3},
+                            {exit_status, 0}, {termsig, 0},
+                            {flowcontrol, 5}, {signaloneof, 9}]),
+    {ok, Drv} = alcove_drv:start([{exec, "env FOO=baz"}, {progname, Prog},
+                                  {env, [{"BAR", "qux"}]}, {ctldir, "/nonexistent"},
+                                  stderr_to_stdout,
+                                  {maxchild, 7}, {maxforkdepth, 3},
+                                  {exit_status, 0}, {termsig, 0},
+                                  {flowcontrol, 5}, {signaloneof, 9}]),
+    <<"baz">> = alcove:getenv(Drv, [], "FOO"),
+    <<"qux">> = alcove:getenv(Drv, [], "BAR"),
+    [7, 3, 0, 0, 5, 9] = [alcove:getopt(Drv, [], O)
+                          || O <- [maxchild, maxforkdepth, exit_status,
+                                   termsig, flowcontrol, signaloneof]],
+    ok = alcove_drv:stop(Drv),
+    {ok, Drv2} = alcove_drv:start_link([{maxforkdepth, 1}]),
+    true = lists:member(Drv2, element(2, process_info(self(), links))),
+    {ok, C} = alcove:fork(Drv2, []),
+    {error, eagain} = alcove:fork(Drv2, [C]),
+    ok = alcove_drv:stop(Drv2),
+    {error, {enoent, _}} = alcove_drv:start([{progname, "/nonexistent/alcove"}]),
     ok.
