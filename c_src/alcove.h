@@ -20,7 +20,13 @@
 #define ALCOVE_VERSION "0.2.0"
 
 /* How many bytes one read takes from a child's stdout or stderr. */
-#define READ_CHUNK (256 * 1024)
+#define READ_CHUNK (1024 * 1024)
+/* A pipe that streams is grown to this size (F_SETPIPE_SZ), so that a
+ * read or write moves up to a MiB instead of 64 KiB. The kernel counts
+ * pipe memory per user and gives new pipes a single page past a limit:
+ * only PIPE_GROW_MAX pipes of a process are grown at a time. */
+#define PIPE_BIG (1024 * 1024)
+#define PIPE_GROW_MAX 16
 /* Past this many bytes queued upstream, children are not read until it
  * drains below LOW_WATER: the port's memory stays bounded whatever the
  * children write. */
@@ -87,6 +93,7 @@ typedef struct child {
     bool eof_pending;
     uint32_t eof_id;
     bool exited;
+    bool in_grown, out_grown; /* pipes grown to PIPE_BIG */
     bool in_loop; /* at shutdown: still running the event loop */
     int status;
     struct child *hnext;       /* hash chain */
@@ -132,6 +139,8 @@ typedef struct alcove {
 
     ei_x_buff x; /* the reply being built */
 
+    int pipes_grown;
+
     bool newchild; /* this process was just forked: restart the loop */
     bool leaving;  /* exit/1 was called */
     int leave_status;
@@ -144,6 +153,7 @@ void alcove_become_child(alcove_t *ap, int ctl);
 void pdeathsig_arm(alcove_t *ap);
 void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
 void obuf_mark(alcove_t *ap, obuf_t *o);
+bool pipe_grow(alcove_t *ap, int fd, bool *grown);
 void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
 void rq_push(alcove_t *ap, fdref_t *r);
 int flush_blocking(alcove_t *ap, obuf_t *o);

@@ -135,6 +135,7 @@ static void obuf_unmark(alcove_t *ap, obuf_t *o)
 
 void child_del(alcove_t *ap, child_t *c)
 {
+    ap->pipes_grown -= c->in_grown + c->out_grown;
     fdref_t *refs[] = {&c->ctl, &c->out, &c->err};
     for (size_t i = 0; i < 3; i++) {
         if (!refs[i]->queued)
@@ -320,6 +321,9 @@ static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
     }
     up_commit(&ap->up_obuf.b, r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
               (uint32_t)c->pid, (size_t)n);
+    /* a full default pipe: this child streams its output */
+    if (r->kind == FD_STDOUT && n >= 65536)
+        (void)pipe_grow(ap, r->fd, &c->out_grown);
     obuf_mark(ap, &ap->up_obuf);
     if (c->flowcontrol > 0)
         c->flowcontrol--;

@@ -113,6 +113,23 @@ void obuf_mark(alcove_t *ap, obuf_t *o)
     ap->dirty = o;
 }
 
+bool pipe_grow(alcove_t *ap, int fd, bool *grown)
+{
+#ifdef F_SETPIPE_SZ
+    if (*grown || ap->pipes_grown >= PIPE_GROW_MAX ||
+        fcntl(fd, F_SETPIPE_SZ, PIPE_BIG) < 0)
+        return false;
+    *grown = true;
+    ap->pipes_grown++;
+    return true;
+#else
+    (void)ap;
+    (void)fd;
+    (void)grown;
+    return false;
+#endif
+}
+
 /* Write what o holds; 0 when empty or blocked, -1 when the reader is
  * gone. */
 static int obuf_flush(alcove_t *ap, obuf_t *o)
@@ -123,6 +140,10 @@ static int obuf_flush(alcove_t *ap, obuf_t *o)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN) {
+                /* a child's stdin that fills up is streamed to */
+                if (o->ref->kind == FD_STDIN &&
+                    pipe_grow(ap, o->ref->fd, &o->ref->child->in_grown))
+                    continue;
                 o->ref->writable = false;
                 fd_want_out(ap, o->ref, true);
                 return 0;
@@ -365,8 +386,13 @@ static void subreaper(void)
 
 void alcove_init(alcove_t *ap)
 {
+    bool grown = false;
     ap->pid = getpid();
     subreaper();
+    /* the VM's pipes carry every byte: make them large if they are pipes */
+    (void)pipe_grow(ap, STDIN_FILENO, &grown);
+    grown = false;
+    (void)pipe_grow(ap, STDOUT_FILENO, &grown);
     if (ei_x_new(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
     loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
@@ -466,6 +492,7 @@ void alcove_become_child(alcove_t *ap, int ctl)
 
     ap->depth++;
     ap->pid = getpid();
+    ap->pipes_grown = 0;
     memcpy(ap->filter, ap->child_filter, sizeof(ap->filter));
 
     ap->ppid = ppid;

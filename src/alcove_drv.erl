@@ -60,8 +60,8 @@
 %% stdin is sent in pieces of at most STDIN_PIECE bytes; a writer waits
 %% while more than STDIN_WINDOW bytes to one process are not yet in its
 %% pipe. This bounds what the port holds for a slow reader.
--define(STDIN_PIECE, (256 * 1024)).
--define(STDIN_WINDOW, (1024 * 1024)).
+-define(STDIN_PIECE, (1024 * 1024)).
+-define(STDIN_WINDOW, (4 * 1024 * 1024)).
 %% How long stop/1 waits for the port to stop its children and exit.
 -define(STOP_TIMEOUT, 15000).
 
