@@ -26,6 +26,9 @@
  * pipe memory per user and gives new pipes a single page past a limit:
  * only PIPE_GROW_MAX pipes of a process are grown at a time. */
 #define PIPE_BIG (1024 * 1024)
+/* What an empty buffer keeps: see abuf_trim. */
+#define KEEP_CHILD (64 * 1024)
+#define KEEP_UP (4 * 1024 * 1024)
 #define PIPE_GROW_MAX 16
 /* Past this many bytes queued upstream, children are not read until it
  * drains below LOW_WATER: the port's memory stays bounded whatever the

@@ -296,7 +296,7 @@ static bool ctl_read(alcove_t *ap, child_t *c)
         abuf_consume(b, FRAME_LEN + len);
     }
     obuf_mark(ap, &ap->up_obuf);
-    abuf_trim(b);
+    abuf_trim(b, KEEP_CHILD);
     return (size_t)n == want;
 }
 

@@ -4,10 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An idle buffer larger than this is given back, so that a port with
- * thousands of children stays small after a burst. */
-#define ABUF_KEEP (64 * 1024)
-
 int abuf_reserve(abuf_t *b, size_t n)
 {
     if (b->cap - b->off - b->len >= n)
@@ -52,9 +48,9 @@ void abuf_consume(abuf_t *b, size_t n)
         b->off = 0;
 }
 
-void abuf_trim(abuf_t *b)
+void abuf_trim(abuf_t *b, size_t keep)
 {
-    if (b->len == 0 && b->cap > ABUF_KEEP)
+    if (b->len == 0 && b->cap > keep)
         abuf_free(b);
 }
 

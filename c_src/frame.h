@@ -52,7 +52,10 @@ typedef struct {
 int abuf_reserve(abuf_t *b, size_t n);
 int abuf_append(abuf_t *b, const void *p, size_t n);
 void abuf_consume(abuf_t *b, size_t n);
-void abuf_trim(abuf_t *b);
+/* Give back an empty buffer larger than keep: a child's buffers keep
+ * little (a port may have thousands), the upstream ones keep what a
+ * stream needs, so that the hot path does not allocate. */
+void abuf_trim(abuf_t *b, size_t keep);
 void abuf_free(abuf_t *b);
 
 static inline char *abuf_head(const abuf_t *b) { return b->data + b->off; }

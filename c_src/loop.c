@@ -153,7 +153,7 @@ static int obuf_flush(alcove_t *ap, obuf_t *o)
         abuf_consume(&o->b, (size_t)n);
     }
     fd_want_out(ap, o->ref, false);
-    abuf_trim(&o->b);
+    abuf_trim(&o->b, o->ref->kind == FD_UP_OUT ? KEEP_UP : KEEP_CHILD);
     return 0;
 }
 
@@ -267,7 +267,7 @@ static void up_read(alcove_t *ap)
         if (ap->leaving)
             return; /* exit/3: what follows is answered by CLOSED */
     }
-    abuf_trim(b);
+    abuf_trim(b, KEEP_UP);
 }
 
 static void serve(alcove_t *ap)
