@@ -256,12 +256,7 @@ static void ctl_closed(alcove_t *ap, child_t *c)
 static bool ctl_read(alcove_t *ap, child_t *c)
 {
     abuf_t *b = &c->ctl_in;
-    size_t want = 64 * 1024;
-    if (b->len >= FRAME_LEN) {
-        uint64_t need = (uint64_t)get32(abuf_head(b)) + FRAME_LEN;
-        if (need > b->len && need - b->len > want && need <= FRAME_MAX)
-            want = (size_t)(need - b->len);
-    }
+    size_t want = frame_want(b, 64 * 1024);
     if (abuf_reserve(b, want) < 0)
         die(DIE_NOMEM, "out of memory");
 

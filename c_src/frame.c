@@ -61,6 +61,16 @@ void abuf_free(abuf_t *b)
     b->off = b->len = b->cap = 0;
 }
 
+size_t frame_want(const abuf_t *b, size_t chunk)
+{
+    if (b->len < FRAME_LEN)
+        return chunk;
+    uint64_t need = (uint64_t)get32(abuf_head(b)) + FRAME_LEN;
+    if (need > FRAME_MAX + FRAME_LEN || need <= b->len || need - b->len <= chunk)
+        return chunk;
+    return (size_t)(need - b->len);
+}
+
 frame_res_t frame_next(const abuf_t *b, const char **body, uint32_t *len)
 {
     if (b->len < FRAME_LEN)

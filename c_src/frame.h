@@ -95,6 +95,10 @@ static inline void put32(void *p, uint32_t v)
 
 typedef enum { FRAME_MORE = 0, FRAME_OK = 1, FRAME_TOOBIG = -1 } frame_res_t;
 
+/* How much to read next into b: chunk, or the rest of a larger frame so
+ * that it arrives in one read. */
+size_t frame_want(const abuf_t *b, size_t chunk);
+
 /* Is a whole frame at the head of b? Sets its body and length if so. */
 frame_res_t frame_next(const abuf_t *b, const char **body, uint32_t *len);
 

@@ -217,12 +217,7 @@ static void flush_dirty(alcove_t *ap)
 static void up_read(alcove_t *ap)
 {
     abuf_t *b = &ap->up_ibuf;
-    size_t want = READ_CHUNK;
-    if (b->len >= FRAME_LEN) {
-        uint64_t need = (uint64_t)get32(abuf_head(b)) + FRAME_LEN;
-        if (need > b->len && need - b->len > want)
-            want = (size_t)(need - b->len);
-    }
+    size_t want = frame_want(b, READ_CHUNK);
     if (abuf_reserve(b, want) < 0)
         die(DIE_NOMEM, "out of memory");
 

@@ -73,6 +73,23 @@ static void test_frame_next(void)
     abuf_free(&b);
 }
 
+static void test_want(void)
+{
+    abuf_t b = {0};
+    char hdr[4];
+    CHECK(frame_want(&b, 100) == 100); /* no length yet */
+    put32(hdr, 1000);
+    abuf_append(&b, hdr, 4);
+    abuf_append(&b, "abc", 3);
+    CHECK(frame_want(&b, 100) == 997); /* the rest of the frame */
+    CHECK(frame_want(&b, 5000) == 5000);
+    abuf_free(&b);
+    put32(hdr, FRAME_MAX + 1); /* never more than a frame can hold */
+    abuf_append(&b, hdr, 4);
+    CHECK(frame_want(&b, 100) == 100);
+    abuf_free(&b);
+}
+
 static void test_down(void)
 {
     /* CALL id 7 through [100, 200], call 6, args "xy" */
@@ -152,6 +169,7 @@ int main(void)
 {
     test_buffer();
     test_frame_next();
+    test_want();
     test_down();
     test_up();
     test_reply();
