@@ -32,14 +32,17 @@ start(Opts) ->
 
     % Set the amount of memory available to the process
 
-    % Total memory, including swap. We allow this to fail, because some
-    % systems may not have a swap partition/file
-    _ = alcove_cgroup:set(Drv, [], <<"memory">>, <<"alcove">>,
-            <<"memory.memsw.limit_in_bytes">>, <<"16m">>),
-
-    % Total memory
+    % Total memory. It comes first: the kernel refuses (einval) a
+    % memory+swap limit below the memory limit, which is unlimited until
+    % set here.
     {ok,3} = alcove_cgroup:set(Drv, [], <<"memory">>, <<"alcove">>,
             <<"memory.limit_in_bytes">>, <<"16m">>),
+
+    % Total memory, including swap. We allow this to fail, because some
+    % systems may not have a swap partition/file (no swap accounting: no
+    % memory.memsw.* files, enoent)
+    _ = alcove_cgroup:set(Drv, [], <<"memory">>, <<"alcove">>,
+            <<"memory.memsw.limit_in_bytes">>, <<"16m">>),
 
     Drv.
 

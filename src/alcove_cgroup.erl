@@ -7,8 +7,15 @@
 %% destroy/3) work on the cgroup v1 hierarchies, one per controller. The
 %% `v2_' functions work on the unified hierarchy (cgroup v2), wherever it
 %% is mounted: /sys/fs/cgroup on a v2-only host, /sys/fs/cgroup/unified on
-%% a hybrid one. A cgroup is named by a binary (`<<"alcove">>',
-%% `<<"alcove/web">>') or a list of path parts.
+%% a hybrid one. A cgroup is named by a binary or a string (`<<"alcove">>',
+%% `"alcove/web"') or a list of path parts (`[<<"alcove">>, "web"]'),
+%% relative to the root of the hierarchy; a part `.' or `..', or a file
+%% name (Key) holding a `/', is refused with `einval' before any file is
+%% touched. A name or key that is not iodata raises badarg.
+%%
+%% Errors are those of the kernel: `{error, posix()}' from the v1
+%% functions, `{error, {posix(), Path}}' from the v2 ones, Path being the
+%% file or directory that failed.
 -module(alcove_cgroup).
 
 -export([
@@ -43,60 +50,86 @@
 
 -define(READ_CHUNK, 65536).
 
+%% Options of a v1 cgroup mount that are not controllers. Options with a
+%% value (name=systemd, release_agent=...) are not controllers either.
+-define(MOUNT_OPTS, [
+    <<"rw">>, <<"ro">>, <<"relatime">>, <<"noatime">>, <<"strictatime">>,
+    <<"nodiratime">>, <<"nosuid">>, <<"nodev">>, <<"noexec">>, <<"sync">>,
+    <<"dirsync">>, <<"lazytime">>, <<"xattr">>, <<"noprefix">>,
+    <<"clone_children">>, <<"cpuset_v2_mode">>, <<"favordynmods">>,
+    <<"none">>
+]).
+
 %%% cgroup v1 (the reference's interface)
 
-%% @doc Whether control groups are mounted.
+%% @doc Whether cgroup v1 hierarchies are mounted, so that create/3,
+%% set/6, get/5 and destroy/3 have something to work on (see v2_root/2
+%% for the unified hierarchy).
 -spec supported(drv(), chain()) -> boolean().
 supported(Drv, Pids) ->
-    mounts(Drv, Pids) =/= [].
+    v1(Drv, Pids, <<>>) =/= [].
 
-%% @doc Create the cgroup in every v1 hierarchy. A cgroup that exists
-%% already is left as it is.
+%% @doc Create the cgroup, and its parents, in every v1 hierarchy. A
+%% cgroup that exists already is left as it is.
 -spec create(drv(), chain(), name()) -> ok | {error, alcove:posix()}.
 create(Drv, Pids, Name) ->
+    v1_name(Name, fun(Parts) ->
+        each(fun({v1, Root, _}) ->
+                     mkdirs(Drv, Pids, Root, Parts)
+             end, v1(Drv, Pids, <<>>))
+    end).
+
+mkdirs(Drv, Pids, Root, Parts) ->
+    Dirs = [join([Root | lists:sublist(Parts, N)]) || N <- lists:seq(1, length(Parts))],
     each(fun(Dir) ->
                  case alcove:mkdir(Drv, Pids, Dir, 8#755) of
                      {error, eexist} -> ok;
                      Res -> Res
                  end
-         end, [path(M, Name) || M <- v1(Drv, Pids, <<>>)]).
+         end, Dirs).
 
 %% @doc Write Value to the file Key of the cgroup in the hierarchies of
 %% controller Type (`<<>>': every hierarchy). Returns the bytes written.
 -spec set(drv(), chain(), iodata(), name(), iodata(), iodata()) ->
     {ok, non_neg_integer()} | {error, alcove:posix()}.
 set(Drv, Pids, Type, Name, Key, Value) ->
-    case v1(Drv, Pids, Type) of
-        [] ->
-            {error, enoent};
-        Ms ->
-            Results = [write_file(Drv, Pids, file(M, Name, Key), Value) || M <- Ms],
-            case [E || {error, {E, _}} <- Results] of
-                [] -> lists:last(Results);
-                [E | _] -> {error, E}
-            end
-    end.
+    v1_file(Name, Key, fun(Parts) ->
+        case v1(Drv, Pids, Type) of
+            [] ->
+                {error, enoent};
+            Ms ->
+                Results = [write_file(Drv, Pids, file(M, Parts), Value) || M <- Ms],
+                case [E || {error, {E, _}} <- Results] of
+                    [] -> lists:last(Results);
+                    [E | _] -> {error, E}
+                end
+        end
+    end).
 
 %% @doc Read the file Key of the cgroup in the first hierarchy of
 %% controller Type.
 -spec get(drv(), chain(), iodata(), name(), iodata()) ->
     {ok, binary()} | {error, alcove:posix()}.
 get(Drv, Pids, Type, Name, Key) ->
-    case v1(Drv, Pids, Type) of
-        [] -> {error, enoent};
-        [M | _] -> strip(read_file(Drv, Pids, file(M, Name, Key)))
-    end.
+    v1_file(Name, Key, fun(Parts) ->
+        case v1(Drv, Pids, Type) of
+            [] -> {error, enoent};
+            [M | _] -> strip(read_file(Drv, Pids, file(M, Parts)))
+        end
+    end).
 
 %% @doc Remove the cgroup from every v1 hierarchy. It must hold no
 %% process (and, in v2 terms, no child cgroup).
 -spec destroy(drv(), chain(), name()) -> ok | {error, alcove:posix()}.
 destroy(Drv, Pids, Name) ->
-    each(fun(Dir) ->
-                 case alcove:rmdir(Drv, Pids, Dir) of
-                     {error, enoent} -> ok;
-                     Res -> Res
-                 end
-         end, [path(M, Name) || M <- v1(Drv, Pids, <<>>)]).
+    v1_name(Name, fun(Parts) ->
+        each(fun(M) ->
+                     case alcove:rmdir(Drv, Pids, file(M, Parts)) of
+                         {error, enoent} -> ok;
+                         Res -> Res
+                     end
+             end, v1(Drv, Pids, <<>>))
+    end).
 
 %% @doc The cgroup file systems mounted, as the process sees them.
 -spec mounts(drv(), chain()) -> [mount()].
@@ -111,15 +144,23 @@ mounts(Drv, Pids) ->
     end.
 
 mount([_, Path, <<"cgroup">>, Opts | _]) ->
-    Known = [<<"rw">>, <<"ro">>, <<"relatime">>, <<"nosuid">>, <<"nodev">>,
-             <<"noexec">>, <<"noatime">>],
-    {v1, Path, [O || O <- binary:split(Opts, <<",">>, [global]),
-                     not lists:member(O, Known),
-                     binary:match(O, <<"=">>) =:= nomatch]};
+    {v1, unescape(Path), [O || O <- binary:split(Opts, <<",">>, [global]),
+                               not lists:member(O, ?MOUNT_OPTS),
+                               binary:match(O, <<"=">>) =:= nomatch]};
 mount([_, Path, <<"cgroup2">> | _]) ->
-    {v2, Path};
+    {v2, unescape(Path)};
 mount(_) ->
     false.
+
+%% The kernel writes a space, tab, newline or backslash of a mount point
+%% as an octal escape (\040).
+unescape(<<$\\, A, B, C, Rest/binary>>) when A >= $0, A =< $3, B >= $0, B =< $7,
+                                             C >= $0, C =< $7 ->
+    <<((A - $0) * 64 + (B - $0) * 8 + (C - $0)), (unescape(Rest))/binary>>;
+unescape(<<H, Rest/binary>>) ->
+    <<H, (unescape(Rest))/binary>>;
+unescape(<<>>) ->
+    <<>>.
 
 v1(Drv, Pids, Type) ->
     T = iolist_to_binary(Type),
@@ -147,29 +188,52 @@ v2_create(Drv, Pids, Name) ->
 %% v2_controllers/3 for those it got).
 -spec v2_create(drv(), chain(), name(), [iodata()]) -> ok | error().
 v2_create(Drv, Pids, Name, Controllers) ->
-    with_root(Drv, Pids, fun(Root) ->
-        Parts = parts(Name),
+    with_path(Drv, Pids, Name, fun(Root, Parts) ->
         Dirs = [join([Root | lists:sublist(Parts, N)]) || N <- lists:seq(1, length(Parts))],
         Parents = [Root | lists:droplast(Dirs)],
         each(fun({Parent, Dir}) ->
-                     _ = enable(Drv, Pids, Parent, Controllers),
-                     case alcove:mkdir(Drv, Pids, Dir, 8#755) of
-                         {error, eexist} -> ok;
-                         {error, E} -> {error, {E, Dir}};
-                         ok -> ok
+                     case enable(Drv, Pids, Parent, Controllers) of
+                         ok -> mkdir(Drv, Pids, Dir);
+                         Error -> Error
                      end
              end, lists:zip(Parents, Dirs))
     end).
 
+mkdir(Drv, Pids, Dir) ->
+    case alcove:mkdir(Drv, Pids, Dir, 8#755) of
+        {error, eexist} -> ok;
+        {error, E} -> {error, {E, Dir}};
+        ok -> ok
+    end.
+
+%% Enable in Dir's cgroup.subtree_control those of Controllers that Dir
+%% offers (its cgroup.controllers) and has not enabled yet. A refusal of
+%% the kernel (such as ebusy: Dir holds processes) is returned.
+enable(_Drv, _Pids, _Dir, []) ->
+    ok;
 enable(Drv, Pids, Dir, Controllers) ->
-    case read_file(Drv, Pids, join([Dir, <<"cgroup.controllers">>])) of
-        {ok, Offered} ->
-            Have = binary:split(strip_nl(Offered), <<" ">>, [global, trim_all]),
-            Want = [iolist_to_binary(C) || C <- Controllers],
-            [write_file(Drv, Pids, join([Dir, <<"cgroup.subtree_control">>]), ["+", C])
-             || C <- Want, lists:member(C, Have)];
-        Error ->
+    case {read_list(Drv, Pids, Dir, <<"cgroup.controllers">>),
+          read_list(Drv, Pids, Dir, <<"cgroup.subtree_control">>)} of
+        {{ok, Offered}, {ok, Enabled}} ->
+            Control = join([Dir, <<"cgroup.subtree_control">>]),
+            each(fun(C) ->
+                         case write_file(Drv, Pids, Control, ["+", C]) of
+                             {ok, _} -> ok;
+                             Error -> Error
+                         end
+                 end, [C || C <- lists:usort([iolist_to_binary(C) || C <- Controllers]),
+                            lists:member(C, Offered),
+                            not lists:member(C, Enabled)]);
+        {{error, _} = Error, _} ->
+            Error;
+        {_, Error} ->
             Error
+    end.
+
+read_list(Drv, Pids, Dir, Key) ->
+    case read_file(Drv, Pids, join([Dir, Key])) of
+        {ok, Data} -> {ok, binary:split(Data, [<<" ">>, <<"\n">>], [global, trim_all])};
+        Error -> Error
     end.
 
 %% @doc The controllers a cgroup has (its cgroup.controllers).
@@ -185,15 +249,15 @@ v2_controllers(Drv, Pids, Name) ->
 -spec v2_set(drv(), chain(), name(), iodata(), iodata()) ->
     {ok, non_neg_integer()} | error().
 v2_set(Drv, Pids, Name, Key, Value) ->
-    with_root(Drv, Pids, fun(Root) ->
-        write_file(Drv, Pids, join([Root | parts(Name)] ++ [Key]), Value)
+    with_file(Drv, Pids, Name, Key, fun(Path) ->
+        write_file(Drv, Pids, Path, Value)
     end).
 
 %% @doc Read a file of a cgroup, without its final newline.
 -spec v2_get(drv(), chain(), name(), iodata()) -> {ok, binary()} | error().
 v2_get(Drv, Pids, Name, Key) ->
-    with_root(Drv, Pids, fun(Root) ->
-        case read_file(Drv, Pids, join([Root | parts(Name)] ++ [Key])) of
+    with_file(Drv, Pids, Name, Key, fun(Path) ->
+        case read_file(Drv, Pids, Path) of
             {ok, Data} -> {ok, strip_nl(Data)};
             Error -> Error
         end
@@ -233,18 +297,34 @@ v2_kill(Drv, Pids, Name) ->
 %% @doc Remove a cgroup: it must hold no process and no child cgroup.
 -spec v2_destroy(drv(), chain(), name()) -> ok | error().
 v2_destroy(Drv, Pids, Name) ->
-    with_root(Drv, Pids, fun(Root) ->
-        Dir = join([Root | parts(Name)]),
+    with_path(Drv, Pids, Name, fun(Root, Parts) ->
+        Dir = join([Root | Parts]),
         case alcove:rmdir(Drv, Pids, Dir) of
             ok -> ok;
             {error, E} -> {error, {E, Dir}}
         end
     end).
 
-with_root(Drv, Pids, Fun) ->
-    case v2_root(Drv, Pids) of
-        {ok, Root} -> Fun(Root);
-        {error, E} -> {error, {E, <<"cgroup2">>}}
+%% Fun(Root, Parts) once the name is checked and the hierarchy found.
+with_path(Drv, Pids, Name, Fun) ->
+    case parts(Name) of
+        {ok, Parts} ->
+            case v2_root(Drv, Pids) of
+                {ok, Root} -> Fun(Root, Parts);
+                {error, E} -> {error, {E, <<"cgroup2">>}}
+            end;
+        {error, Bad} ->
+            {error, {einval, join(Bad)}}
+    end.
+
+with_file(Drv, Pids, Name, Key, Fun) ->
+    case key(Key) of
+        {ok, K} ->
+            with_path(Drv, Pids, Name, fun(Root, Parts) ->
+                Fun(join([Root | Parts] ++ [K]))
+            end);
+        {error, K} ->
+            {error, {einval, K}}
     end.
 
 %%% Files through the port
@@ -284,16 +364,48 @@ write_file(Drv, Pids, Path, Data) ->
 
 %%% Paths
 
-path({v1, Root, _}, Name) -> join([Root | parts(Name)]).
+file({v1, Root, _}, Parts) -> join([Root | Parts]).
 
-file(M, Name, Key) -> join([path(M, Name), Key]).
+v1_name(Name, Fun) ->
+    case parts(Name) of
+        {ok, Parts} -> Fun(Parts);
+        {error, _} -> {error, einval}
+    end.
 
-parts(Name) when is_binary(Name) ->
-    binary:split(Name, <<"/">>, [global, trim_all]);
-parts([H | _] = Name) when is_list(H); is_binary(H) ->
-    lists:append([parts(iolist_to_binary(P)) || P <- Name]);
+v1_file(Name, Key, Fun) ->
+    case {parts(Name), key(Key)} of
+        {{ok, Parts}, {ok, K}} -> Fun(Parts ++ [K]);
+        _ -> {error, einval}
+    end.
+
+%% The parts of a cgroup name: a binary or string split at `/', or a list
+%% of such. `.' and `..' (which would leave the hierarchy) and NUL bytes
+%% are refused.
+-spec parts(name()) -> {ok | error, [binary()]}.
 parts(Name) ->
-    parts(iolist_to_binary(Name)).
+    Parts = split(Name),
+    case lists:any(fun bad_part/1, Parts) of
+        true -> {error, Parts};
+        false -> {ok, Parts}
+    end.
+
+split(Name) when is_binary(Name) ->
+    binary:split(Name, <<"/">>, [global, trim_all]);
+split([H | _] = Name) when is_list(H); is_binary(H) ->
+    lists:append([split(iolist_to_binary(P)) || P <- Name]);
+split(Name) ->
+    split(iolist_to_binary(Name)).
+
+bad_part(P) ->
+    P =:= <<".">> orelse P =:= <<"..">> orelse binary:match(P, <<0>>) =/= nomatch.
+
+%% A file of a cgroup: one name, no directory.
+key(Key) ->
+    K = iolist_to_binary(Key),
+    case K =:= <<>> orelse bad_part(K) orelse binary:match(K, <<"/">>) =/= nomatch of
+        true -> {error, K};
+        false -> {ok, K}
+    end.
 
 join(Parts) ->
     iolist_to_binary(lists:join(<<"/">>, [string:trim(iolist_to_binary(P), trailing, "/")
