@@ -1,0 +1,1142 @@
+%% SPDX-License-Identifier: ISC
+%% @doc Sandboxes described as maps: a process cloned into new
+%% namespaces, its file system, host name, limits, control group,
+%% identity and system call filter set up in one safe order, then the
+%% program run (Linux).
+%%
+%% ```
+%% {ok, Pid} = alcove_sandbox:run(Drv, [], #{
+%%     namespaces => [pid, mount, net, uts, ipc],
+%%     root => tmpfs,
+%%     mounts => [{bind, "/bin/busybox", "/bin/busybox", [ro]},
+%%                {proc, "/proc"}, {dev, "/dev"}, {tmpfs, "/tmp", [{size, 1 bsl 20}]},
+%%                {remount, "/", [ro]}],
+%%     hostname => "box",
+%%     rlimits => #{rlimit_nproc => 16, rlimit_nofile => {64, 64}},
+%%     cgroup => #{memory_max => 64 bsl 20, pids_max => 16, optional => true},
+%%     seccomp => {deny, [ptrace, mount, unshare, setns]},
+%%     uid => 65534, gid => 65534,
+%%     argv => ["/bin/busybox", "sh", "-c", "echo $$"]})
+%% '''
+%%
+%% == The spec ==
+%% Every key is optional; check/1 rejects an unknown key with
+%% `{error, {badkey, Key}}' and a bad value with
+%% `{error, {badvalue, Key, Value}}' (`{badkey, {cgroup, K}}' and
+%% `{badvalue, {cgroup, K}, V}' inside the cgroup map), before any
+%% process exists.
+%% <dl>
+%% <dt>`namespaces'</dt><dd>Namespaces to clone the child into, from
+%% `pid', `mount', `net', `uts', `ipc', `user', `cgroup'. Without any,
+%% the child is forked.</dd>
+%% <dt>`uid_map', `gid_map'</dt><dd>With `user': `[{Inside, Outside,
+%% Count}]', written by the parent. Default `[{0, Id, 1}]' with Id the
+%% parent's effective id: root inside, the caller outside. Unless
+%% `groups' is given, "deny" is written to the child's setgroups file
+%% first, which an unprivileged parent needs to write gid_map.</dd>
+%% <dt>`root'</dt><dd>`tmpfs' (a new, empty file system) or a directory:
+%% it becomes "/" by pivot_root(2) with `mount', else (a directory
+%% only) by chroot(2). The new root is put together on a tmpfs mounted
+%% on /tmp in the child's mount namespace (as bubblewrap does; the
+%% host's /tmp is untouched). With a root, mount targets are paths
+%% inside it, missing mount points are created (in a directory root
+%% too), and bind sources are host paths (found under the old root: an
+%% absolute symbolic link in them does not resolve).</dd>
+%% <dt>`mounts'</dt><dd>Needs `mount'. Applied in order, after the
+%% mounts of the child are made private (nothing propagates to the
+%% host):
+%% <ul>
+%% <li>`{tmpfs, Target}', `{tmpfs, Target, Opts}': a tmpfs; Opts from
+%% `ro', `nosuid', `nodev', `noexec', `{size, Bytes}', `{mode, Mode}'
+%% (`{tmpfs, Target}' is `{tmpfs, Target, [nosuid, nodev]}').</li>
+%% <li>`{bind, Source, Target}', `{bind, Source, Target, Opts}': a bind
+%% mount; Opts from `ro', `nosuid', `nodev', `noexec' and `rec' (bind
+%% the mounts below Source too; `ro' then covers the top one only).</li>
+%% <li>`{proc, Target}': a proc file system of the child's PID
+%% namespace.</li>
+%% <li>`{dev, Target}': a tmpfs holding null, zero, full, random,
+%% urandom and tty bound from the host's /dev, and the fd, stdin, stdout
+%% and stderr links.</li>
+%% <li>`{dir, Target}', `{dir, Target, Mode}': a directory (and its
+%% parents).</li>
+%% <li>`{remount, Target, Flags}': remount a mount with Flags from
+%% `ro', `nosuid', `nodev', `noexec' (`{remount, "/", [ro]}' last makes
+%% a tmpfs root read-only). The flags the mount has are kept.</li>
+%% </ul></dd>
+%% <dt>`hostname'</dt><dd>Needs `uts'.</dd>
+%% <dt>`rlimits'</dt><dd>`#{rlimit_nproc => {Cur, Max}, ...}' or a list
+%% of such pairs; a limit is an integer or `infinity', `N' is `{N, N}'.</dd>
+%% <dt>`cgroup'</dt><dd>`#{memory_max => Bytes, pids_max => N,
+%% cpu_max => {QuotaMicroseconds, PeriodMicroseconds}, name => Name,
+%% version => v1 | v2, optional => boolean()}'. The group (default name
+%% `alcove-sandbox-PID'; a group that exists is used) is made in the unified hierarchy (cgroup v2)
+%% when its root offers every controller the limits need, else in the
+%% v1 hierarchies of those controllers; the parent writes the limits
+%% and moves the child in (in v1, memory_max sets
+%% memory.memsw.limit_in_bytes too, where swap is accounted). Without
+%% the controllers, or without the
+%% right to create the group (no delegation), the run fails with
+%% `{error, {cgroup, Reason}}' unless `optional' is true: then the
+%% sandbox runs without a cgroup. A name inside a group delegated to
+%% the user works without root. cleanup/4 removes the group.</dd>
+%% <dt>`uid', `gid', `groups'</dt><dd>The identity to run as (inside
+%% the user namespace if there is one). Without `groups', the
+%% supplementary groups are cleared when uid or gid is given (outside a
+%% user namespace).</dd>
+%% <dt>`no_new_privs'</dt><dd>prctl(PR_SET_NO_NEW_PRIVS). Default: true
+%% when there is a seccomp filter.</dd>
+%% <dt>`seccomp'</dt><dd>`{allow, Calls}' or `{deny, Calls}', with an
+%% action for the other (allow) or listed (deny) calls: `{Kind, Calls,
+%% Action}' (see alcove_seccomp; default `{errno, eperm}'). A call is a
+%% name with or without `sys_' (`ptrace', `sys_ptrace'). An allow list
+%% gets the calls the port makes until execve(2) added (read, write,
+%% epoll_wait, fcntl, rt_sigaction, prctl, execve...); a deny list
+%% holding one of them, but prctl, is a bad value.</dd>
+%% <dt>`argv', `env', `cwd'</dt><dd>The program (its path first, not
+%% searched in PATH), its environment (`"K=V"' or `{K, V}'; default
+%% empty) and working directory. Without `argv' the child is left in
+%% the event loop, for more calls.</dd>
+%% </dl>
+%%
+%% == The order ==
+%% steps/0 lists the steps run/3 takes, each a function below: clone,
+%% uid_map, deny_setgroups, gid_map (the id maps before any call that
+%% needs an id), make_private, scratch_root, new_root, mounts (mount
+%% points before the root moves), pivot_root or chroot, hostname,
+%% rlimits, cgroup (the parent moves the child), cgroup_ns (the cgroup
+%% namespace is unshared once the child is in its group, so that the
+%% group is its root), setgroups, setgid,
+%% setuid (dropping privileges after every privileged step), chdir,
+%% no_new_privs, seccomp (last of the set up: the filter may forbid
+%% what the earlier steps need), exec. When the kernel refuses a step
+%% the child is killed (its exit event still reaches the owner of the
+%% port), a cgroup made is removed, and run/3 returns
+%% `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
+%% `{error, {mounts, {eacces, Entry}}}', `{error, {cgroup, {einval,
+%% File}}}'.
+%%
+%% == Rootless ==
+%% A port run by an unprivileged user can build a sandbox with `user'
+%% among the namespaces (rootless_clone/3): the child is root inside
+%% its user namespace and the caller outside. It can then mount tmpfs,
+%% proc (with `pid') and bind mounts, set the host name (with `uts'),
+%% have PID 1 (with `pid'), chroot and pivot_root, set rlimits (up to
+%% the caller's hard limits), set no_new_privs and a seccomp filter,
+%% and switch to another id mapped by uid_map (mapping the caller's uid
+%% to itself and running as it leaves the program without
+%% capabilities, as the demo does). It cannot use cgroups unless a
+%% group is delegated to the user (or `optional' skips them), map ids
+%% other than its own (that needs newuidmap(1) or root), keep setgroups
+%% (`groups'), get a real uid other than its own outside, nor mount
+%% proc where the host's /proc is partly hidden (some containers).
+%% Where user namespaces are disabled (a sysctl, a security module) the
+%% clone step fails: `{error, {clone, eperm}}' or `{clone, enospc}'.
+%%
+%% The parent reads the child's /proc and the cgroup file systems: it
+%% must see a /proc of its own PID namespace (the port itself does).
+-module(alcove_sandbox).
+
+-include("alcove.hrl").
+
+-export([
+    run/3,
+    check/1,
+    steps/0,
+    rootless_clone/3,
+    cgroup_version/3,
+    cgroup_dirs/4,
+    cleanup/4
+]).
+
+-export_type([spec/0, step/0, mount/0]).
+
+-type namespace() :: pid | mount | net | uts | ipc | user | cgroup.
+-type id() :: 0..16#fffffffe.
+-type id_map() :: [{Inside :: id(), Outside :: id(), Count :: pos_integer()}].
+-type flag() :: ro | nosuid | nodev | noexec.
+-type mount() ::
+    {tmpfs, Target :: iodata()}
+    | {tmpfs, Target :: iodata(), [flag() | {size, pos_integer()} | {mode, 0..8#7777}]}
+    | {bind, Source :: iodata(), Target :: iodata()}
+    | {bind, Source :: iodata(), Target :: iodata(), [flag() | rec]}
+    | {proc, Target :: iodata()}
+    | {dev, Target :: iodata()}
+    | {dir, Target :: iodata()}
+    | {dir, Target :: iodata(), Mode :: 0..8#7777}
+    | {remount, Target :: iodata(), [flag()]}.
+-type limit() :: non_neg_integer() | infinity.
+-type rlimit() :: limit() | {Cur :: limit(), Max :: limit()}.
+-type cgroup() :: #{memory_max => pos_integer(), pids_max => pos_integer(),
+                    cpu_max => {pos_integer(), pos_integer()},
+                    name => iodata(), version => v1 | v2,
+                    optional => boolean()}.
+-type seccomp() :: {allow | deny, [atom()]}
+    | {allow | deny, [atom()], alcove_seccomp:action()}.
+-type spec() :: #{
+    namespaces => [namespace()],
+    uid_map => id_map(),
+    gid_map => id_map(),
+    root => tmpfs | iodata(),
+    mounts => [mount()],
+    hostname => iodata(),
+    rlimits => #{atom() => rlimit()} | [{atom(), rlimit()}],
+    cgroup => cgroup(),
+    uid => id(),
+    gid => id(),
+    groups => [id()],
+    no_new_privs => boolean(),
+    seccomp => seccomp(),
+    argv => [iodata()],
+    env => [iodata() | {iodata(), iodata()}],
+    cwd => iodata()
+}.
+-type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
+    | scratch_root | new_root | mounts | pivot_root | chroot | hostname
+    | rlimits | cgroup | cgroup_ns | setgroups | setgid | setuid | chdir
+    | no_new_privs | seccomp | exec.
+-type backend() :: {v2, Root :: binary()} | {v1, Mounts :: [binary()]}.
+
+-record(st, {
+    drv :: alcove:drv(),
+    chain :: alcove:fork_chain(),
+    cfg :: map(),
+    spec :: map(),
+    pid :: undefined | alcove:pid_t(),
+    child = [] :: alcove:fork_chain(),
+    new = <<>> :: binary(),   % the new root while it is built
+    old = <<>> :: binary(),   % the old root while the new one is built
+    cgroup = none :: none | {backend(), binary()}
+}).
+
+-define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
+               cgroup, uid, gid, groups, no_new_privs, seccomp, argv, env, cwd]).
+-define(NAMESPACES, [{pid, clone_newpid}, {mount, clone_newns},
+                     {net, clone_newnet}, {uts, clone_newuts},
+                     {ipc, clone_newipc}, {user, clone_newuser},
+                     {cgroup, clone_newcgroup}]).
+-define(RLIMITS, [rlimit_as, rlimit_core, rlimit_cpu, rlimit_data,
+                  rlimit_fsize, rlimit_locks, rlimit_memlock, rlimit_msgqueue,
+                  rlimit_nice, rlimit_nofile, rlimit_nproc, rlimit_rss,
+                  rlimit_rtprio, rlimit_rttime, rlimit_sigpending,
+                  rlimit_stack]).
+-define(CGROUP_KEYS, [memory_max, pids_max, cpu_max, name, version, optional]).
+-define(FLAGS, [{ro, ms_rdonly}, {nosuid, ms_nosuid}, {nodev, ms_nodev},
+                {noexec, ms_noexec}]).
+%% What the port does between installing a filter and execve(2).
+-define(PORT_CALLS, [read, write, readv, writev, epoll_wait, epoll_pwait,
+                     epoll_ctl, poll, fcntl, close, rt_sigaction,
+                     rt_sigprocmask, rt_sigreturn, restart_syscall, prctl,
+                     execve, brk, mmap, munmap, getpid, exit, exit_group]).
+-define(DEV_NODES, [<<"null">>, <<"zero">>, <<"full">>, <<"random">>,
+                    <<"urandom">>, <<"tty">>]).
+-define(DEV_LINKS, [{<<"/proc/self/fd">>, <<"fd">>},
+                    {<<"/proc/self/fd/0">>, <<"stdin">>},
+                    {<<"/proc/self/fd/1">>, <<"stdout">>},
+                    {<<"/proc/self/fd/2">>, <<"stderr">>}]).
+-define(ID(N), (is_integer(N) andalso N >= 0 andalso N =< 16#fffffffe)).
+-define(RLIM_INFINITY, 16#ffffffffffffffff).
+
+%%% API
+
+%% @doc Check a spec, then create the sandbox in a child of the process
+%% at the end of Chain and return its PID (as the parent sees it): the
+%% program of `argv' runs in it, or, without argv, the child waits in
+%% the event loop at `Chain ++ [Pid]'.
+-spec run(alcove:drv(), alcove:fork_chain(), spec()) ->
+    {ok, alcove:pid_t()}
+    | {error, {badkey, term()} | {badvalue, term(), term()} | {step(), term()}}.
+run(Drv, Chain, Spec) ->
+    case parse(Spec) of
+        {ok, Cfg} ->
+            steps(steps(), #st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec});
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Check a spec without running anything.
+-spec check(term()) -> ok | {error, {badkey, term()} | {badvalue, term(), term()}}.
+check(Spec) ->
+    case parse(Spec) of
+        {ok, _} -> ok;
+        {error, _} = Error -> Error
+    end.
+
+%% @doc The steps of run/3, in the order it takes them. Steps a spec
+%% does not ask for do nothing.
+-spec steps() -> [step()].
+steps() ->
+    [clone, uid_map, deny_setgroups, gid_map, make_private, scratch_root,
+     new_root, mounts, pivot_root, chroot, hostname, rlimits, cgroup,
+     cgroup_ns, setgroups, setgid, setuid, chdir, no_new_privs, seccomp, exec].
+
+%% @doc Clone a child into a new user namespace and Namespaces (such as
+%% `[pid, mount, uts, net]'), root inside and the caller's uid and gid
+%% outside; the child waits in the event loop for calls. Works in a port
+%% run by any user, where user namespaces are allowed.
+-spec rootless_clone(alcove:drv(), alcove:fork_chain(), [namespace()]) ->
+    {ok, alcove:pid_t()}
+    | {error, {badvalue, namespaces, term()} | {step(), term()}}.
+rootless_clone(Drv, Chain, Namespaces) when is_list(Namespaces) ->
+    run(Drv, Chain, #{namespaces => [user | lists:delete(user, Namespaces)]});
+rootless_clone(_, _, Namespaces) ->
+    {error, {badvalue, namespaces, Namespaces}}.
+
+%% @doc The cgroup version a cgroup spec gets on this machine, seen from
+%% the process at the end of Chain: `v2' when the root of the unified
+%% hierarchy offers every controller its limits need, else `v1' when
+%% each has a v1 hierarchy, else `{error, {unsupported, Controllers}}'.
+-spec cgroup_version(alcove:drv(), alcove:fork_chain(), cgroup()) ->
+    {ok, v1 | v2} | {error, {unsupported, [binary()]}}.
+cgroup_version(Drv, Chain, CG) ->
+    case backend(Drv, Chain, CG) of
+        {ok, {Version, _}} -> {ok, Version};
+        {error, _} = Error -> Error
+    end.
+
+%% @doc The directories of the cgroup of the sandbox Pid made from Spec:
+%% one in the unified hierarchy, or one per v1 hierarchy used.
+-spec cgroup_dirs(alcove:drv(), alcove:fork_chain(), spec(), alcove:pid_t()) ->
+    {ok, v1 | v2, [binary()]} | {error, term()}.
+cgroup_dirs(Drv, Chain, Spec, Pid) ->
+    case parse(Spec) of
+        {ok, #{cgroup := CG}} ->
+            case backend(Drv, Chain, CG) of
+                {ok, {Version, _} = Backend} ->
+                    {ok, Version, dirs(Backend, cgroup_name(CG, Pid))};
+                {error, _} = Error ->
+                    Error
+            end;
+        {ok, _} ->
+            {error, nocgroup};
+        {error, _} = Error ->
+            Error
+    end.
+
+%% @doc Remove the cgroup of the sandbox Pid made from Spec, once its
+%% processes have exited (after its exit event). A group that is not
+%% there is ignored.
+-spec cleanup(alcove:drv(), alcove:fork_chain(), spec(), alcove:pid_t()) ->
+    ok | {error, {cgroup, term()}}.
+cleanup(Drv, Chain, Spec, Pid) ->
+    case cgroup_dirs(Drv, Chain, Spec, Pid) of
+        {ok, _, Dirs} ->
+            case remove(Drv, Chain, Dirs) of
+                ok -> ok;
+                {error, Reason} -> {error, {cgroup, Reason}}
+            end;
+        {error, _} ->
+            ok
+    end.
+
+%%% Checking the spec
+
+parse(Spec) when is_map(Spec) ->
+    case lists:sort([K || K <- maps:keys(Spec), not lists:member(K, ?KEYS)]) of
+        [K | _] ->
+            {error, {badkey, K}};
+        [] ->
+            try
+                Cfg = maps:map(fun value/2, Spec),
+                ok = depends(Cfg, Spec),
+                {ok, defaults(Cfg)}
+            catch
+                throw:{?MODULE, Error} -> {error, Error}
+            end
+    end;
+parse(Spec) ->
+    {error, {badvalue, spec, Spec}}.
+
+-spec bad(term(), term()) -> no_return().
+bad(K, V) -> throw({?MODULE, {badvalue, K, V}}).
+
+%% Each value, normalized, or an error naming it.
+value(namespaces, V) ->
+    is_list(V) andalso length(lists:usort(V)) =:= length(V)
+        andalso lists:all(fun(N) -> lists:keymember(N, 1, ?NAMESPACES) end, V)
+        orelse bad(namespaces, V),
+    V;
+value(K, V) when K =:= uid_map; K =:= gid_map ->
+    is_list(V) andalso V =/= [] andalso length(V) =< 340
+        andalso lists:all(fun id_range/1, V)
+        orelse bad(K, V),
+    V;
+value(root, tmpfs) ->
+    tmpfs;
+value(root, V) ->
+    path(root, V);
+value(mounts, V) when is_list(V) ->
+    [mount_entry(M) || M <- V];
+value(hostname, V) ->
+    B = bin(hostname, V),
+    byte_size(B) >= 1 andalso byte_size(B) =< 64 orelse bad(hostname, V),
+    B;
+value(rlimits, V) when is_map(V) ->
+    value(rlimits, lists:sort(maps:to_list(V)));
+value(rlimits, V) when is_list(V) ->
+    [rlimit(R) || R <- V];
+value(cgroup, V) when is_map(V) ->
+    maps:map(fun cgroup_value/2, V);
+value(K, V) when K =:= uid; K =:= gid ->
+    ?ID(V) orelse bad(K, V),
+    V;
+value(groups, V) ->
+    is_list(V) andalso length(V) =< 65536 andalso lists:all(fun(G) -> ?ID(G) end, V)
+        orelse bad(groups, V),
+    V;
+value(no_new_privs, V) when is_boolean(V) ->
+    V;
+value(seccomp, {Kind, Calls}) ->
+    seccomp(Kind, Calls, {errno, eperm}, {Kind, Calls});
+value(seccomp, {Kind, Calls, Action} = V) ->
+    seccomp(Kind, Calls, Action, V);
+value(argv, [_ | _] = V) ->
+    [str(argv, V, A) || A <- V];
+value(env, V) when is_list(V) ->
+    [env(E, V) || E <- V];
+value(cwd, V) ->
+    path(cwd, V);
+value(K, V) ->
+    bad(K, V).
+
+seccomp(Kind, Calls, Action, V) ->
+    (Kind =:= allow orelse Kind =:= deny) andalso is_list(Calls)
+        andalso lists:all(fun is_atom/1, Calls) andalso action(Action)
+        orelse bad(seccomp, V),
+    Nrs = [syscall(C) || C <- Calls],
+    %% the port makes these calls until execve(2)
+    Kind =:= deny andalso [] =/= Nrs -- (Nrs -- [syscall(P) || P <- ?PORT_CALLS, P =/= prctl])
+        andalso bad(seccomp, V),
+    {Kind, Nrs, Action}.
+
+id_range({I, O, C}) -> ?ID(I) andalso ?ID(O) andalso is_integer(C) andalso C >= 1
+                           andalso I + C =< 16#ffffffff andalso O + C =< 16#ffffffff;
+id_range(_) -> false.
+
+mount_entry({tmpfs, T} = M) ->
+    {tmpfs, target(T, M), [nosuid, nodev]};
+mount_entry({tmpfs, T, Opts} = M) when is_list(Opts) ->
+    lists:all(fun({size, N}) -> is_integer(N) andalso N > 0;
+                 ({mode, N}) -> mode(N);
+                 (F) -> lists:keymember(F, 1, ?FLAGS)
+              end, Opts) orelse bad(mounts, M),
+    {tmpfs, target(T, M), Opts};
+mount_entry({bind, S, T}) ->
+    mount_entry({bind, S, T, []});
+mount_entry({bind, S, T, Opts} = M) when is_list(Opts) ->
+    lists:all(fun(F) -> F =:= rec orelse lists:keymember(F, 1, ?FLAGS) end, Opts)
+        orelse bad(mounts, M),
+    {bind, target(S, M), target(T, M), Opts};
+mount_entry({proc, T} = M) ->
+    {proc, target(T, M)};
+mount_entry({dev, T} = M) ->
+    {dev, target(T, M)};
+mount_entry({dir, T}) ->
+    mount_entry({dir, T, 8#755});
+mount_entry({dir, T, Mode} = M) ->
+    mode(Mode) orelse bad(mounts, M),
+    {dir, target(T, M), Mode};
+mount_entry({remount, T, Flags} = M) when is_list(Flags) ->
+    lists:all(fun(F) -> lists:keymember(F, 1, ?FLAGS) end, Flags) orelse bad(mounts, M),
+    {remount, target(T, M), Flags};
+mount_entry(M) ->
+    bad(mounts, M).
+
+mode(N) -> is_integer(N) andalso N >= 0 andalso N =< 8#7777.
+
+%% A mount path: absolute, without "." or "..", normalized.
+target(P, M) ->
+    try iolist_to_binary(P) of
+        <<"/", _/binary>> = B ->
+            Parts = binary:split(B, <<"/">>, [global, trim_all]),
+            nomatch =:= binary:match(B, <<0>>)
+                andalso not lists:any(fun(X) -> X =:= <<".">> orelse X =:= <<"..">> end, Parts)
+                orelse bad(mounts, M),
+            iolist_to_binary([[<<"/">>, X] || X <- Parts] ++ [<<"/">> || Parts =:= []]);
+        _ ->
+            bad(mounts, M)
+    catch
+        error:badarg -> bad(mounts, M)
+    end.
+
+path(K, V) ->
+    case bin(K, V) of
+        <<"/", _/binary>> = B -> B;
+        _ -> bad(K, V)
+    end.
+
+bin(K, V) ->
+    try iolist_to_binary(V) of
+        B -> binary:match(B, <<0>>) =:= nomatch orelse bad(K, V), B
+    catch
+        error:badarg -> bad(K, V)
+    end.
+
+str(K, All, V) ->
+    try iolist_to_binary(V) of
+        B -> binary:match(B, <<0>>) =:= nomatch orelse bad(K, All), B
+    catch
+        error:badarg -> bad(K, All)
+    end.
+
+rlimit({R, L} = V) ->
+    {Cur, Max} = case L of
+                     {C, M} -> {C, M};
+                     N -> {N, N}
+                 end,
+    lists:member(R, ?RLIMITS) andalso limit(Cur) andalso limit(Max)
+        andalso lim(Cur) =< lim(Max) orelse bad(rlimits, V),
+    {R, #alcove_rlimit{cur = lim(Cur), max = lim(Max)}};
+rlimit(V) ->
+    bad(rlimits, V).
+
+limit(infinity) -> true;
+limit(N) -> is_integer(N) andalso N >= 0 andalso N =< ?RLIM_INFINITY.
+
+lim(infinity) -> ?RLIM_INFINITY;
+lim(N) -> N.
+
+cgroup_value(K, V) ->
+    lists:member(K, ?CGROUP_KEYS) orelse throw({?MODULE, {badkey, {cgroup, K}}}),
+    Ok = case {K, V} of
+             {memory_max, N} -> is_integer(N) andalso N > 0;
+             {pids_max, N} -> is_integer(N) andalso N > 0;
+             {cpu_max, {Q, P}} -> is_integer(Q) andalso Q > 0 andalso is_integer(P) andalso P > 0;
+             {version, _} -> V =:= v1 orelse V =:= v2;
+             {optional, _} -> is_boolean(V);
+             {name, _} -> cgroup_name_ok(V);
+             _ -> false
+         end,
+    Ok orelse throw({?MODULE, {badvalue, {cgroup, K}, V}}),
+    case K of
+        name -> iolist_to_binary(V);
+        _ -> V
+    end.
+
+cgroup_name_ok(V) ->
+    try iolist_to_binary(V) of
+        B ->
+            Parts = binary:split(B, <<"/">>, [global]),
+            Parts =/= [] andalso binary:match(B, <<0>>) =:= nomatch
+                andalso lists:all(fun(P) -> P =/= <<>> andalso P =/= <<".">>
+                                                andalso P =/= <<"..">> end, Parts)
+    catch
+        error:badarg -> false
+    end.
+
+action(A) when A =:= kill; A =:= kill_process; A =:= trap; A =:= log; A =:= allow -> true;
+action({errno, E}) -> is_atom(E) orelse (is_integer(E) andalso E >= 0 andalso E =< 16#ffff);
+action({T, N}) when T =:= trap; T =:= trace -> is_integer(N) andalso N >= 0 andalso N =< 16#ffff;
+action(N) -> is_integer(N) andalso N >= 0 andalso N =< 16#ffffffff.
+
+syscall(Call) ->
+    case atom_to_list(Call) of
+        "sys_" ++ _ -> Call;
+        Name -> list_to_atom("sys_" ++ Name)
+    end.
+
+env({K, V}, All) ->
+    Key = str(env, All, K),
+    Key =/= <<>> andalso binary:match(Key, <<"=">>) =:= nomatch orelse bad(env, All),
+    <<Key/binary, "=", (str(env, All, V))/binary>>;
+env(E, All) ->
+    str(env, All, E).
+
+%% Keys that need another: a mount namespace for mounts, and so on.
+depends(Cfg, Spec) ->
+    Ns = maps:get(namespaces, Cfg, []),
+    Need = [{uid_map, user}, {gid_map, user}, {mounts, mount}, {hostname, uts}],
+    [bad(K, maps:get(K, Spec)) || {K, N} <- Need, maps:get(K, Cfg, []) =/= [],
+                                  not lists:member(N, Ns)],
+    case Cfg of
+        #{root := tmpfs} -> lists:member(mount, Ns) orelse bad(root, tmpfs);
+        _ -> true
+    end,
+    ok.
+
+defaults(Cfg) ->
+    maps:merge(#{namespaces => [], mounts => [],
+                 no_new_privs => maps:is_key(seccomp, Cfg)}, Cfg).
+
+%%% The steps
+
+steps([], #st{pid = Pid}) ->
+    {ok, Pid};
+steps([Step | Rest], St) ->
+    try step(Step, St) of
+        St1 -> steps(Rest, St1)
+    catch
+        throw:{?MODULE, Reason} ->
+            abort(St),
+            {error, {Step, Reason}};
+        Class:Reason:Stack ->
+            abort(St),
+            erlang:raise(Class, Reason, Stack)
+    end.
+
+step(clone, St) -> clone(St);
+step(uid_map, St) -> uid_map(St);
+step(deny_setgroups, St) -> deny_setgroups(St);
+step(gid_map, St) -> gid_map(St);
+step(make_private, St) -> make_private(St);
+step(scratch_root, St) -> scratch_root(St);
+step(new_root, St) -> new_root(St);
+step(mounts, St) -> mounts(St);
+step(pivot_root, St) -> pivot_root(St);
+step(chroot, St) -> chroot(St);
+step(hostname, St) -> hostname(St);
+step(rlimits, St) -> rlimits(St);
+step(cgroup, St) -> cgroup(St);
+step(cgroup_ns, St) -> cgroup_ns(St);
+step(setgroups, St) -> setgroups(St);
+step(setgid, St) -> setgid(St);
+step(setuid, St) -> setuid(St);
+step(chdir, St) -> chdir(St);
+step(no_new_privs, St) -> no_new_privs(St);
+step(seccomp, St) -> seccomp(St);
+step(exec, St) -> exec(St).
+
+%% clone(2) the child into its namespaces (but cgroup: see cgroup_ns);
+%% fork(2) it when there are none.
+clone(#st{drv = Drv, chain = Chain, cfg = #{namespaces := Ns}} = St) ->
+    Pid = val(case [F || {N, F} <- ?NAMESPACES, N =/= cgroup, lists:member(N, Ns)] of
+                  [] -> alcove:fork(Drv, Chain);
+                  Flags -> alcove:clone(Drv, Chain, Flags)
+              end),
+    St#st{pid = Pid, child = Chain ++ [Pid]}.
+
+%% Map the child's user ids, from the parent, before anything needs one.
+uid_map(St) ->
+    userns(St) andalso write_map(St, uid_map, fun alcove:getresuid/2),
+    St.
+
+%% Deny setgroups(2) in the child, as an unprivileged gid_map needs.
+deny_setgroups(#st{cfg = Cfg} = St) ->
+    userns(St) andalso not maps:is_key(groups, Cfg)
+        andalso ok(proc_write(St, <<"setgroups">>, <<"deny">>)),
+    St.
+
+%% Map the child's group ids, from the parent.
+gid_map(St) ->
+    userns(St) andalso write_map(St, gid_map, fun alcove:getresgid/2),
+    St.
+
+%% Make every mount of the child private: nothing reaches the host.
+make_private(#st{drv = Drv, child = C} = St) ->
+    ns(St, mount) andalso
+        ok(alcove:mount(Drv, C, "none", "/", "", [ms_rec, ms_private], "", "")),
+    St.
+
+%% A tmpfs root holding newroot and oldroot: the old root moves to oldroot.
+scratch_root(#st{drv = Drv, child = C, cfg = #{root := _}} = St) ->
+    case ns(St, mount) of
+        false ->
+            St;
+        true ->
+            ok(alcove:mount(Drv, C, "tmpfs", "/tmp", "tmpfs", [ms_nosuid, ms_nodev],
+                            "mode=0755", "")),
+            ok(alcove:mkdir(Drv, C, "/tmp/newroot", 8#755)),
+            ok(alcove:mkdir(Drv, C, "/tmp/oldroot", 8#755)),
+            ok(alcove:pivot_root(Drv, C, "/tmp", "/tmp/oldroot")),
+            ok(alcove:chdir(Drv, C, "/")),
+            St#st{new = <<"/newroot">>, old = <<"/oldroot">>}
+    end;
+scratch_root(St) ->
+    St.
+
+%% Mount the new root at /newroot: a tmpfs, or the directory bound.
+new_root(#st{drv = Drv, child = C, new = <<"/newroot">>, old = Old,
+             cfg = #{root := Root}} = St) ->
+    ok(case Root of
+           tmpfs ->
+               alcove:mount(Drv, C, "tmpfs", "/newroot", "tmpfs",
+                            [ms_nosuid, ms_nodev], "mode=0755", "");
+           Dir ->
+               alcove:mount(Drv, C, <<Old/binary, Dir/binary>>, "/newroot", "",
+                            [ms_bind, ms_rec], "", "")
+       end),
+    St;
+new_root(St) ->
+    St.
+
+%% Apply the mounts, in order, creating their mount points in a new root.
+mounts(#st{cfg = #{mounts := Mounts}} = St) ->
+    lists:foreach(fun({Entry, M}) ->
+                          try
+                              mount(St, M)
+                          catch
+                              throw:{?MODULE, Errno} when is_atom(Errno) ->
+                                  throw({?MODULE, {Errno, Entry}})
+                          end
+                  end, lists:zip(maps:get(mounts, St#st.spec, []), Mounts)),
+    St.
+
+%% pivot_root(2) into the new root and let go of the old one.
+pivot_root(#st{drv = Drv, child = C, new = <<"/newroot">>} = St) ->
+    ok(alcove:umount2(Drv, C, "/oldroot", [mnt_detach])),
+    ok(alcove:chdir(Drv, C, "/newroot")),
+    ok(alcove:pivot_root(Drv, C, ".", ".")),
+    ok(alcove:umount2(Drv, C, ".", [mnt_detach])),
+    ok(alcove:chdir(Drv, C, "/")),
+    St#st{new = <<>>, old = <<>>};
+pivot_root(St) ->
+    St.
+
+%% chroot(2) into the root directory, without a mount namespace.
+chroot(#st{drv = Drv, child = C, cfg = #{root := Dir}} = St) when is_binary(Dir) ->
+    ns(St, mount) orelse begin
+                             ok(alcove:chroot(Drv, C, Dir)),
+                             ok(alcove:chdir(Drv, C, "/"))
+                         end,
+    St;
+chroot(St) ->
+    St.
+
+%% sethostname(2) in the new UTS namespace.
+hostname(#st{drv = Drv, child = C, cfg = #{hostname := Name}} = St) ->
+    ok(alcove:sethostname(Drv, C, Name)),
+    St;
+hostname(St) ->
+    St.
+
+%% setrlimit(2) for each limit.
+rlimits(#st{drv = Drv, child = C, cfg = #{rlimits := Limits}} = St) ->
+    [case alcove:setrlimit(Drv, C, R, L) of
+         ok -> ok;
+         {error, E} -> throw({?MODULE, {E, R}})
+     end || {R, L} <- Limits],
+    St;
+rlimits(St) ->
+    St.
+
+%% Create the cgroup, write its limits and move the child in, from the parent.
+cgroup(#st{drv = Drv, chain = Chain, pid = Pid, cfg = #{cgroup := CG}} = St) ->
+    Optional = maps:get(optional, CG, false),
+    case backend(Drv, Chain, CG) of
+        {ok, Backend} ->
+            Name = cgroup_name(CG, Pid),
+            case cgroup_create(Drv, Chain, Backend, Name, CG) of
+                ok ->
+                    case cgroup_setup(Drv, Chain, Backend, Name, CG, Pid) of
+                        ok ->
+                            St#st{cgroup = {Backend, Name}};
+                        {error, Reason} ->
+                            _ = remove(Drv, Chain, dirs(Backend, Name)),
+                            throw({?MODULE, Reason})
+                    end;
+                {error, {E, _}} when Optional, (E =:= eacces orelse E =:= eperm
+                                                 orelse E =:= erofs
+                                                 orelse E =:= unsupported) ->
+                    _ = remove(Drv, Chain, dirs(Backend, Name)),
+                    St;
+                {error, Reason} ->
+                    _ = remove(Drv, Chain, dirs(Backend, Name)),
+                    throw({?MODULE, Reason})
+            end;
+        {error, _} when Optional ->
+            St;
+        {error, Reason} ->
+            throw({?MODULE, Reason})
+    end;
+cgroup(St) ->
+    St.
+
+%% unshare(CLONE_NEWCGROUP) once in the cgroup: it is the root the child sees.
+cgroup_ns(#st{drv = Drv, child = C} = St) ->
+    ns(St, cgroup) andalso ok(alcove:unshare(Drv, C, [clone_newcgroup])),
+    St.
+
+%% setgroups(2): the groups given, or none when the ids change.
+setgroups(#st{drv = Drv, child = C, cfg = Cfg} = St) ->
+    case Cfg of
+        #{groups := Groups} ->
+            ok(alcove:setgroups(Drv, C, Groups));
+        _ ->
+            not userns(St) andalso (maps:is_key(uid, Cfg) orelse maps:is_key(gid, Cfg))
+                andalso ok(alcove:setgroups(Drv, C, []))
+    end,
+    St.
+
+%% setresgid(2) to the gid.
+setgid(#st{drv = Drv, child = C, cfg = #{gid := G}} = St) ->
+    ok(alcove:setresgid(Drv, C, G, G, G)),
+    St;
+setgid(St) ->
+    St.
+
+%% setresuid(2) to the uid: the last privileged step.
+setuid(#st{drv = Drv, child = C, cfg = #{uid := U}} = St) ->
+    ok(alcove:setresuid(Drv, C, U, U, U)),
+    St;
+setuid(St) ->
+    St.
+
+%% chdir(2) to the working directory, as the final user.
+chdir(#st{drv = Drv, child = C, cfg = #{cwd := Dir}} = St) ->
+    ok(alcove:chdir(Drv, C, Dir)),
+    St;
+chdir(St) ->
+    St.
+
+%% prctl(PR_SET_NO_NEW_PRIVS): exec can no longer raise privileges.
+no_new_privs(#st{drv = Drv, child = C, cfg = #{no_new_privs := true}} = St) ->
+    ok(alcove:prctl(Drv, C, pr_set_no_new_privs, 1, 0, 0, 0)),
+    St;
+no_new_privs(St) ->
+    St.
+
+%% Install the seccomp filter, the last limit before exec.
+seccomp(#st{drv = Drv, child = C, cfg = #{seccomp := {Kind, Calls, Action}}} = St) ->
+    All = case Kind of
+              allow -> lists:usort(Calls ++ [syscall(P) || P <- ?PORT_CALLS]);
+              deny -> Calls
+          end,
+    Prog = try
+               alcove_seccomp:program(alcove_seccomp:filter(Drv, C, {Kind, All}, Action))
+           catch
+               error:Why -> throw({?MODULE, Why})
+           end,
+    case alcove:seccomp(Drv, C, seccomp_set_mode_filter, 0, Prog) of
+        {error, enosys} ->
+            ok(alcove:prctl(Drv, C, pr_set_seccomp, seccomp_mode_filter, Prog, 0, 0));
+        Result ->
+            ok(Result)
+    end,
+    St;
+seccomp(St) ->
+    St.
+
+%% execve(2) the program with its environment.
+exec(#st{drv = Drv, child = C, cfg = #{argv := [Arg0 | _] = Argv} = Cfg} = St) ->
+    ok(alcove:execve(Drv, C, Arg0, Argv, maps:get(env, Cfg, []))),
+    St;
+exec(St) ->
+    St.
+
+%% A step failed: kill the child; remove a cgroup made once it is gone.
+abort(#st{pid = undefined}) ->
+    ok;
+abort(#st{drv = Drv, chain = Chain, pid = Pid, cgroup = CG}) ->
+    _ = alcove:kill(Drv, Chain, Pid, sigkill),
+    case CG of
+        none ->
+            ok;
+        {Backend, Name} ->
+            gone(Drv, Chain, Pid, 500),
+            _ = remove(Drv, Chain, dirs(Backend, Name)),
+            ok
+    end.
+
+gone(_, _, _, 0) ->
+    ok;
+gone(Drv, Chain, Pid, N) ->
+    case lists:keymember(Pid, #alcove_pid.pid, alcove:cpid(Drv, Chain)) of
+        true -> timer:sleep(10), gone(Drv, Chain, Pid, N - 1);
+        false -> ok
+    end.
+
+%%% Helpers of the steps
+
+%% A call's result: ok, or the step fails with its errno.
+ok(ok) -> ok;
+ok({ok, _, _, _, _, _}) -> ok;
+ok({error, E}) -> throw({?MODULE, E}).
+
+val({ok, V}) -> V;
+val({error, E}) -> throw({?MODULE, E}).
+
+ns(#st{cfg = #{namespaces := Ns}}, N) -> lists:member(N, Ns).
+
+userns(St) -> ns(St, user).
+
+write_map(#st{drv = Drv, chain = Chain, cfg = Cfg} = St, Key, Get) ->
+    Map = case Cfg of
+              #{Key := M} -> M;
+              _ -> {ok, _, Id, _} = Get(Drv, Chain), [{0, Id, 1}]
+          end,
+    Data = [io_lib:format("~B ~B ~B~n", [I, O, N]) || {I, O, N} <- Map],
+    ok(proc_write(St, atom_to_binary(Key), Data)).
+
+%% Write a file of the child's /proc entry, in one write, from the parent.
+proc_write(#st{drv = Drv, chain = Chain, pid = Pid}, File, Data) ->
+    write_file(Drv, Chain, <<"/proc/", (integer_to_binary(Pid))/binary, "/", File/binary>>,
+               Data).
+
+write_file(Drv, Chain, Path, Data) ->
+    case alcove:open(Drv, Chain, Path, [o_wronly, o_cloexec], 0) of
+        {ok, Fd} ->
+            Res = alcove:write(Drv, Chain, Fd, Data),
+            _ = alcove:close(Drv, Chain, Fd),
+            case Res of
+                {ok, _} -> ok;
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+read_file(Drv, Chain, Path) ->
+    case alcove:open(Drv, Chain, Path, [o_rdonly, o_cloexec], 0) of
+        {ok, Fd} ->
+            Res = read_all(Drv, Chain, Fd, []),
+            _ = alcove:close(Drv, Chain, Fd),
+            Res;
+        {error, _} = Error ->
+            Error
+    end.
+
+read_all(Drv, Chain, Fd, Acc) ->
+    case alcove:read(Drv, Chain, Fd, 65536) of
+        {ok, <<>>} -> {ok, iolist_to_binary(lists:reverse(Acc))};
+        {ok, Data} -> read_all(Drv, Chain, Fd, [Data | Acc]);
+        {error, _} = Error -> Error
+    end.
+
+%%% Mounts
+
+mount(#st{drv = Drv, child = C, new = New} = St, {tmpfs, T, Opts}) ->
+    Target = <<New/binary, T/binary>>,
+    mountpoint(St, Target, dir),
+    Data = lists:join(",", [io_lib:format("size=~B", [N]) || {size, N} <- Opts]
+                           ++ [io_lib:format("mode=~.8B", [N]) || {mode, N} <- Opts]),
+    ok(alcove:mount(Drv, C, "tmpfs", Target, "tmpfs", flags(Opts),
+                    iolist_to_binary(Data), ""));
+mount(#st{drv = Drv, child = C, new = New, old = Old} = St, {bind, S, T, Opts}) ->
+    Source = <<Old/binary, S/binary>>,
+    Target = <<New/binary, T/binary>>,
+    mountpoint(St, Target, kind(St, Source)),
+    Rec = [ms_rec || lists:member(rec, Opts)],
+    ok(alcove:mount(Drv, C, Source, Target, "", [ms_bind | Rec], "", "")),
+    flags(Opts) =/= [] andalso remount(St, Target, Opts),
+    ok;
+mount(#st{drv = Drv, child = C, new = New} = St, {proc, T}) ->
+    Target = <<New/binary, T/binary>>,
+    mountpoint(St, Target, dir),
+    ok(alcove:mount(Drv, C, "proc", Target, "proc", [ms_nosuid, ms_nodev, ms_noexec],
+                    "", ""));
+mount(#st{drv = Drv, child = C, new = New, old = Old} = St, {dev, T}) ->
+    Target = <<New/binary, T/binary>>,
+    mountpoint(St, Target, dir),
+    ok(alcove:mount(Drv, C, "tmpfs", Target, "tmpfs", [ms_nosuid, ms_noexec],
+                    "mode=0755", "")),
+    lists:foreach(fun(Node) ->
+                          Path = <<Target/binary, "/", Node/binary>>,
+                          mountpoint(St, Path, file),
+                          ok(alcove:mount(Drv, C, <<Old/binary, "/dev/", Node/binary>>,
+                                          Path, "", [ms_bind], "", ""))
+                  end, ?DEV_NODES),
+    lists:foreach(fun({To, Link}) ->
+                          ok(alcove:symlink(Drv, C, To, <<Target/binary, "/", Link/binary>>))
+                  end, ?DEV_LINKS);
+mount(#st{new = New} = St, {dir, T, Mode}) ->
+    mkdir_p(St, <<New/binary, T/binary>>, Mode);
+mount(#st{new = New} = St, {remount, T, Flags}) ->
+    remount(St, <<New/binary, T/binary>>, Flags).
+
+%% MS_REMOUNT|MS_BIND with the flags asked and those the mount has: in a
+%% user namespace, a flag inherited from the host cannot be dropped.
+remount(#st{drv = Drv, child = C} = St, Target, Opts) ->
+    Keep = mount_flags(St, Target),
+    ok(alcove:mount(Drv, C, "none", Target, "",
+                    lists:usort([ms_remount, ms_bind | flags(Opts) ++ Keep]), "", "")).
+
+flags(Opts) -> [F || {O, F} <- ?FLAGS, lists:member(O, Opts)].
+
+%% The flags of the mount at Target, from the child's mountinfo.
+mount_flags(#st{drv = Drv, child = C, old = Old}, Target) ->
+    case read_file(Drv, C, <<Old/binary, "/proc/self/mountinfo">>) of
+        {ok, Info} ->
+            Lines = [binary:split(L, <<" ">>, [global])
+                     || L <- binary:split(Info, <<"\n">>, [global, trim_all])],
+            case [Opts || [_, _, _, _, Point, Opts | _] <- Lines, unescape(Point) =:= Target] of
+                [] ->
+                    [];
+                Found ->
+                    Have = binary:split(lists:last(Found), <<",">>, [global]),
+                    [F || {O, F} <- ?FLAGS, lists:member(atom_to_binary(O), Have)]
+            end;
+        {error, _} ->
+            []
+    end.
+
+%% mountinfo escapes space, tab, newline and backslash as \ooo.
+unescape(<<"\\", A, B, C, Rest/binary>>) when A >= $0, A =< $7 ->
+    <<((A - $0) * 64 + (B - $0) * 8 + (C - $0)), (unescape(Rest))/binary>>;
+unescape(<<H, Rest/binary>>) ->
+    <<H, (unescape(Rest))/binary>>;
+unescape(<<>>) ->
+    <<>>.
+
+%% A directory or a file to bind onto, made in a new root if missing.
+mountpoint(#st{new = <<>>}, _, _) ->
+    ok;
+mountpoint(#st{drv = Drv, child = C} = St, Path, Kind) ->
+    case alcove:open(Drv, C, Path, [o_path, o_cloexec], 0) of
+        {ok, Fd} ->
+            _ = alcove:close(Drv, C, Fd),
+            ok;
+        {error, enoent} ->
+            mkdir_p(St, filename:dirname(Path), 8#755),
+            case Kind of
+                dir ->
+                    ok(alcove:mkdir(Drv, C, Path, 8#755));
+                file ->
+                    Fd = val(alcove:open(Drv, C, Path, [o_wronly, o_creat, o_excl, o_cloexec],
+                                        8#644)),
+                    ok(alcove:close(Drv, C, Fd))
+            end;
+        {error, E} ->
+            throw({?MODULE, E})
+    end.
+
+mkdir_p(#st{drv = Drv, child = C}, Path, Mode) ->
+    Parts = binary:split(Path, <<"/">>, [global, trim_all]),
+    lists:foreach(fun(N) ->
+                          Dir = iolist_to_binary([[<<"/">>, P] || P <- lists:sublist(Parts, N)]),
+                          case alcove:mkdir(Drv, C, Dir, Mode) of
+                              ok -> ok;
+                              {error, eexist} -> ok;
+                              {error, E} -> throw({?MODULE, E})
+                          end
+                  end, lists:seq(1, length(Parts))).
+
+%% Whether a bind source is a directory.
+kind(#st{drv = Drv, child = C}, Source) ->
+    case alcove:open(Drv, C, Source, [o_path, o_directory, o_cloexec], 0) of
+        {ok, Fd} -> _ = alcove:close(Drv, C, Fd), dir;
+        {error, enotdir} -> file;
+        {error, E} -> throw({?MODULE, E})
+    end.
+
+%%% Cgroups
+
+cgroup_name(#{name := Name}, _) -> Name;
+cgroup_name(_, Pid) -> <<"alcove-sandbox-", (integer_to_binary(Pid))/binary>>.
+
+%% The files each limit writes, by controller.
+limits(CG) ->
+    [{<<"memory">>, memory_max, N} || #{memory_max := N} <- [CG]]
+        ++ [{<<"pids">>, pids_max, N} || #{pids_max := N} <- [CG]]
+        ++ [{<<"cpu">>, cpu_max, N} || #{cpu_max := N} <- [CG]].
+
+controllers(CG) -> [C || {C, _, _} <- limits(CG)].
+
+backend(Drv, Chain, CG) ->
+    Need = controllers(CG),
+    Mounts = alcove_cgroup:mounts(Drv, Chain),
+    V2 = case [P || {v2, P} <- Mounts] of
+             [Root | _] ->
+                 case read_file(Drv, Chain, <<Root/binary, "/cgroup.controllers">>) of
+                     {ok, Data} ->
+                         Have = binary:split(Data, [<<" ">>, <<"\n">>], [global, trim_all]),
+                         case Need -- Have of
+                             [] -> {ok, {v2, Root}};
+                             Missing -> {error, {unsupported, Missing}}
+                         end;
+                     {error, _} ->
+                         {error, {unsupported, Need}}
+                 end;
+             [] ->
+                 {error, {unsupported, Need}}
+         end,
+    V1 = case [C || C <- Need, [] =:= v1_mounts(Mounts, C)] of
+             [] -> {ok, {v1, lists:usort(lists:append([v1_mounts(Mounts, C) || C <- Need]))}};
+             Missing1 -> {error, {unsupported, Missing1}}
+         end,
+    case {maps:get(version, CG, auto), V2, V1} of
+        {v2, _, _} -> V2;
+        {v1, _, _} -> V1;
+        {auto, {ok, _}, _} -> V2;
+        {auto, _, {ok, _}} -> V1;
+        {auto, _, _} -> V1
+    end.
+
+v1_mounts(Mounts, C) ->
+    [P || {v1, P, Cs} <- Mounts, lists:member(C, Cs)].
+
+dirs({v2, Root}, Name) -> [<<Root/binary, "/", Name/binary>>];
+dirs({v1, Roots}, Name) -> [<<Root/binary, "/", Name/binary>> || Root <- Roots].
+
+cgroup_create(Drv, Chain, {v2, _}, Name, CG) ->
+    case alcove_cgroup:v2_create(Drv, Chain, Name, controllers(CG)) of
+        ok ->
+            case alcove_cgroup:v2_controllers(Drv, Chain, Name) of
+                {ok, Have} ->
+                    case controllers(CG) -- Have of
+                        [] -> ok;
+                        Missing -> {error, {unsupported, Missing}}
+                    end;
+                {error, _} = Error ->
+                    Error
+            end;
+        {error, _} = Error ->
+            Error
+    end;
+cgroup_create(Drv, Chain, {v1, Roots}, Name, _) ->
+    Parts = binary:split(Name, <<"/">>, [global]),
+    each(fun(Dir) ->
+                 case alcove:mkdir(Drv, Chain, Dir, 8#755) of
+                     ok -> ok;
+                     {error, eexist} -> ok;
+                     {error, E} -> {error, {E, Dir}}
+                 end
+         end, [iolist_to_binary(lists:join(<<"/">>, [Root | lists:sublist(Parts, N)]))
+               || Root <- Roots, N <- lists:seq(1, length(Parts))]).
+
+cgroup_setup(Drv, Chain, {v2, _}, Name, CG, Pid) ->
+    Files = [case L of
+                 memory_max -> {<<"memory.max">>, integer_to_binary(N)};
+                 pids_max -> {<<"pids.max">>, integer_to_binary(N)};
+                 cpu_max -> {<<"cpu.max">>, io_lib:format("~B ~B", [element(1, N), element(2, N)])}
+             end || {_, L, N} <- limits(CG)],
+    each(fun({File, Value}) ->
+                 case alcove_cgroup:v2_set(Drv, Chain, Name, File, Value) of
+                     {ok, _} -> ok;
+                     {error, _} = Error -> Error
+                 end
+         end, Files ++ [{<<"cgroup.procs">>, integer_to_binary(Pid)}]);
+cgroup_setup(Drv, Chain, {v1, Roots} = Backend, Name, CG, Pid) ->
+    Mounts = alcove_cgroup:mounts(Drv, Chain),
+    Dir = fun(C) -> [R] = [R || R <- v1_mounts(Mounts, C), lists:member(R, Roots)],
+                    <<R/binary, "/", Name/binary, "/">>
+          end,
+    Files = lists:append(
+              [case L of
+                   memory_max ->
+                       [{Dir(C), <<"memory.limit_in_bytes">>, N, required},
+                        {Dir(C), <<"memory.memsw.limit_in_bytes">>, N, optional}];
+                   pids_max ->
+                       [{Dir(C), <<"pids.max">>, N, required}];
+                   cpu_max ->
+                       {Q, P} = N,
+                       [{Dir(C), <<"cpu.cfs_period_us">>, P, required},
+                        {Dir(C), <<"cpu.cfs_quota_us">>, Q, required}]
+               end || {C, L, N} <- limits(CG)]),
+    Procs = [{D, <<"cgroup.procs">>, Pid, required}
+             || D <- [<<D0/binary, "/">> || D0 <- dirs(Backend, Name)]],
+    each(fun({D, File, Value, Need}) ->
+                 Path = <<D/binary, File/binary>>,
+                 case {write_file(Drv, Chain, Path, integer_to_binary(Value)), Need} of
+                     {ok, _} -> ok;
+                     {{error, _}, optional} -> ok;
+                     {{error, E}, required} -> {error, {E, Path}}
+                 end
+         end, Files ++ Procs).
+
+%% rmdir each directory; a group whose last process just exited may
+%% still be busy for a moment.
+remove(Drv, Chain, Dirs) ->
+    each(fun(Dir) -> rmdir(Drv, Chain, Dir, 100) end, Dirs).
+
+rmdir(Drv, Chain, Dir, N) ->
+    case alcove:rmdir(Drv, Chain, Dir) of
+        ok -> ok;
+        {error, enoent} -> ok;
+        {error, ebusy} when N > 0 -> timer:sleep(20), rmdir(Drv, Chain, Dir, N - 1);
+        {error, E} -> {error, {E, Dir}}
+    end.
+
+each(_, []) -> ok;
+each(Fun, [H | T]) ->
+    case Fun(H) of
+        ok -> each(Fun, T);
+        Error -> Error
+    end.
