@@ -7,16 +7,35 @@ all: deps
 deps:
 	@./scripts/deps
 
-# Everything: C unit tests, the port built warning-free by gcc and
-# clang, xref and dialyzer, and the Common Test suites (as root, for
-# namespaces).
-test: all
+# Everything: the linters, C unit tests, the port built warning-free by
+# gcc and clang, xref and dialyzer, and the Common Test suites (as root,
+# for namespaces).
+test: all lint
 	$(MAKE) -C c_src test
 	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src CC=clang all test
 	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src all
 	$(REBAR) xref
 	$(REBAR) dialyzer
 	$(REBAR) ct
+
+# The C sources against .clang-format, .clang-tidy and cppcheck, and the
+# Erlang layout of CONTRIBUTING.md: see scripts/lint.
+lint: all
+	./scripts/lint
+
+# Dialyzer alone (make test runs it too).
+dialyzer: all
+	$(REBAR) dialyzer
+
+# HTML documentation with edoc, a page per module, into doc/.
+doc: all
+	$(REBAR) edoc
+
+# The port linked statically against musl, priv/alcove.static: it needs
+# no library, so it runs in an empty chroot (c_src/Makefile.static).
+static: all
+	@./scripts/deps musl-tools
+	$(MAKE) -C c_src -f Makefile.static
 
 # A tour of what alcove does: see examples/demo.escript.
 demo: all
@@ -35,6 +54,7 @@ examples: all
 
 clean:
 	$(REBAR) clean
-	rm -rf examples/ebin
+	$(MAKE) -C c_src -f Makefile.static clean
+	rm -rf examples/ebin doc
 
-.PHONY: all deps test demo examples bench clean
+.PHONY: all deps test lint dialyzer doc static demo examples bench clean

@@ -12,11 +12,13 @@ static alcove_t ap;
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: alcove [-c maxchild] [-d maxforkdepth] [-e exit_status]\n"
-            "              [-t termsig] [-f flowcontrol] [-s signaloneof]\n"
-            "Speaks the alcove protocol on stdin and stdout: start it with\n"
-            "alcove_drv:start/0,1.\n");
+    /* nothing to do if stderr is gone: the exit status says it */
+    (void)fprintf(
+        stderr,
+        "usage: alcove [-c maxchild] [-d maxforkdepth] [-e exit_status]\n"
+        "              [-t termsig] [-f flowcontrol] [-s signaloneof]\n"
+        "Speaks the alcove protocol on stdin and stdout: start it with\n"
+        "alcove_drv:start/0,1.\n");
     exit(2);
 }
 
@@ -47,13 +49,26 @@ int main(int argc, char *argv[])
 
     while ((ch = getopt(argc, argv, "c:d:e:t:f:s:")) != -1) {
         switch (ch) {
-        case 'c': ap.maxchild = number(optarg); break;
-        case 'd': ap.maxforkdepth = number(optarg); break;
-        case 'e': ap.exit_status = number(optarg); break;
-        case 't': ap.termsig = number(optarg); break;
-        case 'f': ap.flowcontrol = number(optarg); break;
-        case 's': ap.signaloneof = number(optarg); break;
-        default: usage();
+        case 'c':
+            ap.maxchild = number(optarg);
+            break;
+        case 'd':
+            ap.maxforkdepth = number(optarg);
+            break;
+        case 'e':
+            ap.exit_status = number(optarg);
+            break;
+        case 't':
+            ap.termsig = number(optarg);
+            break;
+        case 'f':
+            ap.flowcontrol = number(optarg);
+            break;
+        case 's':
+            ap.signaloneof = number(optarg);
+            break;
+        default:
+            usage();
         }
     }
 

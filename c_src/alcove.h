@@ -97,7 +97,7 @@ typedef struct child {
     uint32_t eof_id;
     bool exited;
     bool in_grown, out_grown; /* pipes grown to PIPE_BIG */
-    bool in_loop; /* at shutdown: still running the event loop */
+    bool in_loop;             /* at shutdown: still running the event loop */
     int status;
     struct child *hnext;       /* hash chain */
     struct child *prev, *next; /* in fork order */
@@ -134,8 +134,8 @@ typedef struct alcove {
     size_t nchild;
     child_t *first, *last;
 
-    fdref_t *rq_head, *rq_tail;         /* ready to read */
-    fdref_t *park_head, *park_tail;     /* ready, but upstream is full */
+    fdref_t *rq_head, *rq_tail;     /* ready to read */
+    fdref_t *park_head, *park_tail; /* ready, but upstream is full */
     obuf_t *dirty;
 
     sigdisp_t sigdisp[NSIG];

@@ -34,7 +34,8 @@ static int arena_reset(size_t need)
 {
     arena.used = 0;
     /* keep what a typical call needs; give back what a huge one took */
-    if (need <= arena.cap && (arena.cap <= 1024 * 1024 || need > arena.cap / 4))
+    if (need <= arena.cap &&
+        (arena.cap <= 1024 * 1024 || need > arena.cap / 4))
         return 0;
     char *p = realloc(arena.p, need);
     if (p == NULL)
@@ -143,8 +144,8 @@ static int dec_flags(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     a->i = 0;
     for (int i = 0; i < l.n; i++) {
         int64_t v = 0;
-        int r = l.bytes ? dec_list_int64(d, &l, i, &v)
-                        : dec_constant(d, spec, &v);
+        int r =
+            l.bytes ? dec_list_int64(d, &l, i, &v) : dec_constant(d, spec, &v);
         if (r == ARGS_BADARG)
             return ARGS_BADARG;
         if (r == ARGS_ENOTSUP)
@@ -240,7 +241,8 @@ static int dec_intlist(dec_t *d, alcove_arg_t *a)
         return ARGS_BADARG;
     for (int i = 0; i < l.n; i++) {
         int64_t v;
-        if (dec_list_int64(d, &l, i, &v) < 0 || v < INT32_MIN || v > UINT32_MAX)
+        if (dec_list_int64(d, &l, i, &v) < 0 || v < INT32_MIN ||
+            v > UINT32_MAX)
             return ARGS_BADARG;
         a->ints[i] = v;
     }
@@ -278,7 +280,8 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     case T_ARGV:
         return dec_argv(d, a);
     case T_ATOM:
-        if (dec_atom(d, atom) < 0 || (a->s = copy_str(atom, strlen(atom))) == NULL)
+        if (dec_atom(d, atom) < 0 ||
+            (a->s = copy_str(atom, strlen(atom))) == NULL)
             return ARGS_BADARG;
         a->n = strlen(atom);
         return ARGS_OK;

@@ -35,8 +35,7 @@ int alcove_sys_jail(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return reply_ok_int(x, jid);
 }
 
-int alcove_sys_jail_attach(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_jail_attach(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     if (jail_attach((int)arg[0].i) < 0)
@@ -44,8 +43,7 @@ int alcove_sys_jail_attach(alcove_t *ap, const alcove_arg_t *arg,
     return reply_ok(x);
 }
 
-int alcove_sys_jail_remove(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_jail_remove(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     if (jail_remove((int)arg[0].i) < 0)
@@ -77,8 +75,7 @@ int alcove_sys_cap_enter(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return reply_ok(x);
 }
 
-int alcove_sys_cap_getmode(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_cap_getmode(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     (void)arg;

@@ -20,8 +20,8 @@
 
 #ifdef __linux__
 /* {ok, Result, V1, ..., Vn}: the arguments as their memory holds them. */
-static int reply_cstructs(ei_x_buff *x, int64_t result, const alcove_arg_t *arg,
-                          int n)
+static int reply_cstructs(ei_x_buff *x, int64_t result,
+                          const alcove_arg_t *arg, int n)
 {
     if (ei_x_encode_tuple_header(x, n + 2) < 0 || enc_ok(x) < 0 ||
         enc_int(x, result) < 0)
@@ -32,10 +32,7 @@ static int reply_cstructs(ei_x_buff *x, int64_t result, const alcove_arg_t *arg,
     return CALL_REPLY;
 }
 
-static bool int_range(int64_t v)
-{
-    return v >= INT_MIN && v <= INT_MAX;
-}
+static bool int_range(int64_t v) { return v >= INT_MIN && v <= INT_MAX; }
 
 int alcove_sys_prctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {

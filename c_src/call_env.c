@@ -31,8 +31,7 @@ int alcove_sys_getenv(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     const char *v = name == NULL ? NULL : getenv(name);
     if (v == NULL)
         return reply_bool(x, false);
-    return enc_binary(x, v, strlen(v)) < 0 ? CALL_BADARG
-                                                     : CALL_REPLY;
+    return enc_binary(x, v, strlen(v)) < 0 ? CALL_BADARG : CALL_REPLY;
 }
 
 int alcove_sys_setenv(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)

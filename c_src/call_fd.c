@@ -12,7 +12,6 @@
 /* A read larger than this is refused: the reply would not fit a frame. */
 #define READ_MAX (64 * 1024 * 1024)
 
-
 int alcove_sys_open(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;

@@ -175,7 +175,8 @@ static int reply_rv(ei_x_buff *x, int rv)
 }
 
 /* The calls on paths: a path holding a NUL byte is einval. */
-static int path1(ei_x_buff *x, const alcove_arg_t *arg, int (*fn)(const char *))
+static int path1(ei_x_buff *x, const alcove_arg_t *arg,
+                 int (*fn)(const char *))
 {
     const char *path = arg_str(&arg[0]);
     return path == NULL ? reply_errno(x, EINVAL) : reply_rv(x, fn(path));
@@ -288,7 +289,8 @@ static int enc_names(ei_x_buff *x, DIR *dir)
         if (++count > READDIR_MAX_ENTRIES ||
             (bytes += len + 16) > READDIR_MAX_BYTES)
             return ENOMEM;
-        int rv = ei_x_encode_list_header(x, 1) | enc_binary(x, de->d_name, len);
+        int rv =
+            ei_x_encode_list_header(x, 1) | enc_binary(x, de->d_name, len);
         if (rv < 0)
             return ENOMEM;
     }

@@ -91,25 +91,8 @@ int alcove_sys_setresgid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 }
 #endif
 
-static void free_gids(gid_t **p) { free(*p); }
-
-int alcove_sys_getgroups(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+static int enc_groups(ei_x_buff *x, const gid_t *gids, int n)
 {
-    (void)ap;
-    (void)arg;
-    int n = getgroups(0, NULL);
-    if (n < 0)
-        return reply_errno(x, errno);
-    gid_t *gids __attribute__((cleanup(free_gids))) =
-        calloc((size_t)n + 1, sizeof(gid_t));
-    if (gids == NULL)
-        return reply_errno(x, ENOMEM);
-    /* the process is single threaded: the count cannot change between
-     * the two calls */
-    n = getgroups(n, gids);
-    if (n < 0)
-        return reply_errno(x, errno);
-
     if (ei_x_encode_tuple_header(x, 2) < 0 || enc_ok(x) < 0)
         return CALL_BADARG;
     for (int i = 0; i < n; i++) {
@@ -119,21 +102,38 @@ int alcove_sys_getgroups(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return ei_x_encode_empty_list(x) < 0 ? CALL_BADARG : CALL_REPLY;
 }
 
+int alcove_sys_getgroups(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+{
+    (void)ap;
+    (void)arg;
+    int n = getgroups(0, NULL);
+    if (n < 0)
+        return reply_errno(x, errno);
+    gid_t *gids = calloc((size_t)n + 1, sizeof(gid_t));
+    if (gids == NULL)
+        return reply_errno(x, ENOMEM);
+    /* the process is single threaded: the count cannot change between
+     * the two calls */
+    n = getgroups(n, gids);
+    int rv = n < 0 ? reply_errno(x, errno) : enc_groups(x, gids, n);
+    free(gids);
+    return rv;
+}
+
 int alcove_sys_setgroups(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     size_t n = arg[0].n;
     if (n > NGROUPS_MAX)
         return reply_errno(x, EINVAL);
-    gid_t *gids __attribute__((cleanup(free_gids))) =
-        calloc(n + 1, sizeof(gid_t));
+    gid_t *gids = calloc(n + 1, sizeof(gid_t));
     if (gids == NULL)
         return reply_errno(x, ENOMEM);
     for (size_t i = 0; i < n; i++)
         gids[i] = (gid_t)arg[0].ints[i];
-    if (setgroups(n, gids) < 0)
-        return reply_errno(x, errno);
-    return reply_ok(x);
+    int rv = setgroups(n, gids) < 0 ? reply_errno(x, errno) : reply_ok(x);
+    free(gids);
+    return rv;
 }
 
 int alcove_sys_getrlimit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
@@ -166,8 +166,7 @@ int alcove_sys_setrlimit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return reply_ok(x);
 }
 
-int alcove_sys_getpriority(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_getpriority(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     /* -1 is a valid priority: only errno tells a failure */
@@ -178,8 +177,7 @@ int alcove_sys_getpriority(alcove_t *ap, const alcove_arg_t *arg,
     return reply_ok_int(x, prio);
 }
 
-int alcove_sys_setpriority(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_setpriority(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     if (setpriority((int)arg[0].i, (id_t)arg[1].i, (int)arg[2].i) < 0)
@@ -225,8 +223,7 @@ int alcove_sys_setsid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
  * Linux, but not defined everywhere). */
 #define HOSTNAME_MAX 256
 
-int alcove_sys_gethostname(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_gethostname(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     (void)arg;
@@ -240,8 +237,7 @@ int alcove_sys_gethostname(alcove_t *ap, const alcove_arg_t *arg,
     return CALL_REPLY;
 }
 
-int alcove_sys_sethostname(alcove_t *ap, const alcove_arg_t *arg,
-                           ei_x_buff *x)
+int alcove_sys_sethostname(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
     const char *name = arg_str(&arg[0]);

@@ -40,8 +40,6 @@ static bool option_valid(const char *name, int64_t v)
     return v >= 0;
 }
 
-
-
 int alcove_sys_getopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     int32_t *v = option(ap, arg[0].s);

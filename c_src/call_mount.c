@@ -13,7 +13,7 @@
 #include "codec.h"
 
 /* Elsewhere (NetBSD, Solaris) the calls have no handler. */
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__) ||      \
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__) ||     \
     defined(__APPLE__)
 
 static int reply_rv(ei_x_buff *x, int rv)

@@ -26,8 +26,6 @@ static int spawn_reply(alcove_t *ap, int64_t flags, ei_x_buff *x)
     }
 }
 
-
-
 int alcove_sys_fork(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)arg;

@@ -23,6 +23,8 @@ static size_t slot(const alcove_t *ap, pid_t pid)
 
 static void rehash(alcove_t *ap, size_t n)
 {
+    /* an array of pointers: sizeof a pointer is meant */
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     child_t **b = calloc(n, sizeof(*b));
     if (b == NULL)
         die(DIE_NOMEM, "out of memory");
@@ -104,7 +106,7 @@ void child_closefds(child_t *c)
 }
 
 /* Remove a descriptor from the ready queue and parked list. */
-static void unqueue(fdref_t **head, fdref_t **tail, fdref_t *r)
+static void unqueue(fdref_t **head, fdref_t **tail, const fdref_t *r)
 {
     fdref_t *prev = NULL;
     for (fdref_t *p = *head; p; prev = p, p = p->next) {
@@ -279,7 +281,8 @@ static bool ctl_read(alcove_t *ap, child_t *c)
             break;
         int rv = -1;
         if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
-            rv = abuf_append(&ap->up_obuf.b, body - FRAME_LEN, FRAME_LEN + len);
+            rv =
+                abuf_append(&ap->up_obuf.b, body - FRAME_LEN, FRAME_LEN + len);
         else if (fr == FRAME_OK)
             rv = up_push(&ap->up_obuf.b, (uint32_t)c->pid, body, len);
         if (rv < 0) {

@@ -229,5 +229,5 @@ int enc_binary(ei_x_buff *x, const void *p, size_t n)
 {
     if (n > INT32_MAX)
         return -1;
-    return ei_x_encode_binary(x, p, (long)n);
+    return ei_x_encode_binary(x, p, (int)n);
 }

@@ -86,7 +86,7 @@ static int list_decode(dec_t *d, cs_alloc_t alloc, cstruct_t *cs)
             memcpy(el->mem, src[i], el->len);
         else
             memset(el->mem, 0, el->len);
-        memcpy(cs->buf + el->off, &el->mem, sizeof(void *));
+        memcpy(cs->buf + el->off, &el->mem, sizeof(el->mem));
     }
     return ARGS_OK;
 }
@@ -105,7 +105,7 @@ int cstruct_decode(dec_t *d, const alcove_const_table_t *table, bool ints,
     if (ints && table != NULL && dec_atom(d, atom) == 0) {
         cs->kind = CS_INT;
         return alcove_const_lookup(table, atom, &cs->i) < 0 ? ARGS_ENOTSUP
-                                                              : ARGS_OK;
+                                                            : ARGS_OK;
     }
     if (dec_binary(d, &p, &cs->len) == 0) {
         cs->kind = CS_BIN;
@@ -137,10 +137,10 @@ int cstruct_encode(ei_x_buff *x, const cstruct_t *cs)
         return -1;
     for (size_t i = 0; i < cs->nel; i++) {
         const cs_el_t *el = &cs->el[i];
-        int rv = el->ptr ? (ei_x_encode_tuple_header(x, 2) |
-                            enc_atom(x, "ptr") |
-                            enc_binary(x, el->mem, el->len))
-                         : enc_binary(x, cs->buf + el->off, el->len);
+        int rv = el->ptr
+                     ? (ei_x_encode_tuple_header(x, 2) | enc_atom(x, "ptr") |
+                        enc_binary(x, el->mem, el->len))
+                     : enc_binary(x, cs->buf + el->off, el->len);
         if (rv < 0)
             return -1;
     }

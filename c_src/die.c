@@ -10,6 +10,7 @@
  * resynchronised). Children notice through their control sockets. */
 void die(int code, const char *why)
 {
-    fprintf(stderr, "alcove[%d]: %s\n", (int)getpid(), why);
+    /* best effort: the exit code alone says what broke */
+    (void)fprintf(stderr, "alcove[%d]: %s\n", (int)getpid(), why);
     _exit(code);
 }

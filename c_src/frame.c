@@ -66,7 +66,8 @@ size_t frame_want(const abuf_t *b, size_t chunk)
     if (b->len < FRAME_LEN)
         return chunk;
     uint64_t need = (uint64_t)get32(abuf_head(b)) + FRAME_LEN;
-    if (need > FRAME_MAX + FRAME_LEN || need <= b->len || need - b->len <= chunk)
+    if (need > FRAME_MAX + FRAME_LEN || need <= b->len ||
+        need - b->len <= chunk)
         return chunk;
     return (size_t)(need - b->len);
 }
@@ -157,8 +158,7 @@ void up_commit(abuf_t *out, uint8_t type, uint32_t pid, size_t n)
     out->len += FRAME_LEN + UP_HDR + 4 + n;
 }
 
-int reply_frame(abuf_t *out, char *t, size_t tlen, uint32_t id,
-                uint8_t status)
+int reply_frame(abuf_t *out, char *t, size_t tlen, uint32_t id, uint8_t status)
 {
     put32(t, (uint32_t)(tlen - FRAME_LEN));
     t[4] = MSG_REPLY;

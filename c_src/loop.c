@@ -515,7 +515,9 @@ static void kill_adopted(alcove_t *ap)
 {
 #ifdef __linux__
     char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)ap->pid);
+    /* cannot truncate: 64 bytes hold any PID */
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+                   (int)ap->pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -557,7 +559,8 @@ void alcove_shutdown(alcove_t *ap)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int below = ap->maxforkdepth > ap->depth ? ap->maxforkdepth - ap->depth : 1;
+    int below =
+        ap->maxforkdepth > ap->depth ? ap->maxforkdepth - ap->depth : 1;
     int kill_programs = SHUTDOWN_MS;
     int kill_loops = kill_programs + 250 * below;
     int give_up = kill_loops + 1000;

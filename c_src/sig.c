@@ -27,7 +27,7 @@ static void on_signal(int signum, siginfo_t *info, void *ctx)
     errno = saved;
 }
 
-static int catch(int signum)
+static int catch_signal(int signum)
 {
     struct sigaction sa = {.sa_sigaction = on_signal,
                            .sa_flags = SA_SIGINFO | SA_RESTART};
@@ -54,7 +54,7 @@ int sig_init(alcove_t *ap)
     /* a write to a closed pipe is an error to handle, not a death */
     if (set_handler(SIGPIPE, SIG_IGN) < 0)
         return -1;
-    return catch(SIGCHLD);
+    return catch_signal(SIGCHLD);
 }
 
 static void send_signal_event(alcove_t *ap, const siginfo_t *si)
@@ -105,7 +105,7 @@ static bool loop_owned(int signum)
 int sig_set(alcove_t *ap, int signum, sigdisp_t disp)
 {
     if (!loop_owned(signum)) {
-        int rv = disp == SIGDISP_INFO  ? catch(signum)
+        int rv = disp == SIGDISP_INFO  ? catch_signal(signum)
                  : disp == SIGDISP_IGN ? set_handler(signum, SIG_IGN)
                                        : set_handler(signum, SIG_DFL);
         if (rv < 0)
@@ -130,8 +130,8 @@ void sig_reset(alcove_t *ap)
 void sig_restore(alcove_t *ap)
 {
     set_handler(SIGPIPE, SIG_IGN);
-    catch(SIGCHLD);
+    catch_signal(SIGCHLD);
     for (int i = 1; i < NSIG; i++)
         if (!loop_owned(i) && ap->sigdisp[i] == SIGDISP_INFO)
-            catch(i);
+            catch_signal(i);
 }

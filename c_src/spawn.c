@@ -33,9 +33,9 @@ static void fds_close(fds_t *f)
 #ifdef __linux__
 /* Flags that would share memory, descriptors or the parent with the
  * child: the event loop needs a child of its own. */
-#define CLONE_DENY                                                          \
-    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |     \
-     CLONE_VFORK | CLONE_PARENT | CLONE_SETTLS | CLONE_PARENT_SETTID |      \
+#define CLONE_DENY                                                            \
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |       \
+     CLONE_VFORK | CLONE_PARENT | CLONE_SETTLS | CLONE_PARENT_SETTID |        \
      CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PIDFD | 0xff)
 #endif
 
@@ -60,8 +60,8 @@ static pid_t fork_or_clone(int64_t flags)
 
 int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 {
-    __attribute__((cleanup(fds_close))) fds_t f = {
-        {-1, -1, -1, -1, -1, -1, -1, -1}};
+    __attribute__((cleanup(fds_close)))
+    fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1}};
 
     if (ap->nchild >= (size_t)ap->maxchild || ap->depth >= ap->maxforkdepth) {
         errno = EAGAIN;

@@ -104,7 +104,9 @@ if echo hello > /tmp/hello; then echo 'tmpwrite ok'; else echo 'tmpwrite refused
 echo \"rootwrite $(touch /hello 2>&1 && echo ok)\"
 echo \"nproc $(ulimit -u)\"
 echo \"nofile $(ulimit -n)\"
-while read -r k v; do case \"$k\" in NoNewPrivs:|Seccomp:) echo \"$k $v\";; esac; done < /proc/self/status
+while read -r k v; do
+    case \"$k\" in NoNewPrivs:|Seccomp:) echo \"$k $v\";; esac
+done < /proc/self/status
 echo \"unshare $(unshare -U true 2>&1 && echo ok)\"
 ( i=0; while [ $i -lt 200 ]; do sleep 1000 & i=$((i+1)); echo $i > /tmp/forks; done ) 2>/dev/null
 read n < /tmp/forks

@@ -223,9 +223,9 @@ sandbox(Drv, Busybox) ->
             Steps = [
                 fun() -> alcove:sethostname(Drv, C, "tcpshell") end,
                 %% no file may grow, few descriptors, few processes
-                fun() -> alcove:setrlimit(Drv, C, rlimit_fsize, #alcove_rlimit{cur = 0, max = 0}) end,
-                fun() -> alcove:setrlimit(Drv, C, rlimit_nofile, #alcove_rlimit{cur = 16, max = 16}) end,
-                fun() -> alcove:setrlimit(Drv, C, rlimit_nproc, #alcove_rlimit{cur = 16, max = 16}) end,
+                fun() -> limit(Drv, C, rlimit_fsize, 0) end,
+                fun() -> limit(Drv, C, rlimit_nofile, 16) end,
+                fun() -> limit(Drv, C, rlimit_nproc, 16) end,
                 fun() -> alcove:chroot(Drv, C, Root) end,
                 fun() -> alcove:chdir(Drv, C, "/") end,
                 fun() -> alcove:setgroups(Drv, C, []) end,
@@ -248,3 +248,6 @@ run([Step | Rest]) ->
         ok -> run(Rest);
         Error -> Error
     end.
+
+limit(Drv, C, Resource, N) ->
+    alcove:setrlimit(Drv, C, Resource, #alcove_rlimit{cur = N, max = N}).

@@ -11,7 +11,8 @@
 -mode(compile).
 
 main([Top]) ->
-    {ok, Calls0} = file:consult(filename:join(Top, "gen/calls.eterm")),
+    {ok, Table} = file:consult(filename:join(Top, "gen/calls.eterm")),
+    Calls0 = [norm(C) || C <- Table],
     Calls = lists:zip(lists:seq(0, length(Calls0) - 1), Calls0),
     ok = check(Calls0),
     write(filename:join(Top, "c_src/gen/alcove_calls.c"), c_table(Calls)),
@@ -23,6 +24,14 @@ main([Top]) ->
 main(_) ->
     io:format(standard_error, "usage: gen_calls.escript TOP~n", []),
     halt(2).
+
+%% An entry is {Name, Args, Result, Os, Flags, Doc}, or the same with an
+%% Example after Doc; either way the rest of this file sees six elements,
+%% Doc becoming {Doc, Example | none}.
+norm({Name, Args, Result, Os, Flags, Doc}) ->
+    {Name, Args, Result, Os, Flags, {Doc, none}};
+norm({Name, Args, Result, Os, Flags, Doc, Example}) when is_list(Example) ->
+    {Name, Args, Result, Os, Flags, {Doc, Example}}.
 
 %% Each name once; under 256 calls, since filter/1 numbers fit a byte.
 check(Calls) ->
@@ -136,7 +145,10 @@ c_entry({Nr, {Name, Args, _, Os, Flags, _}}) ->
                   _ -> ["\n#if ", os_cond(Os), "\n        ", Fn,
                         "\n#else\n        alcove_enotsup\n#endif\n        "]
               end,
-    F = join(" | ", [c_flag(X) || X <- Flags] ++ ["0"]),
+    F = case Flags of
+            [] -> "0";
+            _ -> join(" | ", [c_flag(X) || X <- Flags])
+        end,
     ArgTab = case Args of [] -> "NULL"; _ -> ["args_", str(Name)] end,
     fmt("    /* ~B */ {\"~s\", ~s, ~B, ~s, ~s},~n",
         [Nr, Name, Handler, length(Args), F, ArgTab]).
@@ -161,26 +173,181 @@ camel([$_, C | T]) -> [string:to_upper(C) | camel(T)];
 camel([C | T]) -> [C | camel(T)];
 camel([]) -> [].
 
-api_fun({Nr, {Name, Args, Result, Os, _, Doc}}) ->
+api_fun({Nr, {Name, Args, Result, Os, _, {Doc, Example}}}) ->
     Vars = [var(N) || {N, _} <- Args],
     Params = join(", ", ["Drv", "Pids" | Vars]),
-    Specs = join(", ", ["drv()", "fork_chain()" | [spec(T) || {_, T} <- Args]]),
-    Conv = join(", ", [fmt("alcove_proto:arg(~w, ~s)", [T, V])
-                       || {{_, T}, V} <- lists:zip(Args, Vars)]),
-    OsDoc = case Os of
-                all -> "";
-                _ -> fmt("~n%% Only on ~s: elsewhere `{error, enotsup}'.",
-                         [join(", ", [str(O) || O <- Os])])
-            end,
-    [fmt("%% @doc ~s~s~n", [edoc_escape(Doc), OsDoc]),
-     fmt("-spec ~s(~s) -> ~s.~n", [Name, Specs, Result]),
+    Specs = ["drv()", "fork_chain()" | [spec(T) || {_, T} <- Args]],
+    Conv = [fmt("alcove_proto:arg(~w, ~s)", [T, V])
+            || {{_, T}, V} <- lists:zip(Args, Vars)],
+    [doc_lines(call_doc(Name, Args, Vars, Result, Os, Doc, Example)),
+     spec_lines(Name, Specs, Result),
      fmt("~s(~s) ->~n    ~s(~s, infinity).~n~n", [Name, Params, Name, Params]),
-     fmt("%% @doc ~s~n%% With a timeout: see call/5.~n", [edoc_escape(Doc)]),
-     fmt("-spec ~s(~s, timeout()) -> ~s.~n", [Name, Specs, Result]),
+     doc_lines(fmt("@doc ~s~n~n"
+                   "Like {@link ~s/~B}, with a timeout for the reply: an "
+                   "integer exits the caller like `gen_server:call/3', and "
+                   "a reply that comes later goes to the owner as "
+                   "`{alcove_call, Drv, Pids, Reply}'.",
+                   [first_sentence(edoc_escape(Doc)), Name, length(Args) + 2])),
+     spec_lines(Name, Specs ++ ["timeout()"], Result),
      %% CallTimeout: no argument of the table is named call_timeout
-     fmt("~s(~s, CallTimeout) ->~n"
-         "    alcove_drv:call(Drv, Pids, ~B, {~s}, CallTimeout).~n~n",
-         [Name, Params, Nr, Conv])].
+     fmt("~s(~s, CallTimeout) ->~n", [Name, Params]),
+     call_lines(Nr, Conv), "\n"].
+
+%% Generated code keeps to 79 columns as well: a -spec that does not
+%% fit has its arguments wrapped and its result on lines of its own.
+spec_lines(Name, Specs, Result) ->
+    One = lists:flatten(fmt("-spec ~s(~s) -> ~s.", [Name, join(", ", Specs), Result])),
+    case length(One) =< 79 of
+        true -> [One, "\n"];
+        false ->
+            Prefix = lists:flatten(fmt("-spec ~s(", [Name])),
+            [wrap_items(Prefix, Specs, ") ->", length(Prefix)),
+             case length(Result) + 5 =< 79 of
+                 true -> ["    ", Result, ".\n"];
+                 false ->
+                     [H | T] = string:split(Result, " | ", all),
+                     [["    ", H, "\n"], [["    | ", R, "\n"] || R <- lists:droplast(T)],
+                      ["    | ", lists:last(T), ".\n"]]
+             end]
+    end.
+
+call_lines(Nr, Conv) ->
+    One = lists:flatten(fmt("    alcove_drv:call(Drv, Pids, ~B, {~s}, CallTimeout).",
+                            [Nr, join(", ", Conv)])),
+    case length(One) =< 79 of
+        true -> [One, "\n"];
+        false ->
+            Ind = lists:duplicate(20, $\s),
+            [fmt("    alcove_drv:call(Drv, Pids, ~B,~n", [Nr]),
+             Ind, "{", join([",\n", Ind, " "], Conv), "},\n",
+             Ind, "CallTimeout).\n"]
+    end.
+
+%% Prefix, then Items separated by ", " and wrapped at 79 columns with
+%% continuation lines indented Indent, then Suffix.
+wrap_items(Prefix, Items, Suffix, Indent) ->
+    wrap_items([lists:flatten(I) || I <- Items], Suffix, Indent, Prefix, []).
+
+wrap_items([Item], Suffix, Indent, Line, Lines) ->
+    close_line(Line, Item ++ Suffix, Indent, Lines);
+wrap_items([Item | Items], Suffix, Indent, Line, Lines) ->
+    {Line1, Lines1} = add_item(Line, Item ++ ",", Indent, Lines),
+    wrap_items(Items, Suffix, Indent, Line1, Lines1).
+
+close_line(Line, Last, Indent, Lines) ->
+    {Line1, Lines1} = add_item(Line, Last, Indent, Lines),
+    [[L, "\n"] || L <- lists:reverse([Line1 | Lines1])].
+
+%% The first item on a line follows the prefix or indent directly.
+add_item(Line, Item, Indent, Lines) ->
+    Fresh = lists:last(Line) =:= $( orelse lists:last(Line) =:= $[
+        orelse lists:all(fun(C) -> C =:= $\s end, Line),
+    case Fresh of
+        true -> {Line ++ Item, Lines};
+        false when length(Line) + 1 + length(Item) =< 79 -> {Line ++ " " ++ Item, Lines};
+        false -> {lists:duplicate(Indent, $\s) ++ Item, [Line | Lines]}
+    end.
+
+%% A doc as Erlang comment lines, prose wrapped at 76 columns; a code
+%% block (from ``` to ''') is left as it is.
+doc_lines(Text) ->
+    doc_lines(string:split(lists:flatten(Text), "\n", all), prose).
+
+doc_lines([], _) -> [];
+doc_lines(["```" = L | Ls], prose) -> [comment(L) | doc_lines(Ls, code)];
+doc_lines(["'''" = L | Ls], code) -> [comment(L) | doc_lines(Ls, prose)];
+doc_lines([L | Ls], code) -> [comment(L) | doc_lines(Ls, code)];
+doc_lines(["" | Ls], prose) -> [comment("") | doc_lines(Ls, prose)];
+doc_lines([L | Ls], prose) ->
+    [[comment(W) || W <- wrap(string:split(L, " ", all), [], [])]
+     | doc_lines(Ls, prose)].
+
+comment("") -> "%%\n";
+comment(L) -> ["%% ", L, "\n"].
+
+wrap([], [], Lines) -> lists:reverse(Lines);
+wrap([], Line, Lines) -> lists:reverse([Line | Lines]);
+wrap([W | Ws], [], Lines) -> wrap(Ws, W, Lines);
+wrap([W | Ws], Line, Lines) when length(Line) + 1 + length(W) =< 76 ->
+    wrap(Ws, Line ++ " " ++ W, Lines);
+wrap(Ws, Line, Lines) -> wrap(Ws, [], [Line | Lines]).
+
+%% The doc of a call, all from the table: what it does, the system call
+%% it wraps, its arguments, results and errors, and its example.
+call_doc(_Name, Args, Vars, Result, Os, Doc, Example) ->
+    Syscall = case re:run(Doc, "^([a-z_0-9]+\\([0-9]\\))",
+                          [{capture, all_but_first, list}]) of
+                  {match, [S]} -> S;
+                  nomatch -> "none: the event loop of the process answers."
+              end,
+    HasErrno = string:find(Result, "{error, posix()}") =/= nomatch,
+    HasConst = lists:any(fun({_, {T, _}}) -> lists:member(T, [constant, flags, ptrarg]);
+                            (_) -> false
+                         end, Args),
+    Errors =
+        [["`{error, Errno}': the system call failed; Errno is the lowercase "
+          "name of the errno(3) value, such as `eperm' or `enoent'." || HasErrno],
+         ["`{error, enotsup}': a constant name that this platform lacks."
+          || HasConst],
+         [fmt("`{error, enotsup}' on any system but ~s.",
+              [join(", ", [str(O) || O <- Os])]) || Os =/= all],
+         ["Raises `badarg' for an argument of the wrong type or range (before "
+          "anything is sent), `badpid' when the fork chain names no process, "
+          "`undef' when filter/3,4 forbids the call in that process."]],
+    ["@doc ", edoc_escape(Doc), "\n\n",
+     "<dl>\n",
+     "<dt>System call</dt><dd>", Syscall, "</dd>\n",
+     "<dt>Arguments</dt>\n",
+     "<dd>`Drv': the driver, from `alcove_drv:start/0,1'.</dd>\n",
+     "<dd>`Pids': the fork chain of the process that makes the call; "
+     "`[]' is the port itself.</dd>\n",
+     [fmt("<dd>`~s': ~s</dd>~n", [V, arg_doc(T)])
+      || {{_, T}, V} <- lists:zip(Args, Vars)],
+     "<dt>Returns</dt><dd>`", edoc_escape(Result), "'</dd>\n",
+     "<dt>Errors</dt>\n",
+     [["<dd>", E, "</dd>\n"] || [E] <- Errors],
+     case Example of
+         none -> [];
+         _ -> ["<dt>Example</dt><dd>\n```\n",
+               "{ok, Drv} = alcove_drv:start(),\n", Example,
+               "\n'''\n</dd>\n"]
+     end,
+     "</dl>"].
+
+first_sentence(Doc) ->
+    case string:split(Doc, ". ") of
+        [First, _] -> First ++ ".";
+        [All] -> All
+    end.
+
+%% What an argument of each type is, for the docs.
+arg_doc(int32) -> "an integer, 32 bits, signed.";
+arg_doc(uint32) -> "an integer, 32 bits, unsigned.";
+arg_doc(int64) -> "an integer, 64 bits, signed.";
+arg_doc(uint64) -> "an integer, 64 bits, unsigned.";
+arg_doc(pid) -> "a system process ID (`pid_t()').";
+arg_doc(fd) -> "a file descriptor (`fd()').";
+arg_doc(iodata) -> "iodata, such as a string or a binary.";
+arg_doc(argv) -> "a list of iodata.";
+arg_doc(atom) -> "an atom.";
+arg_doc(calls) -> "call numbers, from `filter/1'.";
+arg_doc(rlimit) -> "an `#alcove_rlimit{}' record (include/alcove.hrl).";
+arg_doc(timeval) -> "an `#alcove_timeval{}' record, or `[]' for none.";
+arg_doc(int32_list) -> "a list of 32 bit integers.";
+arg_doc(uint32_list) -> "a list of unsigned 32 bit integers.";
+arg_doc(nullable_iodata) -> "iodata, or `[]' (or `null') for NULL.";
+arg_doc(ptrarg) -> "an integer, a binary or a Cstruct (see alcove_cstruct).";
+arg_doc(cstruct) -> "a binary or a Cstruct (see alcove_cstruct).";
+arg_doc({constant, Tab}) ->
+    fmt("an integer, or a name of the ~s constants (~s_constant/3).", [Tab, Tab]);
+arg_doc({flags, Tab}) ->
+    fmt("an integer, or a list of names of the ~s constants (~s_constant/3) "
+        "and integers, ORed.", [Tab, Tab]);
+arg_doc({ptrarg, Tab}) ->
+    fmt("an integer, a name of the ~s constants (~s_constant/3), a binary "
+        "or a Cstruct; a binary or a Cstruct is passed as a pointer.", [Tab, Tab]);
+arg_doc({enum, Atoms}) ->
+    fmt("one of ~s.", [join(", ", [["`", spec_atom(A), "'"] || A <- Atoms])]).
 
 %% edoc reads XML: escape it, and quote [] as code.
 edoc_escape(S) ->
@@ -220,7 +387,8 @@ proto(Calls) ->
      ".\n\n",
      "%% @doc The names of every call, in call number order.\n",
      "-spec calls() -> [call()].\n",
-     "calls() ->\n    ", fmt("~w", [Names]), ".\n\n",
+     "calls() ->\n",
+     wrap_items("    [", [atom_to_list(N) || N <- Names], "].", 5), "\n",
      "%% @doc The number of a call.\n",
      "-spec call(call()) -> non_neg_integer().\n",
      [fmt("call(~s) -> ~B;~n", [N, Nr]) || {Nr, {N, _, _, _, _, _}} <- Calls],

@@ -235,7 +235,8 @@ handle_call({stdin, Pids, Data}, From, State) ->
             {reply, ok, State1};
         false ->
             Waiting = State1#state.waiting,
-            {noreply, State1#state{waiting = Waiting#{Pids => [From | maps:get(Pids, Waiting, [])]}}}
+            Froms = [From | maps:get(Pids, Waiting, [])],
+            {noreply, State1#state{waiting = Waiting#{Pids => Froms}}}
     end;
 handle_call(_, _, State) ->
     {reply, {error, badarg}, State}.

@@ -397,7 +397,8 @@ v2_subtree_control(Config) ->
             Sorted = lists:sort(Mid),
             {ok, Ctl} = alcove_cgroup:v2_get(Drv, [], Name, <<"cgroup.subtree_control">>),
             Sorted = lists:sort(binary:split(Ctl, <<" ">>, [global])),
-            {ok, Leaf} = alcove_cgroup:v2_controllers(Drv, [], <<(list_to_binary(Name))/binary, "/leaf">>),
+            LeafName = <<(list_to_binary(Name))/binary, "/leaf">>,
+            {ok, Leaf} = alcove_cgroup:v2_controllers(Drv, [], LeafName),
             Sorted = lists:sort(Leaf),
             case lists:member(<<"hugetlb">>, Offered) of
                 true -> hugetlb_limit(Drv, Root, [Name, "leaf"]);

@@ -254,7 +254,8 @@ tcpshell_echo(_Config) ->
     [true = ns(OSPid, NS) =/= ns(self, NS) || NS <- ["net", "pid", "uts", "mnt"]],
     ok = gen_tcp:close(S),
     ok = until(fun() ->
-                       case {tcpshell:shells(Server), filelib:is_dir("/proc/" ++ integer_to_list(OSPid))} of
+                       Proc = "/proc/" ++ integer_to_list(OSPid),
+                       case {tcpshell:shells(Server), filelib:is_dir(Proc)} of
                            {[], false} -> ok;
                            Other -> Other
                        end

@@ -7,19 +7,19 @@
 
 static int check_passed, check_failed;
 
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (cond) {                                                         \
-            check_passed++;                                                 \
-        } else {                                                            \
-            check_failed++;                                                 \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                   \
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (cond) {                                                           \
+            check_passed++;                                                   \
+        } else {                                                              \
+            check_failed++;                                                   \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+        }                                                                     \
     } while (0)
 
-#define DONE()                                                              \
-    (printf("%s: %d passed, %d failed\n", __FILE__, check_passed,           \
-            check_failed),                                                  \
+#define DONE()                                                                \
+    (printf("%s: %d passed, %d failed\n", __FILE__, check_passed,             \
+            check_failed),                                                    \
      check_failed != 0)
 
 #endif

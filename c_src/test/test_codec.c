@@ -58,8 +58,14 @@ static int fn_args(dec_t *d)
 
 static void test_ints(void)
 {
-    const long long vals[] = {0, 255, -1, 256, INT32_MIN, INT32_MAX,
-                              (long long)INT32_MAX + 1, INT64_MIN,
+    const long long vals[] = {0,
+                              255,
+                              -1,
+                              256,
+                              INT32_MIN,
+                              INT32_MAX,
+                              (long long)INT32_MAX + 1,
+                              INT64_MIN,
                               INT64_MAX};
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         ei_x_buff x;
@@ -86,8 +92,8 @@ static void test_binary(void)
     ei_x_free(&x);
 
     /* a length field far past the end */
-    const char lie[] = {(char)131, 'm', 0x7f, (char)0xff, (char)0xff,
-                        (char)0xff, 'a'};
+    const char lie[] = {(char)131,  'm',        0x7f, (char)0xff,
+                        (char)0xff, (char)0xff, 'a'};
     dec_t d;
     CHECK(dec_init(&d, lie, sizeof(lie)) == 0 &&
           dec_binary(&d, &got_p, &got_n) < 0 && d.idx == 1);
@@ -145,15 +151,15 @@ static void test_lists(void)
     ei_x_free(&x);
 
     /* a list claiming more elements than there are bytes */
-    const char lie[] = {(char)131, 'l', 0x7f, (char)0xff, (char)0xff,
-                        (char)0xff, 'j'};
+    const char lie[] = {(char)131,  'l',        0x7f, (char)0xff,
+                        (char)0xff, (char)0xff, 'j'};
     dec_t d;
     dec_list_t l;
     CHECK(dec_init(&d, lie, sizeof(lie)) == 0 && dec_list(&d, &l) < 0);
 
     /* a tuple claiming a huge arity */
-    const char tup[] = {(char)131, 'i', 0x7f, (char)0xff, (char)0xff,
-                        (char)0xff};
+    const char tup[] = {(char)131,  'i',        0x7f,
+                        (char)0xff, (char)0xff, (char)0xff};
     int arity;
     CHECK(dec_init(&d, tup, sizeof(tup)) == 0 && dec_tuple(&d, &arity) < 0);
 }

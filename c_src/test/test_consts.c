@@ -13,103 +13,103 @@ static int failed;
 
 static void check(int ok, const char *what)
 {
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s\n", what);
+    if (ok) {
+        passed++;
+        return;
+    }
+    failed++;
+    printf("FAIL: %s\n", what);
 }
 
 static int has(const alcove_const_table_t *t, const char *name, int64_t want)
 {
-	int64_t v;
+    int64_t v;
 
-	return alcove_const_lookup(t, name, &v) == 0 && v == want;
+    return alcove_const_lookup(t, name, &v) == 0 && v == want;
 }
 
 static int known(const alcove_const_table_t *t, const char *name)
 {
-	int64_t v;
+    int64_t v;
 
-	return alcove_const_lookup(t, name, &v) == 0;
+    return alcove_const_lookup(t, name, &v) == 0;
 }
 
-static int named(const alcove_const_table_t *t, int64_t value, const char *want)
+static int named(const alcove_const_table_t *t, int64_t value,
+                 const char *want)
 {
-	const char *name = alcove_const_name(t, value);
+    const char *name = alcove_const_name(t, value);
 
-	return name != NULL && strcmp(name, want) == 0;
+    return name != NULL && strcmp(name, want) == 0;
 }
 
 /* strictly sorted and every entry found by its name, in both cases */
 static int table_ok(const alcove_const_table_t *t)
 {
-	char upper[256];
-	size_t i;
-	size_t j;
+    char upper[256];
+    size_t i;
+    size_t j;
 
-	for (i = 0; i < t->n; i++) {
-		const char *name = t->entry[i].name;
+    for (i = 0; i < t->n; i++) {
+        const char *name = t->entry[i].name;
 
-		if (i > 0 && strcmp(t->entry[i - 1].name, name) >= 0)
-			return 0;
-		if (strlen(name) >= sizeof(upper))
-			return 0;
-		for (j = 0; name[j] != '\0'; j++)
-			upper[j] = (name[j] >= 'a' && name[j] <= 'z')
-				? name[j] - 'a' + 'A' : name[j];
-		upper[j] = '\0';
-		if (!has(t, name, t->entry[i].value) ||
-				!has(t, upper, t->entry[i].value))
-			return 0;
-	}
-	return 1;
+        if (i > 0 && strcmp(t->entry[i - 1].name, name) >= 0)
+            return 0;
+        if (strlen(name) >= sizeof(upper))
+            return 0;
+        for (j = 0; name[j] != '\0'; j++)
+            upper[j] = (name[j] >= 'a' && name[j] <= 'z') ? name[j] - 'a' + 'A'
+                                                          : name[j];
+        upper[j] = '\0';
+        if (!has(t, name, t->entry[i].value) ||
+            !has(t, upper, t->entry[i].value))
+            return 0;
+    }
+    return 1;
 }
 
 int main(void)
 {
-	char longname[301];
-	size_t i;
+    char longname[301];
+    size_t i;
 
-	check(has(&alcove_const_signal, "sigterm", SIGTERM), "sigterm");
-	check(has(&alcove_const_signal, "SIGTERM", SIGTERM), "SIGTERM");
-	check(has(&alcove_const_signal, "SigTerm", 15), "SigTerm");
-	check(named(&alcove_const_signal, 15, "sigterm"), "15 -> sigterm");
-	check(named(&alcove_const_signal, SIGABRT, "sigabrt"), "sigabrt");
-	check(named(&alcove_const_signal, SIGCHLD, "sigchld"), "sigchld");
-	check(named(&alcove_const_signal, SIGIO, "sigio"), "sigio");
-	check(named(&alcove_const_signal, SIGSYS, "sigsys"), "sigsys");
-	check(!known(&alcove_const_signal, "sig_dfl"), "sig_dfl excluded");
+    check(has(&alcove_const_signal, "sigterm", SIGTERM), "sigterm");
+    check(has(&alcove_const_signal, "SIGTERM", SIGTERM), "SIGTERM");
+    check(has(&alcove_const_signal, "SigTerm", 15), "SigTerm");
+    check(named(&alcove_const_signal, 15, "sigterm"), "15 -> sigterm");
+    check(named(&alcove_const_signal, SIGABRT, "sigabrt"), "sigabrt");
+    check(named(&alcove_const_signal, SIGCHLD, "sigchld"), "sigchld");
+    check(named(&alcove_const_signal, SIGIO, "sigio"), "sigio");
+    check(named(&alcove_const_signal, SIGSYS, "sigsys"), "sigsys");
+    check(!known(&alcove_const_signal, "sig_dfl"), "sig_dfl excluded");
 
-	check(has(&alcove_const_errno, "eperm", 1), "eperm -> 1");
-	check(named(&alcove_const_errno, 11, "eagain"), "11 -> eagain");
-	check(named(&alcove_const_errno, ENOTSUP, "enotsup"), "enotsup");
-	check(named(&alcove_const_errno, EDEADLK, "edeadlk"), "edeadlk");
-	check(alcove_const_name(&alcove_const_errno, -12345) == NULL,
-			"unknown value -> NULL");
+    check(has(&alcove_const_errno, "eperm", 1), "eperm -> 1");
+    check(named(&alcove_const_errno, 11, "eagain"), "11 -> eagain");
+    check(named(&alcove_const_errno, ENOTSUP, "enotsup"), "enotsup");
+    check(named(&alcove_const_errno, EDEADLK, "edeadlk"), "edeadlk");
+    check(alcove_const_name(&alcove_const_errno, -12345) == NULL,
+          "unknown value -> NULL");
 
 #ifdef __linux__
-	check(has(&alcove_const_clone, "clone_newpid", CLONE_NEWPID),
-			"clone_newpid");
-	check(known(&alcove_const_mount, "ms_rdonly"), "ms_rdonly");
-	check(has(&alcove_const_syscall, "sys_read", __NR_read), "sys_read");
-	check(known(&alcove_const_syscall, "sys_exit"), "sys_exit");
+    check(has(&alcove_const_clone, "clone_newpid", CLONE_NEWPID),
+          "clone_newpid");
+    check(known(&alcove_const_mount, "ms_rdonly"), "ms_rdonly");
+    check(has(&alcove_const_syscall, "sys_read", __NR_read), "sys_read");
+    check(known(&alcove_const_syscall, "sys_exit"), "sys_exit");
 #endif
-	check(known(&alcove_const_mount, "rdonly"), "rdonly");
+    check(known(&alcove_const_mount, "rdonly"), "rdonly");
 
-	check(!known(&alcove_const_signal, "sigfoo"), "unknown name");
-	check(!known(&alcove_const_signal, ""), "empty name");
+    check(!known(&alcove_const_signal, "sigfoo"), "unknown name");
+    check(!known(&alcove_const_signal, ""), "empty name");
 
-	memset(longname, 'a', sizeof(longname) - 1);
-	longname[sizeof(longname) - 1] = '\0';
-	check(!known(&alcove_const_signal, longname), "300 byte name");
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    check(!known(&alcove_const_signal, longname), "300 byte name");
 
-	for (i = 0; alcove_const_tables[i] != NULL; i++)
-		check(table_ok(alcove_const_tables[i]),
-				alcove_const_tables[i]->name);
-	check(i == 17, "17 tables");
+    for (i = 0; alcove_const_tables[i] != NULL; i++)
+        check(table_ok(alcove_const_tables[i]), alcove_const_tables[i]->name);
+    check(i == 17, "17 tables");
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
 }

@@ -293,16 +293,14 @@ static void test_malformed(void)
         els[k](&x);
         ei_x_encode_empty_list(&x);
         /* no table: an atom is no integer either */
-        CHECK(decode(x.buff, (size_t)x.index, true, NULL, &cs) ==
-              ARGS_BADARG);
+        CHECK(decode(x.buff, (size_t)x.index, true, NULL, &cs) == ARGS_BADARG);
         pool_free();
         ei_x_free(&x);
     }
     for (size_t k = 0; k < sizeof(terms) / sizeof(terms[0]); k++) {
         ei_x_new_with_version(&x);
         terms[k](&x);
-        CHECK(decode(x.buff, (size_t)x.index, true, NULL, &cs) ==
-              ARGS_BADARG);
+        CHECK(decode(x.buff, (size_t)x.index, true, NULL, &cs) == ARGS_BADARG);
         pool_free();
         ei_x_free(&x);
     }

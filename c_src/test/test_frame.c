@@ -93,8 +93,8 @@ static void test_want(void)
 static void test_down(void)
 {
     /* CALL id 7 through [100, 200], call 6, args "xy" */
-    char body[] = {MSG_CALL, 0, 0, 0, 7, 0, 2, 0, 0, 0, 100,
-                   0, 0, 0, (char)200, 0, 6, 'x', 'y'};
+    char body[] = {MSG_CALL, 0, 0, 0, 7,         0, 2, 0,   0,  0,
+                   100,      0, 0, 0, (char)200, 0, 6, 'x', 'y'};
     down_hdr_t h;
     CHECK(down_parse(body, sizeof(body), &h) == 0);
     CHECK(h.type == MSG_CALL && h.id == 7 && h.n == 2);
