@@ -172,6 +172,7 @@ void child_read(alcove_t *ap, fdref_t *r);
 void child_wrote(alcove_t *ap, child_t *c);
 void child_finish(alcove_t *ap, child_t *c);
 void child_closefds(child_t *c);
+bool fd_internal(alcove_t *ap, int64_t fd);
 
 /* sig.c */
 int sig_init(alcove_t *ap);
@@ -182,6 +183,7 @@ void sig_restore(alcove_t *ap);
 
 /* dispatch.c */
 void dispatch(alcove_t *ap, const down_hdr_t *h);
+void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
 int set_nonblock(int fd);
 
 /* die.c */

@@ -46,14 +46,19 @@ static int arena_reset(size_t need)
 }
 
 /* Memory whose size is not bounded by the request (a Cstruct's {ptr, N}),
- * kept until the next call. */
+ * kept until the next call. A request may take no more than a reply can
+ * carry back: 256 elements of {ptr, 16 MiB} would otherwise make the
+ * port zero 4 GiB. */
 static struct {
     void **p;
     size_t n, cap;
+    size_t bytes;
 } side;
 
 static void *side_alloc(size_t n)
 {
+    if (n > FRAME_MAX - side.bytes)
+        return NULL;
     if (side.n == side.cap) {
         size_t cap = side.cap ? side.cap * 2 : 16;
         void **p = realloc(side.p, cap * sizeof(*p));
@@ -63,8 +68,10 @@ static void *side_alloc(size_t n)
         side.cap = cap;
     }
     void *m = calloc(1, n);
-    if (m != NULL)
+    if (m != NULL) {
         side.p[side.n++] = m;
+        side.bytes += n;
+    }
     return m;
 }
 
@@ -73,6 +80,7 @@ static void side_release(void)
     for (size_t i = 0; i < side.n; i++)
         free(side.p[i]);
     side.n = 0;
+    side.bytes = 0;
 }
 
 static const char *copy_str(const char *p, size_t n)

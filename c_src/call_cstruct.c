@@ -78,8 +78,9 @@ int alcove_sys_seccomp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_ioctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     int rv;
+    if (fd_internal(ap, arg[0].i))
+        return reply_errno(x, EBADF);
     do
         rv = ioctl((int)arg[0].i, (unsigned long)arg[1].i,
                    cstruct_value(arg[2].cs));

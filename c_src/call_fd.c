@@ -29,10 +29,11 @@ int alcove_sys_open(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_read(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     int64_t count = arg[1].i;
     if (count < 0 || count > READ_MAX)
         return reply_errno(x, EINVAL);
+    if (fd_internal(ap, arg[0].i))
+        return reply_errno(x, EBADF);
 
     char *buf = malloc(count > 0 ? (size_t)count : 1);
     if (buf == NULL)
@@ -51,8 +52,9 @@ int alcove_sys_read(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_write(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     ssize_t n;
+    if (fd_internal(ap, arg[0].i))
+        return reply_errno(x, EBADF);
     do
         n = write((int)arg[0].i, arg[1].s, arg[1].n);
     while (n < 0 && errno == EINTR);

@@ -63,7 +63,8 @@ static bool fcntl_int_cmd(int64_t cmd)
 
 int alcove_sys_fcntl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
+    if (fd_internal(ap, arg[0].i))
+        return reply_errno(x, EBADF);
     if (!fcntl_int_cmd(arg[1].i))
         return reply_errno(x, EINVAL);
     int rv = fcntl((int)arg[0].i, (int)arg[1].i, (long)arg[2].i);

@@ -165,19 +165,6 @@ int alcove_sys_waitpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return CALL_REPLY;
 }
 
-/* The loop's own descriptors are not the caller's to close. */
-static bool fd_internal(alcove_t *ap, int fd)
-{
-    if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
-        fd == ap->up_in.fd || fd == ap->up_out.fd)
-        return true;
-    for (child_t *c = ap->first; c; c = c->next)
-        if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
-            fd == c->err.fd)
-            return true;
-    return false;
-}
-
 int alcove_sys_close(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     int fd = (int)arg[0].i;

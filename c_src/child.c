@@ -97,6 +97,23 @@ static void ref_close(fdref_t *r)
     r->fd = -1;
 }
 
+/* The loop's own descriptors are not the caller's to close, read, write
+ * or change: a write to the upstream channel would be taken for frames,
+ * a read would take requests out of it, a cleared O_NONBLOCK would block
+ * the loop. (This prevents accidents: it is no boundary, as a path such
+ * as /proc/self/fd/1 opens the same pipe again.) */
+bool fd_internal(alcove_t *ap, int64_t fd)
+{
+    if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
+        fd == ap->up_in.fd || fd == ap->up_out.fd)
+        return true;
+    for (child_t *c = ap->first; c; c = c->next)
+        if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
+            fd == c->err.fd)
+            return true;
+    return false;
+}
+
 void child_closefds(child_t *c)
 {
     ref_close(&c->ctl);
@@ -237,8 +254,8 @@ void child_finish(alcove_t *ap, child_t *c)
 {
     if (!c->exited || c->ctl.fd >= 0 || c->out.fd >= 0 || c->err.fd >= 0)
         return;
-    /* writes to stdin that can no longer happen still get their answer */
-    c->stdin_total -= c->stdin_out.b.len;
+    /* writes to stdin that can no longer happen still get their answer:
+     * every one of them, as nothing is left to write */
     abuf_free(&c->stdin_out.b);
     child_wrote(ap, c);
     send_exit(ap, c);

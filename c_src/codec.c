@@ -227,7 +227,11 @@ int enc_int(ei_x_buff *x, int64_t v) { return ei_x_encode_longlong(x, v); }
 
 int enc_binary(ei_x_buff *x, const void *p, size_t n)
 {
-    if (n > INT32_MAX)
+    /* No frame carries more than FRAME_MAX, and ei keeps its index in an
+     * int: a reply growing past FRAME_MAX is refused here, long before
+     * the index could wrap (ei_x_encode_binary would then write past the
+     * end of its buffer). */
+    if (x->index < 0 || n > FRAME_MAX || (size_t)x->index > FRAME_MAX - n)
         return -1;
     return ei_x_encode_binary(x, p, (int)n);
 }

@@ -12,14 +12,28 @@
 #include "codec.h"
 #include "reply.h"
 
+/* A reply buffer larger than this is given back once the reply is sent:
+ * kept, one 64 MiB read would hold 64 MiB of this process for the rest
+ * of its life. */
+#define REPLY_KEEP (1024 * 1024)
+
 static void reply_send(alcove_t *ap, uint32_t id, uint8_t status)
 {
+    /* a reply no frame can carry: the parent would cut this process off,
+     * the driver would wait for ever */
+    if ((size_t)ap->x.index - FRAME_LEN > FRAME_MAX)
+        status = ALCOVE_BADARG;
     if (status != ALCOVE_OK)
         ap->x.index = REPLY_HDR;
     if (reply_frame(&ap->up_obuf.b, ap->x.buff, (size_t)ap->x.index, id,
                     status) < 0)
         die(DIE_NOMEM, "out of memory");
     obuf_mark(ap, &ap->up_obuf);
+    if (ap->x.buffsz > REPLY_KEEP) {
+        ei_x_free(&ap->x);
+        if (ei_x_new(&ap->x) < 0)
+            die(DIE_NOMEM, "out of memory");
+    }
 }
 
 static void reply_status(alcove_t *ap, uint32_t id, uint8_t status)
@@ -128,6 +142,15 @@ static void stdio(alcove_t *ap, const down_hdr_t *h)
     c->stdin_total += h->restlen;
     c->acks[c->nacks++] = (stdin_ack_t){.id = h->id, .end = c->stdin_total};
     obuf_mark(ap, &c->stdin_out);
+}
+
+/* A frame too short for its header, or for the PIDs it counts: if it
+ * holds a request id, the request is answered, so that its sender does
+ * not wait for ever. */
+void dispatch_short(alcove_t *ap, const char *body, uint32_t len)
+{
+    if (len >= 1 + 4 && (uint8_t)body[0] != MSG_SHUTDOWN)
+        reply_status(ap, get32(body + 1), ALCOVE_BADARG);
 }
 
 void dispatch(alcove_t *ap, const down_hdr_t *h)

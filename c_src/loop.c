@@ -256,6 +256,8 @@ static void up_read(alcove_t *ap)
         down_hdr_t h;
         if (down_parse(body, len, &h) == 0)
             dispatch(ap, &h);
+        else
+            dispatch_short(ap, body, len);
         if (ap->newchild)
             return; /* the parent's buffers are gone */
         abuf_consume(b, FRAME_LEN + len);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,15 +17,21 @@
 
 #include "spawn.h"
 
-/* fd[0..1] stdin, [2..3] stdout, [4..5] stderr, [6..7] control */
+/* fd[0..1] stdin, [2..3] stdout, [4..5] stderr, [6..7] control,
+ * [8..9] ready: closed by the child once it is its own event loop */
+#define SPAWN_FDS 10
 typedef struct {
-    int fd[8];
+    int fd[SPAWN_FDS];
 } fds_t;
+
+/* How long a parent waits for its new child to be ready: it is a few
+ * system calls away, unless something stopped it. */
+#define READY_MS 5000
 
 static void fds_close(fds_t *f)
 {
     int saved = errno;
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < SPAWN_FDS; i++)
         if (f->fd[i] >= 0)
             close(f->fd[i]);
     errno = saved;
@@ -58,10 +65,23 @@ static pid_t fork_or_clone(int64_t flags)
 #endif
 }
 
+/* Wait for the child to close its end of the ready pipe (or die). */
+static void ready_wait(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int n;
+    do
+        n = poll(&pfd, 1, READY_MS);
+    while (n < 0 && errno == EINTR);
+    char b;
+    while (n > 0 && read(fd, &b, 1) < 0 && errno == EINTR)
+        ;
+}
+
 int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 {
     __attribute__((cleanup(fds_close)))
-    fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1}};
+    fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
 
     if (ap->nchild >= (size_t)ap->maxchild || ap->depth >= ap->maxforkdepth) {
         errno = EAGAIN;
@@ -69,7 +89,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
     }
     if (pipe2(&f.fd[0], O_CLOEXEC) < 0 || pipe2(&f.fd[2], O_CLOEXEC) < 0 ||
         pipe2(&f.fd[4], O_CLOEXEC) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &f.fd[6]) < 0)
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &f.fd[6]) < 0 ||
+        pipe2(&f.fd[8], O_CLOEXEC) < 0)
         return -1;
 
     *pid = fork_or_clone(flags);
@@ -82,14 +103,26 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
             dup2(f.fd[3], STDOUT_FILENO) < 0 ||
             dup2(f.fd[5], STDERR_FILENO) < 0)
             _exit(DIE_SYS);
-        int ctl = f.fd[7];
-        f.fd[7] = -1;
+        int ctl = f.fd[7], ready = f.fd[9];
+        f.fd[7] = f.fd[9] = -1;
         fds_close(&f);
-        for (size_t i = 0; i < 8; i++)
+        for (size_t i = 0; i < SPAWN_FDS; i++)
             f.fd[i] = -1;
         alcove_become_child(ap, ctl);
+        /* it holds nothing of its parent's and dies with it: the parent
+         * may give out its PID */
+        close(ready);
         return 1;
     }
+
+    /* Answer only once the child is ready. Before, it still holds this
+     * process's upstream pipes and has no parent-death signal: stopped
+     * there (a SIGSTOP sent as soon as its PID is known), it would
+     * outlive this process and, for the port, keep its stdout open, so
+     * that the VM would never see the port exit. */
+    close(f.fd[9]);
+    f.fd[9] = -1;
+    ready_wait(f.fd[8]);
 
     child_add(ap, *pid, f.fd[6], f.fd[1], f.fd[2], f.fd[4]);
     f.fd[6] = f.fd[1] = f.fd[2] = f.fd[4] = -1;

@@ -64,6 +64,10 @@
 -define(STDIN_WINDOW, (4 * 1024 * 1024)).
 %% How long stop/1 waits for the port to stop its children and exit.
 -define(STOP_TIMEOUT, 15000).
+%% The largest frame the port reads (c_src/frame.h): past it the port
+%% cannot find the next frame and stops. A call is refused here instead.
+-define(FRAME_MAX, (256 * 1024 * 1024)).
+-define(DOWN_HDR, 7).
 
 -record(state, {
     port :: port(),
@@ -115,13 +119,16 @@ stop(Drv) ->
 %% @doc Run call number `Nr' with its arguments in the process at the end
 %% of the fork chain. Used by the generated functions of `alcove'.
 %% An integer `Timeout' makes the caller exit with `timeout', like
-%% `gen_server:call/3'.
+%% `gen_server:call/3'. A call number past 16 bits, or arguments too
+%% large for one frame of the protocol (256 MiB), raise badarg.
 -spec call(pid(), alcove:fork_chain(), non_neg_integer(), tuple(), timeout()) ->
     term().
-call(Drv, Pids, Nr, Args, Timeout) when is_pid(Drv), is_tuple(Args) ->
+call(Drv, Pids, Nr, Args, Timeout) when is_pid(Drv), is_integer(Nr), Nr >= 0,
+                                        Nr =< 16#ffff, is_tuple(Args) ->
     Chain = chain(Pids),
     timeout(Timeout),
     Req = [Chain, <<Nr:16>>, term_to_binary(Args)],
+    iolist_size(Req) =< ?FRAME_MAX - ?DOWN_HDR orelse erlang:error(badarg),
     Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
     Drv ! {'$alcove_call', Ref, Pids, Nr, Req},
     wait(Drv, Ref, Timeout, {call, Nr});
