@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: ISC
 REBAR ?= rebar3
+# How long make fuzz runs the fuzzer; make test runs it FUZZ_TEST_SECONDS.
+FUZZ_SECONDS ?= 600
+FUZZ_TEST_SECONDS ?= 60
 
 all: deps
 	$(REBAR) compile
@@ -8,8 +11,9 @@ deps:
 	@./scripts/deps
 
 # Everything: the linters, C unit tests, the port built warning-free by
-# gcc and clang, xref and dialyzer, and the Common Test suites (as root,
-# for namespaces).
+# gcc and clang, xref and dialyzer, the Common Test suites (as root, for
+# namespaces), the same again against the sanitized port, and a minute of
+# fuzzing.
 test: all lint
 	$(MAKE) -C c_src test
 	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src CC=clang all test
@@ -17,6 +21,25 @@ test: all lint
 	$(REBAR) xref
 	$(REBAR) dialyzer
 	$(REBAR) ct
+	./scripts/test-asan
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
+
+# The C unit tests and the Common Test suites against the port built with
+# AddressSanitizer and UndefinedBehaviorSanitizer: any report fails.
+test-asan: all
+	./scripts/test-asan
+
+# The Common Test suites with the port under valgrind memcheck: any
+# invalid access or definitely lost block fails. Not part of make test:
+# a few minutes, and cases valgrind breaks are skipped (fuzz/valgrind.spec).
+test-valgrind: all
+	@./scripts/deps valgrind
+	./scripts/test-valgrind
+
+# The libFuzzer harness over the port's input path, for FUZZ_SECONDS:
+# see fuzz/Makefile. A crash is written to fuzz/crashes/ and fails.
+fuzz: all
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The C sources against .clang-format, .clang-tidy and cppcheck, and the
 # Erlang layout of CONTRIBUTING.md: see scripts/lint.
@@ -55,6 +78,8 @@ examples: all
 clean:
 	$(REBAR) clean
 	$(MAKE) -C c_src -f Makefile.static clean
+	$(MAKE) -C fuzz clean
 	rm -rf examples/ebin doc
 
-.PHONY: all deps test lint dialyzer doc static demo examples bench clean
+.PHONY: all deps test test-asan test-valgrind fuzz lint dialyzer doc static \
+	demo examples bench clean

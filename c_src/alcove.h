@@ -64,6 +64,7 @@ typedef struct fdref {
     bool readable;
     bool writable;
     bool queued; /* on the ready queue or the parked list */
+    bool hup;    /* the writer is gone: read until EOF, short reads too */
     struct child *child;
     struct fdref *next; /* ready queue link */
 } fdref_t;
@@ -183,6 +184,7 @@ void sig_restore(alcove_t *ap);
 
 /* dispatch.c */
 void dispatch(alcove_t *ap, const down_hdr_t *h);
+int up_frames(alcove_t *ap);
 void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
 int set_nonblock(int fd);
 

@@ -312,7 +312,7 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     }
     obuf_mark(ap, &ap->up_obuf);
     abuf_trim(b, KEEP_CHILD);
-    return (size_t)n == want;
+    return (size_t)n == want || c->ctl.hup;
 }
 
 static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
@@ -343,7 +343,7 @@ static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
     if (c->flowcontrol > 0)
         c->flowcontrol--;
     /* a dead child's pipe is read to its end: no edge may come again */
-    return n == READ_CHUNK || c->exited;
+    return n == READ_CHUNK || c->exited || r->hup;
 }
 
 void child_read(alcove_t *ap, fdref_t *r)

@@ -33,6 +33,10 @@ int abuf_reserve(abuf_t *b, size_t n)
 
 int abuf_append(abuf_t *b, const void *p, size_t n)
 {
+    /* an empty buffer has no memory: NULL + 0 and memcpy to NULL are
+     * undefined behaviour, even for 0 bytes (an empty stdin frame) */
+    if (n == 0)
+        return 0;
     if (abuf_reserve(b, n) < 0)
         return -1;
     memcpy(abuf_tail(b), p, n);

@@ -213,6 +213,36 @@ static void flush_dirty(alcove_t *ap)
     }
 }
 
+/* Run or route each whole frame held in the upstream buffer; -1 on a
+ * frame too large to be a request. Apart from up_read so that the fuzzer
+ * (fuzz/fuzz_port.c) feeds this very code without a descriptor. */
+int up_frames(alcove_t *ap)
+{
+    abuf_t *b = &ap->up_ibuf;
+    for (;;) {
+        const char *body;
+        uint32_t len;
+        frame_res_t fr = frame_next(b, &body, &len);
+        if (fr == FRAME_MORE)
+            break;
+        if (fr == FRAME_TOOBIG)
+            return -1;
+
+        down_hdr_t h;
+        if (down_parse(body, len, &h) == 0)
+            dispatch(ap, &h);
+        else
+            dispatch_short(ap, body, len);
+        if (ap->newchild)
+            return 0; /* the parent's buffers are gone */
+        abuf_consume(b, FRAME_LEN + len);
+        if (ap->leaving)
+            return 0; /* exit/3: what follows is answered by CLOSED */
+    }
+    abuf_trim(b, KEEP_UP);
+    return 0;
+}
+
 /* Read requests from upstream and run or route each whole frame. */
 static void up_read(alcove_t *ap)
 {
@@ -239,32 +269,13 @@ static void up_read(alcove_t *ap)
         return;
     }
     b->len += (size_t)n;
-    if ((size_t)n == want)
+    if ((size_t)n == want || ap->up_in.hup)
         rq_push(ap, &ap->up_in);
     else
         ap->up_in.readable = false;
 
-    for (;;) {
-        const char *body;
-        uint32_t len;
-        frame_res_t fr = frame_next(b, &body, &len);
-        if (fr == FRAME_MORE)
-            break;
-        if (fr == FRAME_TOOBIG)
-            die(DIE_PROTO, "frame too large");
-
-        down_hdr_t h;
-        if (down_parse(body, len, &h) == 0)
-            dispatch(ap, &h);
-        else
-            dispatch_short(ap, body, len);
-        if (ap->newchild)
-            return; /* the parent's buffers are gone */
-        abuf_consume(b, FRAME_LEN + len);
-        if (ap->leaving)
-            return; /* exit/3: what follows is answered by CLOSED */
-    }
-    abuf_trim(b, KEEP_UP);
+    if (up_frames(ap) < 0)
+        die(DIE_PROTO, "frame too large");
 }
 
 static void serve(alcove_t *ap)
@@ -313,6 +324,10 @@ static void on_event(alcove_t *ap, const struct epoll_event *ev)
         }
         if (r->kind == FD_UP_OUT)
             return;
+        /* the data and the EOF may come in this one event: a short read
+         * must not end the reading then, no other event will come */
+        if (ev->events & (EPOLLHUP | EPOLLERR))
+            r->hup = true;
         r->readable = true;
         if (!r->queued)
             rq_push(ap, r);
