@@ -471,13 +471,18 @@ static void model_run(model_t *m, const uint8_t *p, size_t len, wants_t *ws,
         p += 4 + (size_t)flen;
         len -= 4 + (size_t)flen;
 
-        if (flen < 7)
-            continue; /* not a request: dropped */
+        /* too short for its header or its PIDs: answered badarg when
+         * its id can be read (dispatch_short), else dropped */
+        bool is_short =
+            flen < 7 || (flen - 7) / 4 < ((size_t)body[5] << 8 | body[6]);
+        if (is_short) {
+            if (flen >= 5 && body[0] != MSG_SHUTDOWN)
+                want(ws, be32(body + 1), R_BADARG);
+            continue;
+        }
         uint8_t type = body[0];
         uint32_t id = be32(body + 1);
         size_t n = (size_t)body[5] << 8 | body[6];
-        if ((flen - 7) / 4 < n)
-            continue;
         uint32_t pid0 = n > 0 ? be32(body + 7) : 0;
         size_t datalen = flen - 7 - 4 * n;
 
