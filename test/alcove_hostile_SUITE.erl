@@ -47,7 +47,8 @@
     fork_chain_bad/1,
     stdin_to_exited/1,
     stdin_to_closed_reader/1,
-    calls_after_eof/1
+    calls_after_eof/1,
+    filtered_calls_raw/1
 ]).
 
 -define(T, 10000).
@@ -62,6 +63,7 @@
 -define(OK, 0).
 -define(BADARG, 1).
 -define(BADPID, 2).
+-define(UNDEF, 3).
 %% c_src/alcove.h: die(DIE_PROTO)
 -define(DIE_PROTO, 113).
 
@@ -92,7 +94,8 @@ all() ->
         fork_chain_bad,
         stdin_to_exited,
         stdin_to_closed_reader,
-        calls_after_eof
+        calls_after_eof,
+        filtered_calls_raw
     ].
 
 %% Runs in the process of the case, which owns the port.
@@ -740,6 +743,36 @@ calls_after_eof(Config) ->
     ok = alcove:execvp(Drv, [E], "/bin/sh", ["sh", "-c", "wc -c"]),
     [<<"0\n">>] = stdout_until(Drv, [E], <<"0\n">>),
     {exit_status, 0} = alcove:event(Drv, [E], ?T),
+    intact(Config).
+
+%% A filtered call is refused (undef) before its arguments are read,
+%% whatever they are: every call number but the allowed ones, sent raw
+%% with no, garbage or plausible arguments, to the filtered process and
+%% to one it forked after the filter (which inherits it). A filter
+%% cannot be loosened: an empty or smaller list changes nothing. A
+%% process forked before the filter is not restricted.
+filtered_calls_raw(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, Before} = alcove:fork(Drv, [C]),
+    Allowed = [fork, getpid, filter],
+    ok = alcove:filter(Drv, [C], alcove:filter({allow, Allowed})),
+    {ok, After} = alcove:fork(Drv, [C]),
+    ok = alcove:filter(Drv, [C], []),
+    ok = alcove:filter(Drv, [C], alcove:filter({allow, [execve | Allowed]})),
+    Denied = [Nr || Nr <- lists:seq(0, length(alcove_proto:calls()) - 1),
+                    not lists:member(alcove_proto:name(Nr), Allowed)],
+    true = lists:member(alcove_proto:call(execve), Denied),
+    Args = [<<>>, <<131>>, term_to_binary({}), term_to_binary({<<"/bin/true">>, [], []}),
+            binary:copy(<<255>>, 64)],
+    [] = [{Chain, alcove_proto:name(Nr), A, R}
+          || Chain <- [[C], [C, After]], Nr <- Denied, A <- Args,
+             R <- [raw_call(Drv, Chain, Nr, A)], R =/= {?UNDEF, <<>>}],
+    {'EXIT', {undef, _}} = (catch alcove:execvp(Drv, [C, After], "/bin/true", ["true"])),
+    C = alcove:getpid(Drv, [C]),
+    After = alcove:getpid(Drv, [C, After]),
+    {ok, 0, 0, 0} = alcove:getresuid(Drv, [C, Before]),
+    ok = stop_child(Drv, C),
     intact(Config).
 
 %%% The invariants every case ends with
