@@ -107,6 +107,13 @@ typedef struct child {
 /* What the user asked sigaction/4 to do with a signal. */
 typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
 
+/* The children tables of the processes this one was forked from. */
+typedef struct inherited {
+    child_t *first;
+    child_t **bucket;
+    struct inherited *older;
+} inherited_t;
+
 typedef struct alcove {
     int depth; /* length of the fork chain to this process */
     pid_t pid;
@@ -134,6 +141,7 @@ typedef struct alcove {
     size_t nbucket;
     size_t nchild;
     child_t *first, *last;
+    inherited_t *inherited;
 
     fdref_t *rq_head, *rq_tail;     /* ready to read */
     fdref_t *park_head, *park_tail; /* ready, but upstream is full */

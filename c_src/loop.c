@@ -436,8 +436,11 @@ static void close_run(int lo, int hi)
 }
 
 /* In a new child, the parent's other children are not ours: close their
- * descriptors by runs (they are mostly contiguous) and free them, so that
- * a fork costs about the same with 10 siblings or 1000. */
+ * descriptors by runs (they are mostly contiguous). Their entries are
+ * left as they are, reachable from ap->inherited (a leak checker
+ * sees them, and so does a debugger): freeing them would
+ * write to every page of the parent's heap they are on, a copy of each,
+ * for memory the child shares with its parent until then. */
 static void drop_siblings(alcove_t *ap)
 {
     int maxfd = -1;
@@ -448,8 +451,7 @@ static void drop_siblings(alcove_t *ap)
                 maxfd = fds[i];
     }
     uint64_t *map = maxfd < 0 ? NULL : calloc((size_t)maxfd / 64 + 1, 8);
-    for (child_t *c = ap->first, *next; c; c = next) {
-        next = c->next;
+    for (child_t *c = ap->first; c; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++) {
             if (fds[i] < 0)
@@ -459,11 +461,6 @@ static void drop_siblings(alcove_t *ap)
             else
                 close(fds[i]);
         }
-        abuf_free(&c->ctl_in);
-        abuf_free(&c->ctl_out.b);
-        abuf_free(&c->stdin_out.b);
-        free(c->acks);
-        free(c);
     }
     for (int fd = 0; map && fd <= maxfd;) {
         if (!(map[fd / 64] & (1ULL << (fd % 64)))) {
@@ -476,7 +473,12 @@ static void drop_siblings(alcove_t *ap)
         close_run(lo, fd - 1);
     }
     free(map);
-    free(ap->bucket);
+    inherited_t *in = malloc(sizeof(*in));
+    if (in == NULL)
+        die(DIE_NOMEM, "out of memory");
+    *in = (inherited_t){
+        .first = ap->first, .bucket = ap->bucket, .older = ap->inherited};
+    ap->inherited = in;
     ap->bucket = NULL;
     ap->nbucket = ap->nchild = 0;
     ap->first = ap->last = NULL;
