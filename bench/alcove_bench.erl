@@ -8,11 +8,18 @@
 %% table is printed and written as JSON to results.json beside this
 %% module. Nothing here asserts a time: it reports.
 %%
+%% Two VMs run it (see the Makefile): `main pinned' on one CPU measures
+%% every figure but the stream's throughput and keeps its rows in
+%% rows.term; `main spread', on every CPU, measures the stream, then
+%% prints the table of both. A stream through a process in between is
+%% a pipeline: its throughput is what it does on several CPUs, while on
+%% one CPU the same run measures its CPU cost (both are reported).
+%%
 %% Run: erl -noshell -pa _build/default/lib/alcove/ebin -pa bench \
 %%          -s alcove_bench main
 -module(alcove_bench).
 
--export([main/0]).
+-export([main/0, main/1]).
 
 -define(REPS, 7).
 %% Round trips per repetition: enough for ~0.1 s each.
@@ -34,11 +41,22 @@
 %%         Target | none} with Target = {le | ge, Ratio}; the ratio is
 %% always alcove / baseline.
 
+%% Everything in this VM.
 main() ->
+    main([all]).
+
+main([Part]) ->
     try
-        Rows = run(),
-        print(Rows),
-        write_json(Rows),
+        case Part of
+            all ->
+                report(merge(pinned(), spread()));
+            pinned ->
+                ok = file:write_file(rows_file(), term_to_binary(pinned()));
+            spread ->
+                {ok, Bin} = file:read_file(rows_file()),
+                ok = file:delete(rows_file()),
+                report(merge(binary_to_term(Bin), spread()))
+        end,
         halt(0)
     catch
         Class:Reason:Stack ->
@@ -47,18 +65,39 @@ main() ->
             halt(1)
     end.
 
-run() ->
+report(Rows) ->
+    print(Rows),
+    write_json(Rows).
+
+%% The stream's throughput beside its CPU cost.
+merge(Pinned, Spread) ->
+    lists:flatmap(fun({M, _, _, _, _} = Row) ->
+                          case lists:prefix("stream", lists:flatten(M)) of
+                              true -> [Row | Spread];
+                              false -> [Row]
+                          end;
+                     (Row) -> [Row]
+                  end, Pinned).
+
+rows_file() ->
+    filename:join(filename:dirname(code:which(?MODULE)), "rows.term").
+
+pinned() ->
     progress("calls at depth 0 and 4"),
     Calls = calls(),
     progress("~b idle children", [?CHILDREN]),
     Scale = scale(),
-    progress("stream of ~b MiB through cat", [?STREAM_BYTES bsr 20]),
-    Stream = stream(),
+    progress("stream of ~b MiB through cat, CPU cost", [?STREAM_BYTES bsr 20]),
+    Stream = stream(cost),
     progress("fork + exec /bin/true"),
     Spawn = spawn_true(),
     progress("sandbox start"),
     Sandbox = sandbox(),
-    Calls ++ Scale ++ [Stream, Spawn, Sandbox].
+    Calls ++ Scale ++ [Stream, Spawn, Sandbox, {setting, setting()}].
+
+spread() ->
+    progress("stream of ~b MiB through cat, throughput", [?STREAM_BYTES bsr 20]),
+    [stream(throughput), {setting, setting()}].
 
 %%% Call round trips
 
@@ -165,14 +204,21 @@ rss_kib(Drv) ->
 
 %%% Throughput through cat
 
-stream() ->
+%% Throughput with the CPUs the VM has (the target), or CPU cost: the
+%% same on one CPU, where every copy and context switch is paid in turn.
+stream(Kind) ->
     {ok, Drv} = alcove_drv:start(),
     Reps = reps(?STREAM_REPS,
                 fun() -> {stream_alcove(Drv), stream_port()} end),
     ok = alcove_drv:stop(Drv),
     flush(),
-    {io_lib:format("stream ~b MiB through cat", [?STREAM_BYTES bsr 20]),
-     "MB/s", col(1, Reps), col(2, Reps), {ge, 1.0}}.
+    CPUs = erlang:system_info(logical_processors_available),
+    {Name, Target} = case Kind of
+                         throughput -> {"~b CPUs", {ge, 1.0}};
+                         cost -> {"~b CPU, cost", none}
+                     end,
+    {io_lib:format("stream ~b MiB through cat, " ++ Name, [?STREAM_BYTES bsr 20, CPUs]),
+     "MB/s", col(1, Reps), col(2, Reps), Target}.
 
 %% One process writes, the owner counts what comes back.
 stream_alcove(Drv) ->
@@ -275,8 +321,9 @@ port_true(Path, Args) ->
 
 %%% Report
 
-print(Rows) ->
-    io:format("~s~n", [setting()]),
+print(All) ->
+    {Settings, Rows} = lists:partition(fun(R) -> element(1, R) =:= setting end, All),
+    [io:format("~s~n", [S]) || {setting, S} <- lists:usort(Settings)],
     Fmt = "~-44s ~-5s ~12s ~12s ~7s ~7s ~s~n",
     io:format(Fmt, ["measure", "unit", "alcove", "baseline", "ratio",
                     "target", "met"]),
@@ -307,7 +354,8 @@ num(X) -> X.
 
 %% The same as the table, with every repetition, so that runs can be
 %% compared and their noise judged.
-write_json(Rows) ->
+write_json(All) ->
+    {Settings, Rows} = lists:partition(fun(R) -> element(1, R) =:= setting end, All),
     Objects = [begin
                    {M, U, A, B, R, T, Met} = summary(Row),
                    {_, _, As, Bs, _} = Row,
@@ -320,17 +368,18 @@ write_json(Rows) ->
     Path = filename:join(filename:dirname(code:which(?MODULE)),
                          "results.json"),
     Date = calendar:system_time_to_rfc3339(erlang:system_time(second)),
-    Json = json([{date, str(Date)}, {setting, str(lists:flatten(setting()))},
+    Json = json([{date, str(Date)},
+                 {settings, [str(lists:flatten(S)) || {setting, S} <- lists:usort(Settings)]},
                  {rows, Objects}]),
     ok = file:write_file(Path, [Json, $\n]),
     io:format("~nwritten: ~s~n", [Path]).
 
 %% What the figures depend on besides alcove: the Makefile runs the VM
-%% on one CPU (see there).
+%% on one CPU, then on all (see there).
 setting() ->
-    io_lib:format("cpus: ~b available to the VM, ~b schedulers",
-                  [erlang:system_info(logical_processors_available),
-                   erlang:system_info(schedulers_online)]).
+    lists:flatten(io_lib:format("cpus: ~b available to the VM, ~b schedulers",
+                                [erlang:system_info(logical_processors_available),
+                                 erlang:system_info(schedulers_online)])).
 
 %% Strings become binaries, so that a list is always a JSON array.
 str("-") -> null;
