@@ -60,12 +60,10 @@ groups() ->
     ]}].
 
 init_per_testcase(_Case, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Case, Config) ->
-    catch alcove_drv:stop(?config(drv, Config)),
-    ok.
+    alcove_test:stop(Config).
 
 %%% Helpers
 

@@ -72,12 +72,10 @@ init_per_testcase(rootless, Config) ->
     {ok, Drv} = alcove_drv:start([{exec, Exec}, {progname, ?config(port, Config)}]),
     [{drv, Drv} | Config];
 init_per_testcase(_Case, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Case, Config) ->
-    catch alcove_drv:stop(?config(drv, Config)),
-    flush(),
+    ok = alcove_test:stop(Config),
     Config.
 
 %%% Test cases
@@ -183,7 +181,7 @@ forged_frames(Config) ->
     Caller = spawn_link(fun() -> Self ! {calls, [alcove:getpid(Drv, [S]) || _ <- Ids]} end),
     ok = alcove:execve(Drv, [C], ?config(probe, Config),
                        ["probe", "forge", string:lowercase(binary_to_list(Hex))], []),
-    {0, Forged, Forged} = output(Drv, [C]),
+    {0, Forged, Forged} = alcove_test:output(Drv, [C]),
     receive {calls, Pids} -> [S] = lists:usort(Pids) after ?T -> ct:fail(no_calls) end,
     unlink(Caller),
     S = alcove:getpid(Drv, [S]),
@@ -231,7 +229,7 @@ probe(Drv, Chain, Config, Targets) ->
 %% {Attempt, Pid} => Result (an errno name as an atom, or ok), and
 %% {opened, Pid} => N for the descriptors opened through /proc.
 report(Drv, Chain) ->
-    {0, Out, <<>>} = output(Drv, Chain),
+    {0, Out, <<>>} = alcove_test:output(Drv, Chain),
     ct:log("~s", [Out]),
     Lines = [string:lexemes(L, " ") || L <- string:lexemes(binary_to_list(Out), "\n")],
     maps:from_list(lists:flatmap(fun line/1, Lines)).
@@ -256,19 +254,6 @@ unreached(Report, Targets, Expected) ->
 
 frame(Body) -> [<<(iolist_size(Body)):32>>, Body].
 
-%% Exit status, stdout and stderr of a program.
-output(Drv, Chain) ->
-    output(Drv, Chain, <<>>, <<>>).
-
-output(Drv, Chain, Out, Err) ->
-    receive
-        {alcove_stdout, Drv, Chain, D} -> output(Drv, Chain, <<Out/binary, D/binary>>, Err);
-        {alcove_stderr, Drv, Chain, D} -> output(Drv, Chain, Out, <<Err/binary, D/binary>>);
-        {alcove_event, Drv, Chain, {exit_status, N}} -> {N, Out, Err}
-    after 30000 ->
-        ct:fail({no_exit, Chain, Out, Err})
-    end.
-
 fd_dir(Pid) -> "/proc/" ++ integer_to_list(Pid) ++ "/fd".
 
 anonymous(Link) ->
@@ -285,6 +270,3 @@ collect(Port, Acc) ->
         {Port, {exit_status, N}} -> ct:log("~s", [Acc]), {N, Acc}
     after 60000 -> ct:fail({timeout, Acc})
     end.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

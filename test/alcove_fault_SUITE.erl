@@ -74,13 +74,10 @@ init_per_testcase(flood_port_blocked, Config) ->
     {ok, Drv} = alcove_drv:start([{exec, "/bin/sh " ++ Relay}]),
     [{drv, Drv} | Config];
 init_per_testcase(_Case, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Case, Config) ->
-    catch alcove_drv:stop(?config(drv, Config)),
-    flush(),
-    ok.
+    alcove_test:stop(Config).
 
 %%% A process killed in the middle of a call
 
@@ -715,9 +712,6 @@ cgroup_del(Dir) ->
                            {error, enoent} -> ok;
                            E -> E
                        end end, ok, ?T).
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.
 
 %% Under AddressSanitizer (scripts/test-asan sets ALCOVE_SANITIZED), the
 %% port's resident size is the sanitizer's shadow and quarantine, not the

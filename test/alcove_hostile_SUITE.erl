@@ -107,9 +107,7 @@ init_per_testcase(_Case, Config) ->
     [{drv, Drv}, {port_pid, Port}, {sibling, S}, {fds, fds(Port)} | Config].
 
 end_per_testcase(_Case, Config) ->
-    catch alcove_drv:stop(?config(drv, Config)),
-    flush(),
-    ok.
+    alcove_test:stop(Config).
 
 %%% Test cases
 
@@ -1059,6 +1057,3 @@ poll(F, Want, T) ->
         Other when T =< 0 -> Other;
         _ -> timer:sleep(20), poll(F, Want, T - 20)
     end.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

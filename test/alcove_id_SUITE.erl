@@ -88,12 +88,10 @@ groups() ->
 %% init_per_testcase runs in the process of the test case: that process
 %% owns the port and gets its messages.
 init_per_testcase(_Case, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Case, Config) ->
-    catch alcove_drv:stop(?config(drv, Config)),
-    ok.
+    alcove_test:stop(Config).
 
 %%% Helpers
 

@@ -73,8 +73,7 @@ all() ->
     ].
 
 init_per_testcase(_Test, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Test, Config) ->
     Drv = ?config(drv, Config),

@@ -45,8 +45,7 @@ all() ->
     ].
 
 init_per_testcase(_Case, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Case, Config) ->
     Drv = ?config(drv, Config),

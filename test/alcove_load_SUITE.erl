@@ -39,13 +39,10 @@ all() ->
 
 %% Runs in the process of the case, which owns the port.
 init_per_testcase(_Case, Config) ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config].
+    alcove_test:start(Config).
 
 end_per_testcase(_Case, Config) ->
-    catch alcove_drv:stop(?config(drv, Config)),
-    flush(),
-    ok.
+    alcove_test:stop(Config).
 
 %%% Test cases
 
@@ -201,9 +198,6 @@ usage(Pid) ->
     [Rss] = [list_to_integer(N) || Line <- string:split(binary_to_list(B), "\n", all),
                                    ["VmRSS:", N, "kB"] <- [string:lexemes(Line, " \t")]],
     {Fds, Rss}.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.
 
 %% Under AddressSanitizer (scripts/test-asan sets ALCOVE_SANITIZED), the
 %% port's resident size is the sanitizer's shadow and quarantine, not the

@@ -150,7 +150,7 @@ rootless_sandbox(Config) ->
                       "echo $$; hostname; id -u; echo x > /tmp/x && cat /tmp/x; "
                       "touch /x; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"]},
     {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
-    {0, Out, Err} = output(Drv, [Pid]),
+    {0, Out, Err} = alcove_test:output(Drv, [Pid]),
     <<"1\nrootless-box\n0\nx\nNoNewPrivs:\t1\nSeccomp:\t2\n">> = Out,
     <<"touch: /x: Read-only file system\n">> = Err.
 
@@ -299,19 +299,6 @@ write(Drv, Chain, Path, Data) ->
     Res = alcove:write(Drv, Chain, Fd, Data),
     ok = alcove:close(Drv, Chain, Fd),
     Res.
-
-%% Exit status, stdout and stderr of a program.
-output(Drv, Chain) ->
-    output(Drv, Chain, <<>>, <<>>).
-
-output(Drv, Chain, Out, Err) ->
-    receive
-        {alcove_stdout, Drv, Chain, D} -> output(Drv, Chain, <<Out/binary, D/binary>>, Err);
-        {alcove_stderr, Drv, Chain, D} -> output(Drv, Chain, Out, <<Err/binary, D/binary>>);
-        {alcove_event, Drv, Chain, {exit_status, N}} -> {N, Out, Err}
-    after 30000 ->
-        ct:fail({no_exit, Chain, Out, Err})
-    end.
 
 exit_event(Drv) ->
     receive

@@ -1,0 +1,41 @@
+%% SPDX-License-Identifier: ISC
+%% What the suites share: a fresh port per test case, and what a
+%% program run in it printed.
+-module(alcove_test).
+
+-export([start/1, start/2, stop/1, output/2, flush/0]).
+
+%% A port for the case, owned by the case's process: {drv, Drv}.
+-spec start(list()) -> list().
+start(Config) ->
+    start(Config, []).
+
+-spec start(list(), [alcove_drv:option()]) -> list().
+start(Config, Opts) ->
+    {ok, Drv} = alcove_drv:start(Opts),
+    [{drv, Drv} | Config].
+
+%% Stop the case's port (a case that crashed took it with it: stopping
+%% is then a no-op) and drop what it left in the mailbox.
+-spec stop(list()) -> ok.
+stop(Config) ->
+    catch alcove_drv:stop(proplists:get_value(drv, Config)),
+    flush().
+
+%% Exit status, stdout and stderr of a program, read until its exit.
+-spec output(pid(), [non_neg_integer()]) -> {integer(), binary(), binary()}.
+output(Drv, Chain) ->
+    output(Drv, Chain, <<>>, <<>>).
+
+output(Drv, Chain, Out, Err) ->
+    receive
+        {alcove_stdout, Drv, Chain, D} -> output(Drv, Chain, <<Out/binary, D/binary>>, Err);
+        {alcove_stderr, Drv, Chain, D} -> output(Drv, Chain, Out, <<Err/binary, D/binary>>);
+        {alcove_event, Drv, Chain, {exit_status, N}} -> {N, Out, Err}
+    after 30000 ->
+        ct:fail({no_exit, Chain, Out, Err})
+    end.
+
+-spec flush() -> ok.
+flush() ->
+    receive _ -> flush() after 0 -> ok end.
