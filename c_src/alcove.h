@@ -153,15 +153,25 @@ typedef struct alcove {
 
     int pipes_grown;
 
+    int fd_base;    /* this loop's descriptors are here and above */
+    bool fork_fast; /* and only they: see fdspace.c */
+
     bool newchild; /* this process was just forked: restart the loop */
     bool leaving;  /* exit/1 was called */
     int leave_status;
 } alcove_t;
 
+/* fdspace.c: a loop's own descriptors are kept at FD_BASE and above */
+#define FD_BASE 256
+void fdspace_init(alcove_t *ap);
+int fd_high(alcove_t *ap, int fd);
+void fd_note(alcove_t *ap, int64_t fd);
+int fdspace_unshare(const alcove_t *ap);
+
 /* loop.c */
 void alcove_init(alcove_t *ap);
 int alcove_loop(alcove_t *ap);
-void alcove_become_child(alcove_t *ap, int ctl);
+void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
 void pdeathsig_arm(alcove_t *ap);
 void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
 void obuf_mark(alcove_t *ap, obuf_t *o);

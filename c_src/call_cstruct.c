@@ -65,13 +65,14 @@ int alcove_sys_ptrace(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_seccomp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     if (arg[0].i < 0 || arg[0].i > UINT_MAX || arg[1].i < 0 ||
         arg[1].i > UINT_MAX)
         return reply_errno(x, EINVAL);
-    if (syscall(SYS_seccomp, (unsigned int)arg[0].i, (unsigned int)arg[1].i,
-                cstruct_value(arg[2].cs)) < 0)
+    long rv = syscall(SYS_seccomp, (unsigned int)arg[0].i,
+                      (unsigned int)arg[1].i, cstruct_value(arg[2].cs));
+    if (rv < 0)
         return reply_errno(x, errno);
+    fd_note(ap, rv); /* a notification listener is a new descriptor */
     return reply_ok(x);
 }
 #endif
@@ -87,6 +88,7 @@ int alcove_sys_ioctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     while (rv < 0 && errno == EINTR);
     if (rv < 0)
         return reply_errno(x, errno);
+    fd_note(ap, rv); /* some requests make a descriptor (NS_GET_PARENT) */
     if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
         enc_int(x, rv) < 0 || cstruct_encode_buf(x, arg[2].cs) < 0)
         return CALL_BADARG;

@@ -14,7 +14,6 @@
 
 int alcove_sys_open(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     const char *path = arg_str(&arg[0]);
     if (path == NULL)
         return reply_errno(x, EINVAL);
@@ -24,6 +23,7 @@ int alcove_sys_open(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return reply_errno(x, errno);
+    fd_note(ap, fd);
     return reply_ok_int(x, fd);
 }
 

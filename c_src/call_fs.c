@@ -70,6 +70,8 @@ int alcove_sys_fcntl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     int rv = fcntl((int)arg[0].i, (int)arg[1].i, (long)arg[2].i);
     if (rv < 0)
         return reply_errno(x, errno);
+    if (arg[1].i == F_DUPFD || arg[1].i == F_DUPFD_CLOEXEC)
+        fd_note(ap, rv);
     return reply_ok_int(x, rv);
 }
 

@@ -32,10 +32,10 @@ int alcove_sys_unshare(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_socket(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     int fd = socket((int)arg[0].i, (int)arg[1].i, (int)arg[2].i);
     if (fd < 0)
         return reply_errno(x, errno);
+    fd_note(ap, fd);
     return reply_ok_int(x, fd);
 }
 

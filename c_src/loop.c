@@ -381,6 +381,7 @@ static void loop_init(alcove_t *ap, int in, int out)
     ap->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (ap->epfd < 0)
         die(DIE_SYS, "epoll_create1");
+    ap->epfd = fd_high(ap, ap->epfd);
     if (sig_init(ap) < 0)
         die(DIE_SYS, "signal pipe");
     up_watch(ap, in, out);
@@ -407,6 +408,7 @@ void alcove_init(alcove_t *ap)
     (void)pipe_grow(ap, STDOUT_FILENO, &grown);
     if (ei_x_new(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
+    fdspace_init(ap);
     loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
 }
 
@@ -435,23 +437,23 @@ static void close_run(int lo, int hi)
         close(fd);
 }
 
-/* In a new child, the parent's other children are not ours: close their
- * descriptors by runs (they are mostly contiguous). Their entries are
- * left as they are, reachable from ap->inherited (a leak checker
- * sees them, and so does a debugger): freeing them would
- * write to every page of the parent's heap they are on, a copy of each,
- * for memory the child shares with its parent until then. */
-static void drop_siblings(alcove_t *ap)
+/* In a new child, the parent's other children are not ours. Unless the
+ * child was cloned with a copy of the low descriptors only (unshared, see
+ * fdspace.c), close theirs by runs (they are mostly contiguous). Their
+ * entries are left as they are, reachable from ap->inherited (a leak
+ * checker sees them): freeing them would write to every page of the
+ * parent's heap they are on, a copy of each. */
+static void drop_siblings(alcove_t *ap, bool unshared)
 {
     int maxfd = -1;
-    for (child_t *c = ap->first; c; c = c->next) {
+    for (child_t *c = ap->first; c && !unshared; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++)
             if (fds[i] > maxfd)
                 maxfd = fds[i];
     }
     uint64_t *map = maxfd < 0 ? NULL : calloc((size_t)maxfd / 64 + 1, 8);
-    for (child_t *c = ap->first; c; c = c->next) {
+    for (child_t *c = ap->first; c && !unshared; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++) {
             if (fds[i] < 0)
@@ -486,18 +488,21 @@ static void drop_siblings(alcove_t *ap)
 
 /* Called in a new child, with its control socket: drop everything that
  * belongs to the parent and start over as a child's event loop. */
-void alcove_become_child(alcove_t *ap, int ctl)
+void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
 {
     pid_t ppid = ap->pid;
 
-    if (ap->depth > 0) {
-        close(ap->up_in.fd);
-        close(ap->up_out.fd);
+    /* unshared, the parent's own descriptors were never copied */
+    if (!unshared) {
+        if (ap->depth > 0) {
+            close(ap->up_in.fd);
+            close(ap->up_out.fd);
+        }
+        close(ap->epfd);
+        close(ap->sigpipe[0]);
+        close(ap->sigpipe[1]);
     }
-    close(ap->epfd);
-    close(ap->sigpipe[0]);
-    close(ap->sigpipe[1]);
-    drop_siblings(ap);
+    drop_siblings(ap, unshared);
     abuf_free(&ap->up_ibuf);
     abuf_free(&ap->up_obuf.b);
     ap->up_obuf.dirty = false;
@@ -513,7 +518,12 @@ void alcove_become_child(alcove_t *ap, int ctl)
     pdeathsig_arm(ap);
 
     subreaper();
-    int out = fcntl(ctl, F_DUPFD_CLOEXEC, 3);
+    ctl = fd_high(ap, ctl);
+    int out = fcntl(ctl, F_DUPFD_CLOEXEC, ap->fd_base);
+    if (out < 0) {
+        ap->fork_fast = false;
+        out = fcntl(ctl, F_DUPFD_CLOEXEC, 3);
+    }
     if (out < 0)
         die(DIE_SYS, "dup");
     loop_init(ap, ctl, out);

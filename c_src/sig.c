@@ -48,6 +48,8 @@ int sig_init(alcove_t *ap)
 {
     if (pipe2(ap->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
+    ap->sigpipe[0] = fd_high(ap, ap->sigpipe[0]);
+    ap->sigpipe[1] = fd_high(ap, ap->sigpipe[1]);
     sig_wfd = ap->sigpipe[1];
     ap->sigref = (fdref_t){.fd = ap->sigpipe[0], .kind = FD_SIGNAL};
     fd_watch(ap, &ap->sigref, EPOLLIN);

@@ -21,7 +21,8 @@
     port_killed_reported/1,
     pdeathsig_after_setuid/1,
     exit_port_status/1,
-    fork_exit_no_leak/1
+    fork_exit_no_leak/1,
+    fork_descriptors/1
 ]).
 
 suite() ->
@@ -41,7 +42,8 @@ all() ->
         port_killed_reported,
         pdeathsig_after_setuid,
         exit_port_status,
-        fork_exit_no_leak
+        fork_exit_no_leak,
+        fork_descriptors
     ].
 
 init_per_testcase(_Case, Config) ->
@@ -316,7 +318,60 @@ fork_exit_no_leak(Config) ->
     Fds10 = Fds200,
     [] = alcove:cpid(Drv, []).
 
+%% fork(2) semantics with the loop's own descriptors kept apart
+%% (c_src/fdspace.c): a child holds what its parent opened through calls,
+%% sharing the offset, and a grandchild too; it holds none of the
+%% parent's other descriptors (its siblings' pipes and sockets, the
+%% parent's epoll and signal pipe). The same once a user descriptor sits
+%% among the loop's (fcntl F_DUPFD to 300), where forks copy the table.
+fork_descriptors(Config) ->
+    Drv = ?config(drv, Config),
+    Port = alcove:getpid(Drv, []),
+    File = filename:join(?config(priv_dir, Config), "fork_descriptors"),
+    ok = file:write_file(File, "0123456789"),
+    {ok, S1} = alcove:fork(Drv, []),
+    {ok, S2} = alcove:fork(Drv, []),
+    ok = alcove:execvp(Drv, [S2], "/bin/cat", ["cat"]),
+    {ok, Fd} = alcove:open(Drv, [], File, [o_rdonly], 0),
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, G} = alcove:fork(Drv, [C]),
+    {ok, <<"012">>} = alcove:read(Drv, [C], Fd, 3),
+    {ok, <<"34">>} = alcove:read(Drv, [C, G], Fd, 2),
+    {ok, <<"56">>} = alcove:read(Drv, [], Fd, 2),
+    ok = only_own(Port, [Fd], [C, G]),
+    {ok, High} = alcove:fcntl(Drv, [], Fd, f_dupfd, 300),
+    true = High >= 300,
+    {ok, D} = alcove:fork(Drv, []),
+    {ok, <<"7">>} = alcove:read(Drv, [D], High, 1),
+    {ok, <<"8">>} = alcove:read(Drv, [D], Fd, 1),
+    ok = only_own(Port, [Fd, High], [D]),
+    S1 = alcove:getpid(Drv, [S1]).
+
 %%% Helpers
+
+%% Each child holds the port's user descriptors and, of the port's other
+%% descriptors, only the pipes of its own stdio (a pipe's two ends are
+%% one object). Pipes and sockets are told apart by inode; every epoll
+%% reads the same.
+only_own(Port, UserFds, Children) ->
+    PortLinks = links(Port),
+    User = [L || {Fd, L} <- PortLinks, lists:member(Fd, UserFds)],
+    Internal = [L || {Fd, L} <- PortLinks, Fd > 2, not lists:member(Fd, UserFds),
+                     lists:prefix("pipe:", L) orelse lists:prefix("socket:", L)],
+    true = length(Internal) > 4,
+    [begin
+         Links = links(P),
+         Stdio = [L || {Fd, L} <- Links, Fd =< 2],
+         [] = User -- [L || {_, L} <- Links],
+         [] = [{P, Fd, L} || {Fd, L} <- Links, Fd > 2, lists:member(L, Internal),
+                             not lists:member(L, Stdio)]
+     end || P <- Children],
+    ok.
+
+links(Pid) ->
+    {ok, Fds} = fds(Pid),
+    [{list_to_integer(F), L}
+     || F <- Fds, {ok, L} <- [file:read_link(proc(Pid) ++ "/fd/" ++ F)]].
 
 cycles(Drv, 0) ->
     [] = poll(fun() -> alcove:cpid(Drv, []) end, 5000),

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Where an event loop's descriptors live, so that a fork costs the same
+ * with 10 children or 1000.
+ *
+ * fork(2) copies the whole descriptor table and the child must then
+ * close its siblings' pipes and sockets: both cost a time proportional
+ * to the descriptors open. So the loop keeps its own descriptors (epoll,
+ * signal pipe, control sockets and the parent's ends of its children's
+ * pipes) at FD_BASE and above, and whatever a user opens through calls
+ * stays below. A child is then cloned sharing the table (CLONE_FILES)
+ * and takes a private copy of what lies below FD_BASE only
+ * (close_range(2) with CLOSE_RANGE_UNSHARE): its parent's descriptors
+ * are never copied, however many.
+ *
+ * When the split does not hold (a user descriptor at FD_BASE or above,
+ * no room up there, a kernel without CLOSE_RANGE_UNSHARE) fork_fast is
+ * cleared and forks copy and close as before.
+ */
+#include "alcove.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/close_range.h>
+#endif
+
+#if defined(__linux__) && defined(SYS_close_range) &&                         \
+    defined(CLOSE_RANGE_UNSHARE)
+#define HAVE_UNSHARE 1
+#endif
+
+#ifdef HAVE_UNSHARE
+/* Anything open at or above FD_BASE when the port starts (the VM's or a
+ * wrapper's) would not reach children forked the fast way. */
+static bool none_above(int base)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return false;
+    bool none = true;
+    int self = dirfd(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end == '\0' && end != e->d_name && fd >= base && fd != self)
+            none = false;
+    }
+    closedir(d);
+    return none;
+}
+#endif
+
+void fdspace_init(alcove_t *ap)
+{
+    ap->fd_base = FD_BASE;
+    ap->fork_fast = false;
+#ifdef HAVE_UNSHARE
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) < 0 ||
+        (nofile.rlim_cur != RLIM_INFINITY &&
+         nofile.rlim_cur <= (rlim_t)FD_BASE + 64))
+        return;
+    /* closes nothing: tells whether the kernel knows the flag */
+    if (syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+        return;
+    ap->fork_fast = none_above(FD_BASE);
+#endif
+}
+
+int fd_high(alcove_t *ap, int fd)
+{
+    if (fd < 0 || fd >= ap->fd_base)
+        return fd;
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, ap->fd_base);
+    if (hi < 0) {
+        /* no room up there: this descriptor stays where children get it */
+        ap->fork_fast = false;
+        return fd;
+    }
+    close(fd);
+    return hi;
+}
+
+void fd_note(alcove_t *ap, int64_t fd)
+{
+    if (fd >= ap->fd_base)
+        ap->fork_fast = false;
+}
+
+int fdspace_unshare(const alcove_t *ap)
+{
+#ifdef HAVE_UNSHARE
+    return (int)syscall(SYS_close_range, (unsigned)ap->fd_base, ~0U,
+                        CLOSE_RANGE_UNSHARE);
+#else
+    (void)ap;
+    return -1;
+#endif
+}
