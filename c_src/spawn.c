@@ -82,11 +82,11 @@ static void ready_wait(int fd)
 
 #ifdef __linux__
 /* A child cloned with CLONE_FILES shares this process's descriptors until
- * it has its own copy (fdspace.c): wait for the byte it writes then, and
- * touch no descriptor before. Its death shows as an exit to waitid(2)
- * (the parent still holds the pipe's write end, so no end of file); one
- * that does not get there in time is killed, so that it never runs on a
- * table this process goes on changing. */
+ * it has its own copy (fdspace.c): touch none before it writes its ready
+ * byte, once it is its own event loop. Its death shows as an exit to
+ * waitid(2) (this process still holds the pipe's write end, so no end of
+ * file); one that is not ready in time is killed, so that it never runs
+ * on a table this process goes on changing. */
 static void unshared_wait(int fd, pid_t pid)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -157,8 +157,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
         return -1;
 
     if (*pid == 0) {
-        /* first of all: a copy of the low descriptors, then tell */
-        if (fast && (fdspace_unshare(ap) < 0 || write(f.fd[9], "", 1) != 1))
+        /* first of all: a copy of the low descriptors */
+        if (fast && fdspace_unshare(ap) < 0)
             _exit(DIE_SYS);
         /* dup2 leaves 0, 1 and 2 open across exec */
         if (dup2(f.fd[0], STDIN_FILENO) < 0 ||
@@ -173,6 +173,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
         alcove_become_child(ap, ctl, fast);
         /* it holds nothing of its parent's and dies with it: the parent
          * may give out its PID */
+        if (fast && write(ready, "", 1) != 1)
+            _exit(DIE_SYS);
         close(ready);
         return 1;
     }
@@ -188,7 +190,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 #endif
     close(f.fd[9]);
     f.fd[9] = -1;
-    ready_wait(f.fd[8]);
+    if (!fast)
+        ready_wait(f.fd[8]);
 
     child_add(ap, *pid, f.fd[6], f.fd[1], f.fd[2], f.fd[4]);
     f.fd[6] = f.fd[1] = f.fd[2] = f.fd[4] = -1;
