@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,10 +29,8 @@
 
 int set_nonblock(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -1;
-    return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int on = 1;
+    return ioctl(fd, FIONBIO, &on);
 }
 
 void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events)

@@ -167,6 +167,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
             _exit(DIE_SYS);
         int ctl = f.fd[7], ready = f.fd[9];
         f.fd[7] = f.fd[9] = -1;
+        for (size_t i = 0; fast && i < sizeof(mine) / sizeof(mine[0]); i++)
+            f.fd[mine[i]] = -1; /* high: not in this copy */
         fds_close(&f);
         for (size_t i = 0; i < SPAWN_FDS; i++)
             f.fd[i] = -1;
