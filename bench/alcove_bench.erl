@@ -103,13 +103,15 @@ spread() ->
 
 calls() ->
     {ok, Drv} = alcove_drv:start(),
-    Echo = open_port({spawn_executable, pingpong()},
-                     [{args, ["echo"]}, {packet, 4}, binary]),
+    Echo = open_echo(),
+    Relay = spawn_link(fun() -> relay(open_echo(), #{}, 0) end),
     Depth0 = reps(fun() ->
                           {getpid_us(Drv, [], ?CALLS), pingpong_us(),
-                           echo_us(Echo, ?CALLS)}
+                           echo_us(Echo, ?CALLS), relay_us(Relay, ?CALLS)}
                   end),
     port_close(Echo),
+    unlink(Relay),
+    exit(Relay, kill),
     Chain = chain(Drv, 4),
     Depth4 = reps(fun() ->
                           {getpid_us(Drv, Chain, ?CALLS_DEPTH4),
@@ -121,6 +123,8 @@ calls() ->
       col(2, Depth0), {le, 1.3}},
      {"getpid, depth 0 / open_port echo", "us", col(1, Depth0),
       col(3, Depth0), none},
+     {"getpid, depth 0 / echo through an owner", "us", col(1, Depth0),
+      col(4, Depth0), none},
      {"getpid, depth 4 / 5 pipe ping-pongs", "us", col(1, Depth4),
       col(2, Depth4), {le, 1.3}}].
 
@@ -143,6 +147,34 @@ echo_loop(Port, N) ->
     true = port_command(Port, <<0>>),
     receive {Port, {data, <<0>>}} -> ok end,
     echo_loop(Port, N - 1).
+
+open_echo() ->
+    open_port({spawn_executable, pingpong()}, [{args, ["echo"]}, {packet, 4}, binary]).
+
+%% The floor of any port owned by a server process, as alcove_drv owns
+%% the port: the caller sends to the owner, which writes to the echo
+%% program and sends each reply back to its caller, matched by an id.
+relay_us(Relay, N) ->
+    time_ns(fun() -> relay_loop(Relay, N) end) / N / 1000.
+
+relay_loop(_, 0) ->
+    ok;
+relay_loop(Relay, N) ->
+    Alias = alias([reply]),
+    Relay ! {call, Alias},
+    receive {Alias, ok} -> ok end,
+    relay_loop(Relay, N - 1).
+
+relay(Port, Pending, Id) ->
+    receive
+        {call, Alias} ->
+            true = port_command(Port, <<Id:32>>),
+            relay(Port, Pending#{Id => Alias}, (Id + 1) band 16#ffffffff);
+        {Port, {data, <<Done:32>>}} ->
+            {Alias, Rest} = maps:take(Done, Pending),
+            Alias ! {Alias, ok},
+            relay(Port, Rest, Id)
+    end.
 
 %% The C program times itself, so its start-up is not counted.
 pingpong_us() ->
