@@ -21,6 +21,8 @@
 
 /* How many bytes one read takes from a child's stdout or stderr. */
 #define READ_CHUNK (1024 * 1024)
+/* Output at least this large goes upstream by splice(2), not copied. */
+#define SPLICE_MIN (32 * 1024)
 /* A pipe that streams is grown to this size (F_SETPIPE_SZ), so that a
  * read or write moves up to a MiB instead of 64 KiB. The kernel counts
  * pipe memory per user and gives new pipes a single page past a limit:
@@ -107,6 +109,15 @@ typedef struct child {
 /* What the user asked sigaction/4 to do with a signal. */
 typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
 
+/* The payload of an upstream frame going from a child's pipe straight to
+ * the upstream descriptor (splice(2)), once the first `before` bytes of
+ * up_obuf, its header last, are written. */
+typedef struct {
+    fdref_t *src;
+    size_t before;
+    size_t left;
+} upsplice_t;
+
 /* The children tables of the processes this one was forked from. */
 typedef struct inherited {
     child_t *first;
@@ -136,6 +147,8 @@ typedef struct alcove {
     abuf_t up_ibuf;
     obuf_t up_obuf;
     bool up_closed;
+    bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
+    upsplice_t splice; /* at most one at a time */
 
     child_t **bucket;
     size_t nbucket;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,10 +316,37 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     return (size_t)n == want || c->ctl.hup;
 }
 
+/* Much output waiting in a child's pipe goes upstream by splice(2),
+ * without a copy through this process: its frame header is queued and
+ * the payload follows it (loop.c, obuf_flush). */
+static bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
+{
+    int avail = 0;
+    if (!ap->up_splice || ap->splice.src ||
+        ioctl(r->fd, FIONREAD, &avail) < 0 || avail < SPLICE_MIN)
+        return false;
+    size_t n = avail > READ_CHUNK ? READ_CHUNK : (size_t)avail;
+    if (up_header(&ap->up_obuf.b,
+                  r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
+                  (uint32_t)c->pid, n) < 0)
+        die(DIE_NOMEM, "out of memory");
+    ap->splice =
+        (upsplice_t){.src = r, .before = ap->up_obuf.b.len, .left = n};
+    if (r->kind == FD_STDOUT)
+        (void)pipe_grow(ap, r->fd, &c->out_grown);
+    obuf_mark(ap, &ap->up_obuf);
+    if (c->flowcontrol > 0)
+        c->flowcontrol--;
+    return true;
+}
+
 static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
 {
     if (c->flowcontrol == 0)
         return false; /* left readable: setcpid/5 will queue it */
+    /* its bytes are on their way upstream: read again once they are */
+    if (ap->splice.src == r || stdio_splice(ap, c, r))
+        return false;
 
     char *p = up_begin(&ap->up_obuf.b, READ_CHUNK);
     if (p == NULL)

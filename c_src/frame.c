@@ -152,14 +152,27 @@ char *up_begin(abuf_t *out, size_t max)
     return abuf_tail(out) + FRAME_LEN + UP_HDR + 4;
 }
 
-void up_commit(abuf_t *out, uint8_t type, uint32_t pid, size_t n)
+static void up_hdr(char *p, uint8_t type, uint32_t pid, size_t n)
 {
-    char *p = abuf_tail(out);
     put32(p, (uint32_t)(UP_HDR + 4 + n));
     p[4] = (char)type;
     put16(p + 5, 1);
     put32(p + 7, pid);
+}
+
+void up_commit(abuf_t *out, uint8_t type, uint32_t pid, size_t n)
+{
+    up_hdr(abuf_tail(out), type, pid, n);
     out->len += FRAME_LEN + UP_HDR + 4 + n;
+}
+
+int up_header(abuf_t *out, uint8_t type, uint32_t pid, size_t n)
+{
+    if (abuf_reserve(out, FRAME_LEN + UP_HDR + 4) < 0)
+        return -1;
+    up_hdr(abuf_tail(out), type, pid, n);
+    out->len += FRAME_LEN + UP_HDR + 4;
+    return 0;
 }
 
 int reply_frame(abuf_t *out, char *t, size_t tlen, uint32_t id, uint8_t status)

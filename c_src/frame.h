@@ -125,6 +125,9 @@ int up_push(abuf_t *out, uint32_t pid, const char *body, uint32_t len);
  * up_commit once the payload length is known. */
 char *up_begin(abuf_t *out, size_t max);
 void up_commit(abuf_t *out, uint8_t type, uint32_t pid, size_t n);
+/* The header alone of such a frame, its n payload bytes to follow from
+ * elsewhere (splice(2)); -1 without memory. */
+int up_header(abuf_t *out, uint8_t type, uint32_t pid, size_t n);
 
 /* Append a reply frame: header, then the term in t[REPLY_HDR, tlen). The
  * header bytes of t are overwritten. */

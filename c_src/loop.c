@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -129,12 +130,48 @@ bool pipe_grow(alcove_t *ap, int fd, bool *grown)
 #endif
 }
 
-/* Write what o holds; 0 when empty or blocked, -1 when the reader is
- * gone. */
+/* Move a spliced payload upstream: 1 on progress, 0 when upstream is
+ * full, -1 when it is gone. The pipe holds every byte announced (only
+ * this process reads it), so it cannot run dry. */
+static int splice_more(alcove_t *ap, int out)
+{
+    upsplice_t *sp = &ap->splice;
+    ssize_t n = splice(sp->src->fd, NULL, out, NULL, sp->left,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n < 0)
+        return errno == EINTR ? 1 : errno == EAGAIN ? 0 : -1;
+    if (n == 0)
+        die(DIE_SYS, "splice: the pipe ran dry");
+    sp->left -= (size_t)n;
+    if (sp->left == 0) {
+        /* its pipe is read again, in turn */
+        fdref_t *r = sp->src;
+        sp->src = NULL;
+        r->readable = true;
+        if (!r->queued)
+            rq_push(ap, r);
+    }
+    return 1;
+}
+
+/* Write what o holds (and, upstream, a spliced payload where it belongs);
+ * 0 when empty or blocked, -1 when the reader is gone. */
 static int obuf_flush(alcove_t *ap, obuf_t *o)
 {
-    while (o->b.len > 0) {
-        ssize_t n = write(o->ref->fd, abuf_head(&o->b), o->b.len);
+    upsplice_t *sp = o == &ap->up_obuf ? &ap->splice : NULL;
+    for (;;) {
+        if (sp && sp->src && sp->before == 0) {
+            int rv = splice_more(ap, o->ref->fd);
+            if (rv < 0)
+                return -1;
+            if (rv == 0)
+                goto blocked;
+            continue;
+        }
+        size_t len = sp && sp->src ? sp->before : o->b.len;
+        if (len == 0)
+            break;
+        ssize_t n = write(o->ref->fd, abuf_head(&o->b), len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -143,25 +180,34 @@ static int obuf_flush(alcove_t *ap, obuf_t *o)
                 if (o->ref->kind == FD_STDIN &&
                     pipe_grow(ap, o->ref->fd, &o->ref->child->in_grown))
                     continue;
-                o->ref->writable = false;
-                fd_want_out(ap, o->ref, true);
-                return 0;
+                goto blocked;
             }
             return -1;
         }
         abuf_consume(&o->b, (size_t)n);
+        if (sp && sp->src)
+            sp->before -= (size_t)n;
     }
     fd_want_out(ap, o->ref, false);
     abuf_trim(&o->b, o->ref->kind == FD_UP_OUT ? KEEP_UP : KEEP_CHILD);
     return 0;
+blocked:
+    o->ref->writable = false;
+    fd_want_out(ap, o->ref, true);
+    return 0;
+}
+
+static bool obuf_pending(const alcove_t *ap, const obuf_t *o)
+{
+    return o->b.len > 0 || (o == &ap->up_obuf && ap->splice.src);
 }
 
 int flush_blocking(alcove_t *ap, obuf_t *o)
 {
-    while (o->b.len > 0) {
+    while (obuf_pending(ap, o)) {
         if (obuf_flush(ap, o) < 0)
             return -1;
-        if (o->b.len > 0) {
+        if (obuf_pending(ap, o)) {
             struct pollfd pfd = {.fd = o->ref->fd, .events = POLLOUT};
             if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
                 return -1;
@@ -368,6 +414,9 @@ static void up_watch(alcove_t *ap, int in, int out)
     ap->up_obuf.ref = &ap->up_out;
     if (set_nonblock(in) < 0 || set_nonblock(out) < 0)
         die(DIE_SYS, "fcntl");
+    struct stat st;
+    ap->up_splice =
+        fstat(out, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     fd_watch(ap, &ap->up_in, EPOLLIN);
     fd_watch(ap, &ap->up_out, 0);
     /* requests may already be waiting */
@@ -505,6 +554,7 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
     abuf_free(&ap->up_ibuf);
     abuf_free(&ap->up_obuf.b);
     ap->up_obuf.dirty = false;
+    ap->splice = (upsplice_t){.src = NULL};
     ap->rq_head = ap->rq_tail = ap->park_head = ap->park_tail = NULL;
     ap->dirty = NULL;
 
@@ -593,6 +643,9 @@ void alcove_shutdown(alcove_t *ap)
     int kill_loops = kill_programs + 250 * below;
     int give_up = kill_loops + 1000;
 
+    /* a payload announced upstream is sent before its pipe is closed */
+    if (ap->splice.src)
+        (void)flush_blocking(ap, &ap->up_obuf);
     for (child_t *c = ap->first, *next; c; c = next) {
         next = c->next;
         c->in_loop = c->ctl.fd >= 0;

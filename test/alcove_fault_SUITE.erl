@@ -490,11 +490,14 @@ flood_flowcontrol(Config) ->
     ok = serving(Drv).
 
 %% The port's own back-pressure: its stdout goes through a relay (cat)
-%% that is stopped, so the port cannot write upstream. It queues up to
-%% HIGH_WATER (4 MiB), then stops reading its children: the child
-%% blocks having written a few MiB of its 200 MiB, and the port's peak
-%% resident memory stays under 64 MiB. Once the relay goes on, every
-%% byte arrives, then the exit event.
+%% that is stopped, so the port cannot write upstream. Large output is
+%% spliced from the child's pipe to the port's stdout, so it waits in
+%% the pipes, not in the port; what the port does copy it queues up to
+%% HIGH_WATER (4 MiB), then it stops reading its children. The child
+%% blocks having written at least its full pipe (1 MiB) and at most a
+%% few MiB of its 200 MiB, and the port's peak resident memory stays
+%% under 64 MiB. Once the relay goes on, every byte arrives, then the
+%% exit event.
 flood_port_blocked(Config) ->
     Drv = ?config(drv, Config),
     Port = alcove:getpid(Drv, []),
@@ -515,9 +518,9 @@ flood_port_blocked(Config) ->
         Hwm = status_kb(Port, "VmHWM"),
         ct:pal("child blocked after writing ~p KiB; port VmHWM ~p KiB", [Written, Hwm]),
         true = Hwm < ?RSS_MAX_KB orelse not rss_checked(),
-        %% held: the port's queue, the pipes between; far from all of it
+        %% held: the pipes between and the port's queue; far from all
         true = Written < 32 * 1024,
-        true = Written * 1024 >= ?HIGH_WATER
+        true = Written * 1024 >= ?MIB
     after
         os:cmd("kill -CONT " ++ integer_to_list(Relay))
     end,

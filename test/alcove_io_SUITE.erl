@@ -37,7 +37,8 @@
     flowcontrol_exited_child/1,
     depth3_stdout/1,
     depth3_stdin/1,
-    interleaved_writers/1
+    interleaved_writers/1,
+    spliced_with_calls/1
 ]).
 
 -define(DEADLINE, 5000).
@@ -69,7 +70,8 @@ all() ->
         flowcontrol_exited_child,
         depth3_stdout,
         depth3_stdin,
-        interleaved_writers
+        interleaved_writers,
+        spliced_with_calls
     ].
 
 init_per_testcase(_Test, Config) ->
@@ -473,6 +475,31 @@ interleaved_writers(Config) ->
     {exit_status, 0} = exit_event(Drv, [B]),
     [] = alcove:stdout(Drv, [A], 0),
     [] = alcove:stdout(Drv, [B], 0).
+
+%% Large output (which the port splices to its stdout rather than copy,
+%% c_src/child.c) on stdout and stderr at once, while calls are answered
+%% and another child prints small lines: each stream arrives whole and in
+%% order, each reply matches its call, then the exit status.
+spliced_with_calls(Config) ->
+    Drv = ?config(drv, Config),
+    Port = alcove:getpid(Drv, []),
+    {ok, S} = alcove:fork(Drv, []),
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, L} = alcove:fork(Drv, []),
+    ok = alcove:execvp(Drv, [C], "/bin/sh",
+                       ["sh", "-c", "seq 1 600000 & seq 600001 1200000 >&2; wait"]),
+    ok = alcove:execvp(Drv, [L], "/bin/sh",
+                       ["sh", "-c", "for i in $(seq 1 2000); do echo $i; done"]),
+    Calls = [{alcove:getpid(Drv, []), alcove:getpid(Drv, [S])} || _ <- lists:seq(1, 2000)],
+    [{Port, S}] = lists:usort(Calls),
+    {0, Out, Err} = alcove_test:output(Drv, [C]),
+    true = Out =:= seq(1, 600000),
+    true = Err =:= seq(600001, 1200000),
+    {0, Lines, <<>>} = alcove_test:output(Drv, [L]),
+    true = Lines =:= seq(1, 2000).
+
+seq(From, To) ->
+    iolist_to_binary([[integer_to_list(I), $\n] || I <- lists:seq(From, To)]).
 
 %%%
 %%% Helpers
