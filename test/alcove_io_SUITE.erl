@@ -479,7 +479,8 @@ interleaved_writers(Config) ->
 %% Large output (which the port splices to its stdout rather than copy,
 %% c_src/child.c) on stdout and stderr at once, while calls are answered
 %% and another child prints small lines: each stream arrives whole and in
-%% order, each reply matches its call, then the exit status.
+%% order, each reply matches its call, then the exit status. The same a
+%% level down, where an event loop splices to its control socket.
 spliced_with_calls(Config) ->
     Drv = ?config(drv, Config),
     Port = alcove:getpid(Drv, []),
@@ -496,7 +497,13 @@ spliced_with_calls(Config) ->
     true = Out =:= seq(1, 600000),
     true = Err =:= seq(600001, 1200000),
     {0, Lines, <<>>} = alcove_test:output(Drv, [L]),
-    true = Lines =:= seq(1, 2000).
+    true = Lines =:= seq(1, 2000),
+    {ok, D} = alcove:fork(Drv, [S]),
+    ok = alcove:execvp(Drv, [S, D], "/bin/sh",
+                       ["sh", "-c", "seq 1 300000 & seq 300001 600000 >&2; wait"]),
+    {0, DeepOut, DeepErr} = alcove_test:output(Drv, [S, D]),
+    true = DeepOut =:= seq(1, 300000),
+    true = DeepErr =:= seq(300001, 600000).
 
 seq(From, To) ->
     iolist_to_binary([[integer_to_list(I), $\n] || I <- lists:seq(From, To)]).
