@@ -109,9 +109,10 @@ typedef struct child {
 /* What the user asked sigaction/4 to do with a signal. */
 typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
 
-/* The payload of an upstream frame going from a child's pipe straight to
- * the upstream descriptor (splice(2)), once the first `before` bytes of
- * up_obuf, its header last, are written. */
+/* The payload of an upstream frame, moved by splice(2) from a child's pipe
+ * into this loop's own pipe (spipe), then to the upstream descriptor once
+ * the first `before` bytes of up_obuf, its header last, are written. src
+ * is that child's pipe, not read meanwhile. */
 typedef struct {
     fdref_t *src;
     size_t before;
@@ -149,6 +150,7 @@ typedef struct alcove {
     bool up_closed;
     bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
     upsplice_t splice; /* at most one at a time */
+    int spipe[2];      /* holds the payload: only this process reads it */
 
     child_t **bucket;
     size_t nbucket;

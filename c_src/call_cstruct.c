@@ -36,7 +36,6 @@ static bool int_range(int64_t v) { return v >= INT_MIN && v <= INT_MAX; }
 
 int alcove_sys_prctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     if (!int_range(arg[0].i))
         return reply_errno(x, EINVAL);
     int rv = prctl((int)arg[0].i, cstruct_value(arg[1].cs),
@@ -44,6 +43,10 @@ int alcove_sys_prctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
                    cstruct_value(arg[4].cs));
     if (rv < 0)
         return reply_errno(x, errno);
+#ifdef PR_SET_SECCOMP
+    if (arg[0].i == PR_SET_SECCOMP)
+        ap->fork_fast = false; /* see alcove_sys_seccomp */
+#endif
     return reply_cstructs(x, rv, &arg[1], 4);
 }
 
@@ -72,7 +75,9 @@ int alcove_sys_seccomp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
                       (unsigned int)arg[1].i, cstruct_value(arg[2].cs));
     if (rv < 0)
         return reply_errno(x, errno);
-    fd_note(ap, rv); /* a notification listener is a new descriptor */
+    /* a filter may deny what a fast fork needs (clone with CLONE_FILES,
+     * close_range) and cannot be taken back */
+    ap->fork_fast = false;
     return reply_ok(x);
 }
 #endif

@@ -7,6 +7,7 @@
 #include "alcove.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -106,7 +107,8 @@ static void ref_close(fdref_t *r)
 bool fd_internal(alcove_t *ap, int64_t fd)
 {
     if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
-        fd == ap->up_in.fd || fd == ap->up_out.fd)
+        fd == ap->up_in.fd || fd == ap->up_out.fd ||
+        (fd >= 0 && (fd == ap->spipe[0] || fd == ap->spipe[1])))
         return true;
     for (child_t *c = ap->first; c; c = c->next)
         if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
@@ -316,16 +318,41 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     return (size_t)n == want || c->ctl.hup;
 }
 
+/* This loop's own pipe for spliced payloads: a child's pipe may be read
+ * by its writer too (through /proc/self/fd), this one by nobody else. */
+static bool spipe_open(alcove_t *ap)
+{
+    bool grown = false;
+    if (ap->spipe[0] >= 0)
+        return true;
+    if (pipe2(ap->spipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        ap->up_splice = false;
+        return false;
+    }
+    ap->spipe[0] = fd_high(ap, ap->spipe[0]);
+    ap->spipe[1] = fd_high(ap, ap->spipe[1]);
+    (void)pipe_grow(ap, ap->spipe[1], &grown);
+    return true;
+}
+
 /* Much output waiting in a child's pipe goes upstream by splice(2),
- * without a copy through this process: its frame header is queued and
- * the payload follows it (loop.c, obuf_flush). */
+ * without a copy through this process: what moved into spipe is
+ * announced by a frame header, and follows it (loop.c, obuf_flush). */
 static bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
 {
     int avail = 0;
-    if (!ap->up_splice || ap->splice.src ||
-        ioctl(r->fd, FIONREAD, &avail) < 0 || avail < SPLICE_MIN)
+    if (!ap->up_splice || ap->splice.left > 0 ||
+        ioctl(r->fd, FIONREAD, &avail) < 0 || avail < SPLICE_MIN ||
+        !spipe_open(ap))
         return false;
-    size_t n = avail > READ_CHUNK ? READ_CHUNK : (size_t)avail;
+    ssize_t moved;
+    do
+        moved = splice(r->fd, NULL, ap->spipe[1], NULL, READ_CHUNK,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    while (moved < 0 && errno == EINTR);
+    if (moved <= 0)
+        return false; /* gone meanwhile: read as usual */
+    size_t n = (size_t)moved;
     if (up_header(&ap->up_obuf.b,
                   r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
                   (uint32_t)c->pid, n) < 0)

@@ -31,7 +31,11 @@
 int set_nonblock(int fd)
 {
     int on = 1;
-    return ioctl(fd, FIONBIO, &on);
+    if (ioctl(fd, FIONBIO, &on) == 0)
+        return 0;
+    /* a seccomp filter may deny ioctl */
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events)
@@ -130,27 +134,65 @@ bool pipe_grow(alcove_t *ap, int fd, bool *grown)
 #endif
 }
 
-/* Move a spliced payload upstream: 1 on progress, 0 when upstream is
- * full, -1 when it is gone. The pipe holds every byte announced (only
- * this process reads it), so it cannot run dry. */
-static int splice_more(alcove_t *ap, int out)
+static void splice_done(alcove_t *ap)
 {
-    upsplice_t *sp = &ap->splice;
-    ssize_t n = splice(sp->src->fd, NULL, out, NULL, sp->left,
-                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n < 0)
-        return errno == EINTR ? 1 : errno == EAGAIN ? 0 : -1;
-    if (n == 0)
-        die(DIE_SYS, "splice: the pipe ran dry");
-    sp->left -= (size_t)n;
-    if (sp->left == 0) {
-        /* its pipe is read again, in turn */
-        fdref_t *r = sp->src;
-        sp->src = NULL;
+    /* its pipe is read again, in turn */
+    fdref_t *r = ap->splice.src;
+    ap->splice.src = NULL;
+    if (r) {
         r->readable = true;
         if (!r->queued)
             rq_push(ap, r);
     }
+}
+
+/* Read what is left of the payload into the head of the upstream buffer,
+ * where it belongs (everything before it is written). */
+static void unsplice(alcove_t *ap)
+{
+    upsplice_t *sp = &ap->splice;
+    abuf_t b = {.data = NULL};
+    if (abuf_reserve(&b, sp->left + ap->up_obuf.b.len) < 0)
+        die(DIE_NOMEM, "out of memory");
+    while (b.len < sp->left) {
+        ssize_t n = read(ap->spipe[0], abuf_tail(&b), sp->left - b.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die(DIE_SYS, "read: the payload pipe ran dry");
+        b.len += (size_t)n;
+    }
+    if (abuf_append(&b, abuf_head(&ap->up_obuf.b), ap->up_obuf.b.len) < 0)
+        die(DIE_NOMEM, "out of memory");
+    abuf_free(&ap->up_obuf.b);
+    ap->up_obuf.b = b;
+    sp->left = 0;
+    splice_done(ap);
+}
+
+/* Move a spliced payload upstream: 1 on progress, 0 when upstream is
+ * full, -1 when it is gone. spipe holds every byte announced and only
+ * this process reads it: empty, it is a broken invariant. */
+static int splice_more(alcove_t *ap, int out)
+{
+    upsplice_t *sp = &ap->splice;
+    ssize_t n = splice(ap->spipe[0], NULL, out, NULL, sp->left,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EPIPE &&
+        errno != ECONNRESET) {
+        /* refused (a seccomp filter, an upstream splice cannot write to):
+         * the payload goes at the head of the buffer, copied */
+        ap->up_splice = false;
+        unsplice(ap);
+        return 1;
+    }
+    if (n < 0)
+        return errno == EINTR ? 1 : errno == EAGAIN ? 0 : -1;
+    if (n == 0)
+        die(DIE_SYS, "splice: the payload pipe ran dry");
+    sp->left -= (size_t)n;
+    if (sp->left == 0)
+        splice_done(ap);
     return 1;
 }
 
@@ -160,7 +202,7 @@ static int obuf_flush(alcove_t *ap, obuf_t *o)
 {
     upsplice_t *sp = o == &ap->up_obuf ? &ap->splice : NULL;
     for (;;) {
-        if (sp && sp->src && sp->before == 0) {
+        if (sp && sp->left > 0 && sp->before == 0) {
             int rv = splice_more(ap, o->ref->fd);
             if (rv < 0)
                 return -1;
@@ -168,7 +210,7 @@ static int obuf_flush(alcove_t *ap, obuf_t *o)
                 goto blocked;
             continue;
         }
-        size_t len = sp && sp->src ? sp->before : o->b.len;
+        size_t len = sp && sp->left > 0 ? sp->before : o->b.len;
         if (len == 0)
             break;
         ssize_t n = write(o->ref->fd, abuf_head(&o->b), len);
@@ -185,7 +227,7 @@ static int obuf_flush(alcove_t *ap, obuf_t *o)
             return -1;
         }
         abuf_consume(&o->b, (size_t)n);
-        if (sp && sp->src)
+        if (sp && sp->left > 0)
             sp->before -= (size_t)n;
     }
     fd_want_out(ap, o->ref, false);
@@ -199,7 +241,7 @@ blocked:
 
 static bool obuf_pending(const alcove_t *ap, const obuf_t *o)
 {
-    return o->b.len > 0 || (o == &ap->up_obuf && ap->splice.src);
+    return o->b.len > 0 || (o == &ap->up_obuf && ap->splice.left > 0);
 }
 
 int flush_blocking(alcove_t *ap, obuf_t *o)
@@ -457,6 +499,7 @@ void alcove_init(alcove_t *ap)
     if (ei_x_new(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
     fdspace_init(ap);
+    ap->spipe[0] = ap->spipe[1] = -1;
     loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
 }
 
@@ -549,7 +592,12 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
         close(ap->epfd);
         close(ap->sigpipe[0]);
         close(ap->sigpipe[1]);
+        if (ap->spipe[0] >= 0) {
+            close(ap->spipe[0]);
+            close(ap->spipe[1]);
+        }
     }
+    ap->spipe[0] = ap->spipe[1] = -1;
     drop_siblings(ap, unshared);
     abuf_free(&ap->up_ibuf);
     abuf_free(&ap->up_obuf.b);
@@ -643,9 +691,8 @@ void alcove_shutdown(alcove_t *ap)
     int kill_loops = kill_programs + 250 * below;
     int give_up = kill_loops + 1000;
 
-    /* a payload announced upstream is sent before its pipe is closed */
-    if (ap->splice.src)
-        (void)flush_blocking(ap, &ap->up_obuf);
+    /* what is spliced is in spipe: the children's pipes may close */
+    ap->splice.src = NULL;
     for (child_t *c = ap->first, *next; c; c = next) {
         next = c->next;
         c->in_loop = c->ctl.fd >= 0;

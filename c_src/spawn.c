@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spawn.h"
@@ -90,7 +91,14 @@ static void ready_wait(int fd)
 static void unshared_wait(int fd, pid_t pid)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    for (int waited = 0; waited < READY_MS; waited += 10) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 +
+                (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+            READY_MS)
+            break;
         int n = poll(&pfd, 1, 10);
         if (n > 0) {
             char b;
@@ -112,8 +120,8 @@ static pid_t fork_files(alcove_t *ap)
 {
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_FILES | SIGCHLD, NULL, NULL,
                                NULL, 0UL);
-    if (pid < 0 && errno == EINVAL) {
-        /* refused (valgrind does): fork the usual way from now on */
+    if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSYS)) {
+        /* refused (valgrind, a filter): fork the usual way from now on */
         ap->fork_fast = false;
         return fork();
     }
@@ -142,6 +150,11 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 
     /* the child's ends must be below fd_base to be in its copy */
     bool fast = false;
+    /* a signal must not reach the child before it has a signal pipe of
+     * its own: its handler would write to this process's */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
 #ifdef __linux__
     fast = ap->fork_fast && flags == 0;
     const size_t its[] = {0, 3, 5, 7, 9};
@@ -153,6 +166,11 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 #else
     *pid = fork_or_clone(flags);
 #endif
+    if (*pid != 0) {
+        int saved = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        errno = saved;
+    }
     if (*pid < 0)
         return -1;
 
@@ -173,6 +191,7 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
         for (size_t i = 0; i < SPAWN_FDS; i++)
             f.fd[i] = -1;
         alcove_become_child(ap, ctl, fast);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         /* it holds nothing of its parent's and dies with it: the parent
          * may give out its PID */
         if (fast && write(ready, "", 1) != 1)

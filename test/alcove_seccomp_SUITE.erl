@@ -29,7 +29,8 @@
     filter_instructions/1,
     filter_badarg/1,
     program/1,
-    actions/1
+    actions/1,
+    fork_under_filter/1
 ]).
 
 -define(WAIT, 5000).
@@ -54,7 +55,8 @@ all() ->
         filter_instructions,
         filter_badarg,
         program,
-        actions
+        actions,
+        fork_under_filter
     ].
 
 init_per_testcase(_Case, Config) ->
@@ -62,6 +64,24 @@ init_per_testcase(_Case, Config) ->
 
 end_per_testcase(_Case, Config) ->
     alcove_test:stop(Config).
+
+%% A process whose filter denies (with an errno) what the port may use to
+%% make a child, ioctl and close_range, still forks, runs calls in the
+%% child and execs there: nothing of the loop depends on them.
+fork_under_filter(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    ok = alcove_seccomp:install(
+           Drv, [C],
+           alcove_seccomp:filter(Drv, [C], {deny, [sys_ioctl, sys_close_range]},
+                                 {errno, eperm})),
+    {ok, G} = alcove:fork(Drv, [C]),
+    G = alcove:getpid(Drv, [C, G]),
+    {ok, G2} = alcove:fork(Drv, [C, G]),
+    G2 = alcove:getpid(Drv, [C, G, G2]),
+    ok = alcove:execvp(Drv, [C, G], "/bin/sh", ["sh", "-c", "echo forked"]),
+    {0, <<"forked\n">>, <<>>} = alcove_test:output(Drv, [C, G]),
+    C = alcove:getpid(Drv, [C]).
 
 %%% Helpers
 
