@@ -106,6 +106,10 @@ static void ref_close(fdref_t *r)
  * as /proc/self/fd/1 opens the same pipe again.) */
 bool fd_internal(alcove_t *ap, int64_t fd)
 {
+    /* split (fdspace.c): the loop's descriptors are exactly those above
+     * fd_base, and upstream, which the port has on 0 and 1 */
+    if (ap->fork_fast)
+        return fd >= ap->fd_base || fd == ap->up_in.fd || fd == ap->up_out.fd;
     if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
         fd == ap->up_in.fd || fd == ap->up_out.fd ||
         (fd >= 0 && (fd == ap->spipe[0] || fd == ap->spipe[1])))
