@@ -181,6 +181,7 @@ typedef struct alcove {
 void fdspace_init(alcove_t *ap);
 int fd_high(alcove_t *ap, int fd);
 void fd_note(alcove_t *ap, int64_t fd);
+void fd_probe(alcove_t *ap);
 int fdspace_unshare(const alcove_t *ap);
 
 /* loop.c */

@@ -93,7 +93,9 @@ int alcove_sys_ioctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     while (rv < 0 && errno == EINTR);
     if (rv < 0)
         return reply_errno(x, errno);
-    fd_note(ap, rv); /* some requests make a descriptor (NS_GET_PARENT) */
+    /* some requests make descriptors (NS_GET_PARENT returns one, others
+     * write theirs into argp) */
+    fd_probe(ap);
     if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
         enc_int(x, rv) < 0 || cstruct_encode_buf(x, arg[2].cs) < 0)
         return CALL_BADARG;

@@ -93,6 +93,19 @@ void fd_note(alcove_t *ap, int64_t fd)
         ap->fork_fast = false;
 }
 
+void fd_probe(alcove_t *ap)
+{
+    if (!ap->fork_fast)
+        return;
+    /* descriptors are given lowest first: a new one up there means none
+     * is left below */
+    int fd = fcntl(ap->epfd, F_DUPFD, 0);
+    if (fd < 0 || fd >= ap->fd_base)
+        ap->fork_fast = false;
+    if (fd >= 0)
+        close(fd);
+}
+
 int fdspace_unshare(const alcove_t *ap)
 {
 #ifdef HAVE_UNSHARE

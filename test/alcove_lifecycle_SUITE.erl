@@ -22,7 +22,8 @@
     pdeathsig_after_setuid/1,
     exit_port_status/1,
     fork_exit_no_leak/1,
-    fork_descriptors/1
+    fork_descriptors/1,
+    fork_descriptors_full/1
 ]).
 
 suite() ->
@@ -43,7 +44,8 @@ all() ->
         pdeathsig_after_setuid,
         exit_port_status,
         fork_exit_no_leak,
-        fork_descriptors
+        fork_descriptors,
+        fork_descriptors_full
     ].
 
 init_per_testcase(_Case, Config) ->
@@ -346,6 +348,32 @@ fork_descriptors(Config) ->
     {ok, <<"8">>} = alcove:read(Drv, [D], Fd, 1),
     ok = only_own(Port, [Fd, High], [D]),
     S1 = alcove:getpid(Drv, [S1]).
+
+%% The same once the low descriptors are all taken: a descriptor a call
+%% makes then lands among the loop's, here one an ioctl returns
+%% (NS_GET_USERNS), which the port cannot see coming; a child forked
+%% afterwards, once there is room below again, still holds it.
+fork_descriptors_full(Config) ->
+    Drv = ?config(drv, Config),
+    Port = alcove:getpid(Drv, []),
+    {ok, Ns} = alcove:open(Drv, [], "/proc/self/ns/uts", [o_rdonly], 0),
+    Low = fill_below(Drv, 256),
+    {ok, User, _} = alcove:ioctl(Drv, [], Ns, alcove_ioctl:io(16#b7, 1), 0),
+    true = User >= 256,
+    %% room below again, for the new child's pipes
+    {Freed, Kept} = lists:split(16, Low),
+    [ok = alcove:close(Drv, [], Fd) || Fd <- Freed],
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, "user:" ++ _} = file:read_link(proc(C) ++ "/fd/" ++ integer_to_list(User)),
+    ok = only_own(Port, [User, Ns | Kept], [C]).
+
+%% Open /dev/null until the next descriptor would be Base: those opened.
+fill_below(Drv, Base) ->
+    {ok, Fd} = alcove:open(Drv, [], "/dev/null", [o_rdonly], 0),
+    case Fd of
+        _ when Fd =:= Base - 1 -> [Fd];
+        _ when Fd < Base - 1 -> [Fd | fill_below(Drv, Base)]
+    end.
 
 %%% Helpers
 
