@@ -716,8 +716,9 @@ cgroup_del(Dir) ->
                            E -> E
                        end end, ok, ?T).
 
-%% Under AddressSanitizer (scripts/test-asan sets ALCOVE_SANITIZED), the
-%% port's resident size is the sanitizer's shadow and quarantine, not the
-%% port's own memory: only the unsanitized run checks it.
+%% Under AddressSanitizer or valgrind (scripts/test-asan and
+%% test-valgrind set ALCOVE_SANITIZED), the port's resident size is the
+%% tool's shadow and quarantine, not the port's own memory: only the
+%% plain run checks it.
 rss_checked() ->
     os:getenv("ALCOVE_SANITIZED") =:= false.
