@@ -444,7 +444,7 @@ flood_unread(Config) ->
     end,
     Hwm = status_kb(Port, "VmHWM"),
     ct:pal("port VmHWM ~p KiB after a flood of ~p MiB", [Hwm, ?FLOOD div ?MIB]),
-    true = Hwm < ?RSS_MAX_KB orelse not rss_checked(),
+    true = Hwm < ?RSS_MAX_KB orelse not alcove_test:rss_checked(),
     {?FLOOD, true} = drain_zeros(Drv, [C], 0, true),
     ok = serving(Drv).
 
@@ -481,7 +481,7 @@ flood_flowcontrol(Config) ->
     true = lists:member(state_class(C), ["S", "R"]),
     Hwm = status_kb(Port, "VmHWM"),
     ct:pal("port VmHWM ~p KiB, ~p bytes read in ~p rounds", [Hwm, Size, Rounds]),
-    true = Hwm < ?RSS_MAX_KB orelse not rss_checked(),
+    true = Hwm < ?RSS_MAX_KB orelse not alcove_test:rss_checked(),
     %% the exit event comes after the output, which flow control holds
     %% back: let the rest through
     ok = alcove:kill(Drv, [], C, sigkill),
@@ -517,7 +517,7 @@ flood_port_blocked(Config) ->
         Written = stable(fun() -> io_kb(C, "wchar") end, ?T),
         Hwm = status_kb(Port, "VmHWM"),
         ct:pal("child blocked after writing ~p KiB; port VmHWM ~p KiB", [Written, Hwm]),
-        true = Hwm < ?RSS_MAX_KB orelse not rss_checked(),
+        true = Hwm < ?RSS_MAX_KB orelse not alcove_test:rss_checked(),
         %% held: the pipes between and the port's queue; far from all
         true = Written < 32 * 1024,
         true = Written * 1024 >= ?MIB
@@ -716,9 +716,3 @@ cgroup_del(Dir) ->
                            E -> E
                        end end, ok, ?T).
 
-%% Under AddressSanitizer or valgrind (scripts/test-asan and
-%% test-valgrind set ALCOVE_SANITIZED), the port's resident size is the
-%% tool's shadow and quarantine, not the port's own memory: only the
-%% plain run checks it.
-rss_checked() ->
-    os:getenv("ALCOVE_SANITIZED") =:= false.

@@ -62,7 +62,7 @@ fork_exit_cycles(Config) ->
            "after 100, ~p KiB after ~p; descriptors ~p",
            [?CYCLES - 100, Ms, Ms * 1000 / (?CYCLES - 100), Rss, Rss1, ?CYCLES, Fds1]),
     Fds = Fds1,
-    true = Rss1 =< Rss + ?RSS_SLACK_KB orelse not rss_checked(),
+    true = Rss1 =< Rss + ?RSS_SLACK_KB orelse not alcove_test:rss_checked(),
     [] = alcove:cpid(Drv, []),
     0 = pending(Drv).
 
@@ -81,7 +81,7 @@ calls_in_a_row(Config) ->
     ct:pal("~p calls in ~p ms; port VmRSS ~p KiB after 100, ~p KiB after ~p",
            [?CALLS - 100, Ms, Rss, Rss1, ?CALLS]),
     Fds = Fds1,
-    true = Rss1 =< Rss + ?RSS_SLACK_KB orelse not rss_checked(),
+    true = Rss1 =< Rss + ?RSS_SLACK_KB orelse not alcove_test:rss_checked(),
     0 = pending(Drv).
 
 %% Sixteen processes call at once, each into its own child (half of them
@@ -141,7 +141,7 @@ large_replies_given_back(Config) ->
          ok = calls(Drv, Chain, 1, 100),
          {_, Rss1} = usage(Pid),
          ct:pal("~p: VmRSS ~p KiB before, ~p KiB after", [Chain, Rss, Rss1]),
-         true = Rss1 =< Rss + 10 * 1024 orelse not rss_checked()
+         true = Rss1 =< Rss + 10 * 1024 orelse not alcove_test:rss_checked()
      end || Chain <- [[], [C]]],
     0 = pending(Drv).
 
@@ -199,9 +199,3 @@ usage(Pid) ->
                                    ["VmRSS:", N, "kB"] <- [string:lexemes(Line, " \t")]],
     {Fds, Rss}.
 
-%% Under AddressSanitizer or valgrind (scripts/test-asan and
-%% test-valgrind set ALCOVE_SANITIZED), the port's resident size is the
-%% tool's shadow and quarantine, not the port's own memory: only the
-%% plain run checks it.
-rss_checked() ->
-    os:getenv("ALCOVE_SANITIZED") =:= false.
