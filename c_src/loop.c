@@ -528,23 +528,19 @@ static void close_run(int lo, int hi)
         close(fd);
 }
 
-/* In a new child, the parent's other children are not ours. Unless the
- * child was cloned with a copy of the low descriptors only (unshared, see
- * fdspace.c), close theirs by runs (they are mostly contiguous). Their
- * entries are left as they are, reachable from ap->inherited (a leak
- * checker sees them): freeing them would write to every page of the
- * parent's heap they are on, a copy of each. */
-static void drop_siblings(alcove_t *ap, bool unshared)
+/* In a new child forked the usual way, its siblings' descriptors are
+ * not its own: close them by runs (they are mostly contiguous). */
+static void close_siblings(const alcove_t *ap)
 {
     int maxfd = -1;
-    for (child_t *c = ap->first; c && !unshared; c = c->next) {
+    for (const child_t *c = ap->first; c; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++)
             if (fds[i] > maxfd)
                 maxfd = fds[i];
     }
     uint64_t *map = maxfd < 0 ? NULL : calloc((size_t)maxfd / 64 + 1, 8);
-    for (child_t *c = ap->first; c && !unshared; c = c->next) {
+    for (const child_t *c = ap->first; c; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++) {
             if (fds[i] < 0)
@@ -566,6 +562,14 @@ static void drop_siblings(alcove_t *ap, bool unshared)
         close_run(lo, fd - 1);
     }
     free(map);
+}
+
+/* A new child starts with no children. Its parent's entries are left as
+ * they are, reachable from ap->inherited (a leak checker sees them):
+ * freeing them would write to every page of the parent's heap they are
+ * on, a copy of each. */
+static void forget_siblings(alcove_t *ap)
+{
     inherited_t *in = malloc(sizeof(*in));
     if (in == NULL)
         die(DIE_NOMEM, "out of memory");
@@ -596,9 +600,10 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
             close(ap->spipe[0]);
             close(ap->spipe[1]);
         }
+        close_siblings(ap);
     }
     ap->spipe[0] = ap->spipe[1] = -1;
-    drop_siblings(ap, unshared);
+    forget_siblings(ap);
     abuf_free(&ap->up_ibuf);
     abuf_free(&ap->up_obuf.b);
     ap->up_obuf.dirty = false;
