@@ -21,7 +21,7 @@
 
 /* How many bytes one read takes from a child's stdout or stderr. */
 #define READ_CHUNK (1024 * 1024)
-/* Output at least this large goes upstream by splice(2), not copied. */
+/* A read at least this large makes the next go upstream by splice(2). */
 #define SPLICE_MIN (32 * 1024)
 /* A pipe that streams is grown to this size (F_SETPIPE_SZ), so that a
  * read or write moves up to a MiB instead of 64 KiB. The kernel counts
@@ -67,6 +67,7 @@ typedef struct fdref {
     bool writable;
     bool queued; /* on the ready queue or the parked list */
     bool hup;    /* the writer is gone: read until EOF, short reads too */
+    bool big;    /* its last read was large: splice the next (child.c) */
     struct child *child;
     struct fdref *next; /* ready queue link */
 } fdref_t;

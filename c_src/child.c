@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -339,15 +338,13 @@ static bool spipe_open(alcove_t *ap)
     return true;
 }
 
-/* Much output waiting in a child's pipe goes upstream by splice(2),
- * without a copy through this process: what moved into spipe is
- * announced by a frame header, and follows it (loop.c, obuf_flush). */
+/* A pipe that gave much at its last read streams: what follows goes
+ * upstream by splice(2), without a copy through this process. What moved
+ * into spipe is announced by a frame header, and follows it (loop.c,
+ * obuf_flush). Small output is copied, and many frames go in one write. */
 static bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
 {
-    int avail = 0;
-    if (!ap->up_splice || ap->splice.left > 0 ||
-        ioctl(r->fd, FIONREAD, &avail) < 0 || avail < SPLICE_MIN ||
-        !spipe_open(ap))
+    if (!r->big || !ap->up_splice || ap->splice.left > 0 || !spipe_open(ap))
         return false;
     ssize_t moved;
     do
@@ -355,8 +352,9 @@ static bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     while (moved < 0 && errno == EINTR);
     if (moved <= 0)
-        return false; /* gone meanwhile: read as usual */
+        return false; /* nothing, or the end: read as usual */
     size_t n = (size_t)moved;
+    r->big = n >= SPLICE_MIN;
     if (up_header(&ap->up_obuf.b,
                   r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
                   (uint32_t)c->pid, n) < 0)
@@ -395,6 +393,7 @@ static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
     }
     up_commit(&ap->up_obuf.b, r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
               (uint32_t)c->pid, (size_t)n);
+    r->big = n >= SPLICE_MIN;
     /* a full default pipe: this child streams its output */
     if (r->kind == FD_STDOUT && n >= 65536)
         (void)pipe_grow(ap, r->fd, &c->out_grown);
