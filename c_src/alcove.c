@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* alcove: a port giving Erlang the Unix primitives of sandboxes. */
 #include "alcove.h"
+#include "reexec.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ static void usage(void)
         stderr,
         "usage: alcove [-c maxchild] [-d maxforkdepth] [-e exit_status]\n"
         "              [-t termsig] [-f flowcontrol] [-s signaloneof]\n"
+        "              [-D depth]\n"
         "Speaks the alcove protocol on stdin and stdout: start it with\n"
         "alcove_drv:start/0,1.\n");
     exit(2);
@@ -47,7 +49,7 @@ int main(int argc, char *argv[])
     ap.flowcontrol = -1;
     ap.signaloneof = SIGTERM;
 
-    while ((ch = getopt(argc, argv, "c:d:e:t:f:s:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:d:e:t:f:s:D:")) != -1) {
         switch (ch) {
         case 'c':
             ap.maxchild = number(optarg);
@@ -67,17 +69,38 @@ int main(int argc, char *argv[])
         case 's':
             ap.signaloneof = number(optarg);
             break;
+        case 'D':
+            /* the place in the chain comes with the handover: reexec.h */
+            (void)number(optarg);
+            break;
         default:
             usage();
         }
     }
 
+    ap.upctl = -1;
     /* 0, 1 and 2 must be taken, or a pipe could land on them */
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
             return DIE_SYS;
-
-    alcove_init(&ap);
+    /* an exec of alcove by an event loop: go on as that process */
+    reexec_t r = {.in = STDIN_FILENO, .out = STDOUT_FILENO};
+    bool again = reexec_resume(&ap, &r);
+    /* 3, 4 and 5 are taken as in the reference's layout */
+    fd_placeholders();
+    /* the event loop on its upstream channel */
+    alcove_init(&ap, r.in, r.out);
+    if (again) {
+        /* the user's signal choices, the parent's death signal */
+        for (int i = 1; i < NSIG; i++)
+            if (r.sigdisp[i] != ap.sigdisp[i])
+                (void)sig_set(&ap, i, r.sigdisp[i]);
+        pdeathsig_arm(&ap);
+        /* the exec succeeded: say so */
+        if (ap.depth == 0)
+            ctl_say(&ap, CTL_REEXEC);
+        reply_ok_to(&ap, r.id);
+    }
     for (;;) {
         alcove_loop(&ap);
         ap.newchild = false;

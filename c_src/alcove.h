@@ -149,6 +149,8 @@ typedef struct alcove {
     abuf_t up_ibuf;
     obuf_t up_obuf;
     bool up_closed;
+    int upctl;         /* the port's control connection: reexec.h */
+    uint32_t req_id;   /* the request being run */
     bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
     upsplice_t splice; /* at most one at a time */
     int spipe[2];      /* holds the payload: only this process reads it */
@@ -179,14 +181,15 @@ typedef struct alcove {
 
 /* fdspace.c: a loop's own descriptors are kept at FD_BASE and above */
 #define FD_BASE 256
-void fdspace_init(alcove_t *ap);
+void fdspace_init(alcove_t *ap, const int *own, size_t nown);
+void fd_placeholders(void);
 int fd_high(alcove_t *ap, int fd);
 void fd_note(alcove_t *ap, int64_t fd);
 void fd_probe(alcove_t *ap);
 int fdspace_unshare(const alcove_t *ap);
 
 /* loop.c */
-void alcove_init(alcove_t *ap);
+void alcove_init(alcove_t *ap, int in, int out);
 int alcove_loop(alcove_t *ap);
 void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
 void pdeathsig_arm(alcove_t *ap);
@@ -221,6 +224,7 @@ void sig_restore(alcove_t *ap);
 void dispatch(alcove_t *ap, const down_hdr_t *h);
 int up_frames(alcove_t *ap);
 void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
+void reply_ok_to(alcove_t *ap, uint32_t id);
 int set_nonblock(int fd);
 
 /* die.c */

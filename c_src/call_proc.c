@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "reexec.h"
 #include "spawn.h"
 
 static int spawn_reply(alcove_t *ap, int64_t flags, ei_x_buff *x)
@@ -72,24 +73,80 @@ static int exec_failed(alcove_t *ap, ei_x_buff *x)
     return reply_errno(x, err);
 }
 
+/* The port tells the driver an exec is coming: what it writes next is
+ * the new program's, unless the control connection says otherwise. */
+static void exec_announce(alcove_t *ap)
+{
+    char frame[FRAME_LEN + 5];
+    put32(frame, 5);
+    frame[FRAME_LEN] = MSG_EXEC;
+    put32(frame + FRAME_LEN + 1, ap->req_id);
+    if (abuf_append(&ap->up_obuf.b, frame, sizeof(frame)) < 0)
+        die(DIE_NOMEM, "out of memory");
+}
+
+typedef struct {
+    const char *path; /* execve, execvp; NULL for fexecve */
+    bool search;      /* execvp */
+    int fd;           /* fexecve */
+    char **argv, **envp;
+} exec_t;
+
+static void exec_do(const exec_t *e)
+{
+    if (e->path == NULL)
+        fexecve(e->fd, e->argv, e->envp);
+    else if (e->search)
+        execvp(e->path, e->argv);
+    else
+        execve(e->path, e->argv, e->envp);
+}
+
+/* Every exec, in order. A success replies nothing here: a program that
+ * is not alcove shows it by the control channel closing; alcove again
+ * answers from the new image (reexec.h). */
+static int exec_run(alcove_t *ap, const exec_t *e, ei_x_buff *x)
+{
+    /* the port's exec needs the driver's control connection: nothing
+     * else would tell the driver that it happened */
+    if (ap->depth == 0 && ap->upctl < 0)
+        return reply_errno(x, ENOTSUP);
+    /* alcove again: the same process of the chain goes on */
+    bool again = e->path ? reexec_is_alcove_path(e->path, e->search)
+                         : reexec_is_alcove_fd(e->fd);
+    if (again && reexec_prepare(ap, ap->req_id) < 0)
+        return reply_errno(x, errno);
+    if (ap->depth == 0)
+        exec_announce(ap);
+    /* upstream flushed, stdio blocking, the user's signal handling */
+    exec_prepare(ap);
+    exec_do(e);
+    /* still here: as before, and the driver told */
+    int err = errno;
+    if (again)
+        reexec_undo(ap);
+    if (ap->depth == 0)
+        ctl_say(ap, CTL_FAILED);
+    errno = err;
+    return exec_failed(ap, x);
+}
+
 static bool argv_ok(const alcove_arg_t *a) { return a->i == 0 && a->n > 0; }
 
 int alcove_sys_execvp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     if (arg_str(&arg[0]) == NULL || !argv_ok(&arg[1]))
         return reply_errno(x, EINVAL);
-    exec_prepare(ap);
-    execvp(arg[0].s, arg[1].v);
-    return exec_failed(ap, x);
+    const exec_t e = {.path = arg[0].s, .search = true, .argv = arg[1].v};
+    return exec_run(ap, &e, x);
 }
 
 int alcove_sys_execve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     if (arg_str(&arg[0]) == NULL || !argv_ok(&arg[1]) || arg[2].i != 0)
         return reply_errno(x, EINVAL);
-    exec_prepare(ap);
-    execve(arg[0].s, arg[1].v, arg[2].v);
-    return exec_failed(ap, x);
+    const exec_t e = {.path = arg[0].s, .argv = arg[1].v, .envp = arg[2].v};
+    return exec_run(ap, &e, x);
 }
 
 #if defined(__linux__) || defined(__FreeBSD__)
@@ -97,9 +154,8 @@ int alcove_sys_fexecve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     if (!argv_ok(&arg[1]) || arg[2].i != 0)
         return reply_errno(x, EINVAL);
-    exec_prepare(ap);
-    fexecve((int)arg[0].i, arg[1].v, arg[2].v);
-    return exec_failed(ap, x);
+    const exec_t e = {.fd = (int)arg[0].i, .argv = arg[1].v, .envp = arg[2].v};
+    return exec_run(ap, &e, x);
 }
 #endif
 

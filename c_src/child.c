@@ -111,7 +111,8 @@ bool fd_internal(alcove_t *ap, int64_t fd)
         return fd >= ap->fd_base || fd == ap->up_in.fd || fd == ap->up_out.fd;
     if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
         fd == ap->up_in.fd || fd == ap->up_out.fd ||
-        (fd >= 0 && (fd == ap->spipe[0] || fd == ap->spipe[1])))
+        (fd >= 0 &&
+         (fd == ap->spipe[0] || fd == ap->spipe[1] || fd == ap->upctl)))
         return true;
     for (child_t *c = ap->first; c; c = c->next)
         if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||

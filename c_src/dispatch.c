@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "reexec.h"
 #include "reply.h"
 
 /* A reply buffer larger than this is given back once the reply is sent:
@@ -94,6 +95,7 @@ static void run(alcove_t *ap, const down_hdr_t *h)
     }
 
     reply_begin(ap);
+    ap->req_id = h->id;
     switch (call->fn(ap, arg, &ap->x)) {
     case CALL_REPLY:
         reply_send(ap, h->id, ALCOVE_OK);
@@ -147,12 +149,22 @@ static void stdio(alcove_t *ap, const down_hdr_t *h)
     obuf_mark(ap, &c->stdin_out);
 }
 
+/* The answer to an exec of alcove, sent by the new image. */
+void reply_ok_to(alcove_t *ap, uint32_t id)
+{
+    reply_begin(ap);
+    if (enc_ok(&ap->x) < 0)
+        die(DIE_NOMEM, "out of memory");
+    reply_send(ap, id, ALCOVE_OK);
+}
+
 /* A frame too short for its header, or for the PIDs it counts: if it
  * holds a request id, the request is answered, so that its sender does
  * not wait for ever. */
 void dispatch_short(alcove_t *ap, const char *body, uint32_t len)
 {
-    if (len >= 1 + 4 && (uint8_t)body[0] != MSG_SHUTDOWN)
+    if (len >= 1 + 4 && (uint8_t)body[0] != MSG_SHUTDOWN &&
+        (uint8_t)body[0] != MSG_HELLO)
         reply_status(ap, get32(body + 1), ALCOVE_BADARG);
 }
 
@@ -176,6 +188,10 @@ void dispatch(alcove_t *ap, const down_hdr_t *h)
         break;
     case MSG_SHUTDOWN:
         ap->up_closed = true;
+        break;
+    case MSG_HELLO:
+        if (h->n == 0)
+            ctl_hello(ap, h->rest, h->restlen);
         break;
     default:
         reply_status(ap, h->id, ALCOVE_BADARG);

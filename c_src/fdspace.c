@@ -20,6 +20,7 @@
 #include "alcove.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -28,6 +29,7 @@
 
 #ifdef __linux__
 #include <linux/close_range.h>
+#include <sys/eventfd.h>
 #endif
 
 #if defined(__linux__) && defined(SYS_close_range) &&                         \
@@ -37,8 +39,9 @@
 
 #ifdef HAVE_UNSHARE
 /* Anything open at or above FD_BASE when the port starts (the VM's or a
- * wrapper's) would not reach children forked the fast way. */
-static bool none_above(int base)
+ * wrapper's) would not reach children forked the fast way; what the loop
+ * itself brought there (own: a re-exec's upstream) is its own. */
+static bool none_above(int base, const int *own, size_t nown)
 {
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
@@ -48,7 +51,10 @@ static bool none_above(int base)
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        if (*end == '\0' && end != e->d_name && fd >= base && fd != self)
+        bool mine = fd == self;
+        for (size_t i = 0; i < nown; i++)
+            mine = mine || fd == own[i];
+        if (*end == '\0' && end != e->d_name && fd >= base && !mine)
             none = false;
     }
     closedir(d);
@@ -56,7 +62,7 @@ static bool none_above(int base)
 }
 #endif
 
-void fdspace_init(alcove_t *ap)
+void fdspace_init(alcove_t *ap, const int *own, size_t nown)
 {
     ap->fd_base = FD_BASE;
     ap->fork_fast = false;
@@ -69,7 +75,10 @@ void fdspace_init(alcove_t *ap)
     /* closes nothing: tells whether the kernel knows the flag */
     if (syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_UNSHARE) < 0)
         return;
-    ap->fork_fast = none_above(FD_BASE);
+    ap->fork_fast = none_above(FD_BASE, own, nown);
+#else
+    (void)own;
+    (void)nown;
 #endif
 }
 
@@ -115,4 +124,31 @@ int fdspace_unshare(const alcove_t *ap)
     (void)ap;
     return -1;
 #endif
+}
+
+/* The reference's loop holds descriptors 3, 4 and 5, and code written for
+ * it (prx's re-exec) changes their flags: here they hold one inert
+ * object, close-on-exec, while the loop's own live at FD_BASE. */
+void fd_placeholders(void)
+{
+    int inert = -1;
+    for (int fd = 3; fd <= 5; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        if (inert < 0) {
+#ifdef __linux__
+            inert = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+#else
+            inert = open("/dev/null", O_RDWR | O_CLOEXEC);
+#endif
+            if (inert < 0)
+                return;
+            if (inert == fd)
+                continue;
+        }
+        if (dup2(inert, fd) == fd)
+            (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (inert > 5)
+        close(inert);
 }

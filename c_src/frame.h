@@ -10,12 +10,15 @@
  *   STDIN    type:8 id:32 n:16 pid:32*n data        (n >= 1)
  *   EOF      type:8 id:32 n:16 pid:32*n             (n >= 1)
  *   SHUTDOWN type:8                                  (port only)
+ *   HELLO    type:8 id:32 n:16 secret:128 name       (port only, first:
+ *            the control connection to the driver, see reexec.h)
  * Each hop pops the first PID and passes the frame to that child.
  *
  * Upstream (towards Erlang):
  *   REPLY    type:8 id:32 status:8 term             (passed on as it is)
  *   STDOUT, STDERR, EVENT, CLOSED
  *            type:8 n:16 pid:32*n payload
+ *   EXEC     type:8 id:32   the port is about to exec for request id
  * Each hop pushes the PID of the child the frame came from, so the fork
  * chain is built on the way up and no hop needs to know its own place.
  */
@@ -25,13 +28,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { MSG_CALL = 1, MSG_STDIN = 2, MSG_EOF = 3, MSG_SHUTDOWN = 4 };
+enum {
+    MSG_CALL = 1,
+    MSG_STDIN = 2,
+    MSG_EOF = 3,
+    MSG_SHUTDOWN = 4,
+    MSG_HELLO = 5,
+};
 enum {
     MSG_REPLY = 1,
     MSG_STDOUT = 2,
     MSG_STDERR = 3,
     MSG_EVENT = 4,
     MSG_CLOSED = 5,
+    MSG_EXEC = 6,
 };
 
 #define FRAME_LEN 4

@@ -344,22 +344,22 @@ static void up_read(alcove_t *ap)
             rq_push(ap, &ap->up_in);
             return;
         }
-        if (errno == EAGAIN) {
-            ap->up_in.readable = false;
+        if (errno != EAGAIN) {
+            ap->up_closed = true;
             return;
         }
-        ap->up_closed = true;
-        return;
-    }
-    if (n == 0) {
-        ap->up_closed = true;
-        return;
-    }
-    b->len += (size_t)n;
-    if ((size_t)n == want || ap->up_in.hup)
-        rq_push(ap, &ap->up_in);
-    else
+        /* requests handed over by a re-exec may be waiting: run them */
         ap->up_in.readable = false;
+    } else if (n == 0) {
+        ap->up_closed = true;
+        return;
+    } else {
+        b->len += (size_t)n;
+        if ((size_t)n == want || ap->up_in.hup)
+            rq_push(ap, &ap->up_in);
+        else
+            ap->up_in.readable = false;
+    }
 
     if (up_frames(ap) < 0)
         die(DIE_PROTO, "frame too large");
@@ -487,20 +487,23 @@ static void subreaper(void)
 #endif
 }
 
-void alcove_init(alcove_t *ap)
+void alcove_init(alcove_t *ap, int in, int out)
 {
     bool grown = false;
     ap->pid = getpid();
     subreaper();
     /* the VM's pipes carry every byte: make them large if they are pipes */
-    (void)pipe_grow(ap, STDIN_FILENO, &grown);
-    grown = false;
-    (void)pipe_grow(ap, STDOUT_FILENO, &grown);
+    if (ap->depth == 0) {
+        (void)pipe_grow(ap, in, &grown);
+        grown = false;
+        (void)pipe_grow(ap, out, &grown);
+    }
     if (ei_x_new(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
-    fdspace_init(ap);
+    const int own[] = {in, out, ap->upctl};
+    fdspace_init(ap, own, sizeof(own) / sizeof(own[0]));
     ap->spipe[0] = ap->spipe[1] = -1;
-    loop_init(ap, STDIN_FILENO, STDOUT_FILENO);
+    loop_init(ap, in, out);
 }
 
 /* A control process must not outlive its parent. The kernel forgets
@@ -594,6 +597,8 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
             close(ap->up_out.fd);
         }
         close(ap->epfd);
+        if (ap->upctl >= 0)
+            close(ap->upctl);
         close(ap->sigpipe[0]);
         close(ap->sigpipe[1]);
         if (ap->spipe[0] >= 0) {
@@ -603,6 +608,7 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
         close_siblings(ap);
     }
     ap->spipe[0] = ap->spipe[1] = -1;
+    ap->upctl = -1;
     forget_siblings(ap);
     abuf_free(&ap->up_ibuf);
     abuf_free(&ap->up_obuf.b);

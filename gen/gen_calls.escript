@@ -402,4 +402,9 @@ proto(Calls) ->
      "-spec ends_process(non_neg_integer()) -> boolean().\n",
      [fmt("ends_process(~B) -> true;~n", [Nr])
       || {Nr, {_, _, _, _, Flags, _}} <- Calls, Flags =/= []],
-     "ends_process(_) -> false.\n"].
+     "ends_process(_) -> false.\n\n",
+     "%% @doc The types of the arguments of a call, by number, in order.\n",
+     "-spec argtypes(non_neg_integer()) -> [argtype()].\n",
+     [fmt("argtypes(~B) -> ~w;~n", [Nr, [T || {_, T} <- Args]])
+      || {Nr, {_, Args, _, _, _, _}} <- Calls],
+     "argtypes(_) -> erlang:error(badarg).\n"].

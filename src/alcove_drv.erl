@@ -4,36 +4,56 @@
 %% Requests are matched to replies by a unique id, never by the shape of
 %% a message in a mailbox. Calls are sent by the caller straight to this
 %% process and answered through an alias, so a caller that times out
-%% exits like `gen_server:call/3' and its late reply is handed to the
-%% owner as `{alcove_call, Drv, Chain, Reply}' instead of confusing a
-%% later call.
+%% raises `timeout' and its late reply is handed to the owner as
+%% `{alcove_call, Drv, Chain, Reply}' instead of confusing a later call.
 %%
 %% Standard output, standard error and events of the processes go to the
 %% owner, the process that started the port, as
 %% `{alcove_stdout | alcove_stderr | alcove_event, Drv, Chain, Term}'.
+%% The owner also gets `{alcove_ctl, Drv, Chain, fdctl_closed}' when the
+%% control channel of a process closes (it exec'd or exited).
+%%
+%% The owner may send requests it encoded with `alcove_codec:call/3'
+%% itself, as the reference's users do: `gen_server:call(Drv, {send,
+%% Data}, infinity)' answers `ok' and the reply reaches the owner as
+%% `{alcove_call, Drv, Chain, Reply}', or `{alcove_ctl, Drv, Chain,
+%% badpid}' for a chain that names no process.
+%%
+%% Besides the port's stdin and stdout, the port holds a control
+%% connection to this process (a unix socket in the abstract namespace,
+%% authenticated by a secret sent on stdin): when the port itself execs,
+%% that connection closing is the proof that the exec happened, and the
+%% port's output is passed on unparsed from then on.
 -module(alcove_drv).
 -behaviour(gen_server).
 
 -export([
-    start/0, start/1,
-    start_link/0, start_link/1,
+    start/0, start/1, start/2,
+    start_link/0, start_link/1, start_link/2,
     stop/1,
     call/5,
     stdin/3,
     eof/3,
+    stdout/3,
+    stderr/3,
+    event/3,
+    raw/1,
+    port/1,
     progname/0,
     getopts/1
 ]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
--export_type([option/0]).
+-export_type([option/0, ref/0]).
 
+-type ref() :: pid().
 -type option() ::
     stderr_to_stdout
     | {env, [{string(), string() | false}]}
     | {exec, string()}
     | {progname, string()}
     | {ctldir, string()}
+    | {depth, non_neg_integer()}
     | {maxchild, non_neg_integer()}
     | {maxforkdepth, non_neg_integer()}
     | {exit_status, 0 | 1}
@@ -46,16 +66,23 @@
 -define(MSG_STDIN, 2).
 -define(MSG_EOF, 3).
 -define(MSG_SHUTDOWN, 4).
+-define(MSG_HELLO, 5).
 -define(MSG_REPLY, 1).
 -define(MSG_STDOUT, 2).
 -define(MSG_STDERR, 3).
 -define(MSG_EVENT, 4).
 -define(MSG_CLOSED, 5).
+-define(MSG_EXEC, 6).
 %% Reply status: c_src/reply.h.
 -define(ALCOVE_OK, 0).
 -define(ALCOVE_BADARG, 1).
 -define(ALCOVE_BADPID, 2).
 -define(ALCOVE_UNDEF, 3).
+%% What the port writes on its control connection after an exec of its
+%% own that did not replace it by another program: c_src/reexec.h.
+-define(CTL_FAILED, $F).
+-define(CTL_REEXEC, $R).
+-define(SECRET_LEN, 16).
 
 %% stdin is sent in pieces of at most STDIN_PIECE bytes; a writer waits
 %% while more than STDIN_WINDOW bytes to one process are not yet in its
@@ -73,55 +100,83 @@
     port :: port(),
     owner :: pid(),
     id = 0 :: non_neg_integer(),
-    %% Id => {call, Ref, Chain, Nr} | {stdin, Chain, Bytes} | {eof, Ref, Chain}
+    %% Id => {call, Ref, Chain, Nr} | {owner, Chain, Nr}
+    %%     | {stdin, Chain, Bytes} | {eof, Ref, Chain}
     pending = #{} :: #{non_neg_integer() => tuple()},
     %% Refs of callers that gave up: their replies go to the owner.
     cancelled = #{} :: #{reference() => true},
     inflight = #{} :: #{[alcove:pid_t()] => non_neg_integer()},
-    waiting = #{} :: #{[alcove:pid_t()] => [gen_server:from()]}
+    waiting = #{} :: #{[alcove:pid_t()] => [gen_server:from()]},
+    %% Calls whose process died before answering, by the chain of the
+    %% process whose exit event will explain it.
+    dead = #{} :: #{[alcove:pid_t()] => [tuple()]},
+    %% The port's output: frames, held back while an exec of the port is
+    %% undecided, or raw once another program replaced it.
+    buf = <<>> :: binary(),
+    mode = frames :: frames | {exec, non_neg_integer()} | raw,
+    ctl = none :: none | {listen, socket:socket(), binary()} | {up, socket:socket()},
+    %% What the control connection said, not yet matched to an exec.
+    ctl_events = [] :: [failed | reexec | closed]
 }).
 
 %%% API
 
 %% @doc Start the port; the calling process owns it.
--spec start() -> {ok, pid()} | {error, term()}.
+-spec start() -> {ok, ref()} | {error, term()}.
 start() -> start([]).
 
 %% @doc Start the port with options; the calling process owns it.
 %%
 %% `{exec, Cmd}' runs the port through a command such as `"sudo -n"';
 %% `{progname, Path}' is the port executable; `{env, Env}' its
-%% environment; `stderr_to_stdout' merges its stderr into the protocol
-%% stream (only for a port that will exec). `{ctldir, Dir}' is accepted
-%% for compatibility: control channels are socket pairs, not files. The
-%% options of `alcove:getopt/3' set the port's start-up values.
+%% environment; `stderr_to_stdout' merges its stderr into its stdout
+%% (only for a port that will exec another program). `{ctldir, Dir}' is
+%% accepted for compatibility: control channels are socket pairs, not
+%% files. The options of `alcove:getopt/3' set the port's start-up
+%% values.
 %%
 %% The port stops when its owner exits.
--spec start([option()]) -> {ok, pid()} | {error, term()}.
+-spec start([option()]) -> {ok, ref()} | {error, term()}.
 start(Opts) when is_list(Opts) ->
-    gen_server:start(?MODULE, {self(), Opts}, []).
+    start(self(), Opts).
+
+%% @doc Like start/1, for the owner Owner.
+-spec start(pid(), [option()]) -> {ok, ref()} | {error, term()}.
+start(Owner, Opts) when is_pid(Owner), is_list(Opts) ->
+    gen_server:start(?MODULE, {Owner, Opts}, []).
 
 %% @doc Like start/0, linked to the caller.
--spec start_link() -> {ok, pid()} | {error, term()}.
+-spec start_link() -> {ok, ref()} | {error, term()}.
 start_link() -> start_link([]).
 
 %% @doc Like start/1, linked to the caller.
--spec start_link([option()]) -> {ok, pid()} | {error, term()}.
+-spec start_link([option()]) -> {ok, ref()} | {error, term()}.
 start_link(Opts) when is_list(Opts) ->
-    gen_server:start_link(?MODULE, {self(), Opts}, []).
+    start_link(self(), Opts).
+
+%% @doc Like start/2, linked to the caller.
+-spec start_link(pid(), [option()]) -> {ok, ref()} | {error, term()}.
+start_link(Owner, Opts) when is_pid(Owner), is_list(Opts) ->
+    gen_server:start_link(?MODULE, {Owner, Opts}, []).
 
 %% @doc Stop the port: every process it started gets its `signaloneof'
 %% signal, and stop returns once the port has reaped them and exited.
--spec stop(pid()) -> ok.
+%% A driver already stopped answers `ok' too.
+-spec stop(ref()) -> ok.
 stop(Drv) ->
-    gen_server:stop(Drv, normal, ?STOP_TIMEOUT + 5000).
+    try
+        gen_server:stop(Drv, normal, ?STOP_TIMEOUT + 5000)
+    catch
+        exit:noproc -> ok;
+        exit:normal -> ok
+    end.
 
 %% @doc Run call number `Nr' with its arguments in the process at the end
 %% of the fork chain. Used by the generated functions of `alcove'.
-%% An integer `Timeout' makes the caller exit with `timeout', like
-%% `gen_server:call/3'. A call number past 16 bits, or arguments too
-%% large for one frame of the protocol (256 MiB), raise badarg.
--spec call(pid(), alcove:fork_chain(), non_neg_integer(), tuple(), timeout()) ->
+%% An integer `Timeout' that expires raises `timeout' in the caller. A
+%% call number past 16 bits, or arguments too large for one frame of the
+%% protocol (256 MiB), raise badarg.
+-spec call(ref(), alcove:fork_chain(), non_neg_integer(), tuple(), timeout()) ->
     term().
 call(Drv, Pids, Nr, Args, Timeout) when is_pid(Drv), is_integer(Nr), Nr >= 0,
                                         Nr =< 16#ffff, is_tuple(Args) ->
@@ -138,16 +193,19 @@ call(_, _, _, _, _) ->
 %% @doc Write to the stdin of the process at the end of the chain. Returns
 %% once the data is accepted, which is at once unless more than a
 %% window's worth to this process is not yet in its pipe: a slow reader
-%% slows the writer instead of losing data.
--spec stdin(pid(), alcove:fork_chain(), iodata()) -> ok.
+%% slows the writer instead of losing data. With `[]', after the port
+%% has exec'd another program, the data goes to that program.
+-spec stdin(ref(), alcove:fork_chain(), iodata()) -> ok.
 stdin(Drv, Pids, Data) when is_pid(Drv) ->
     _ = chain(Pids),
-    Pids =/= [] orelse erlang:error(badpid),
-    gen_server:call(Drv, {stdin, Pids, iolist_to_binary(Data)}, infinity).
+    case gen_server:call(Drv, {stdin, Pids, iolist_to_binary(Data)}, infinity) of
+        ok -> ok;
+        badpid -> erlang:error(badpid)
+    end.
 
 %% @doc Close the stdin of the process at the end of the chain, after
 %% everything written to it before.
--spec eof(pid(), alcove:fork_chain(), timeout()) -> ok | {error, alcove:posix()}.
+-spec eof(ref(), alcove:fork_chain(), timeout()) -> ok | {error, alcove:posix()}.
 eof(Drv, Pids, Timeout) when is_pid(Drv) ->
     Chain = chain(Pids),
     timeout(Timeout),
@@ -155,6 +213,34 @@ eof(Drv, Pids, Timeout) when is_pid(Drv) ->
     Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
     Drv ! {'$alcove_eof', Ref, Pids, Chain},
     wait(Drv, Ref, Timeout, eof).
+
+%% @doc The standard output of the process, as `alcove:stdout/3'.
+-spec stdout(ref(), alcove:fork_chain(), timeout()) -> [binary()].
+stdout(Drv, Pids, Timeout) ->
+    alcove:stdout(Drv, Pids, Timeout).
+
+%% @doc The standard error of the process, as `alcove:stderr/3'.
+-spec stderr(ref(), alcove:fork_chain(), timeout()) -> [binary()].
+stderr(Drv, Pids, Timeout) ->
+    alcove:stderr(Drv, Pids, Timeout).
+
+%% @doc The next event of the process, as `alcove:event/3'.
+-spec event(ref(), alcove:fork_chain(), timeout()) -> term().
+event(Drv, Pids, Timeout) ->
+    alcove:event(Drv, Pids, Timeout).
+
+%% @doc From now on, pass everything the port writes to the owner as it
+%% is, as `{alcove_stdout, Drv, [], Data}': for a port that exec'd
+%% another program. The driver does this by itself when the port execs
+%% through it.
+-spec raw(ref()) -> ok.
+raw(Drv) ->
+    gen_server:call(Drv, raw, infinity).
+
+%% @doc The Erlang port of the driver.
+-spec port(ref()) -> port().
+port(Drv) ->
+    gen_server:call(Drv, port, infinity).
 
 %% @doc The default path of the port executable.
 -spec progname() -> file:filename().
@@ -167,21 +253,36 @@ progname() ->
            end,
     filename:absname(filename:join(Priv, "alcove")).
 
-%% @doc The command line start/1 runs for these options.
+%% @doc The command line start/1 runs for these options: the program's
+%% path resolved (a name without a slash is looked up in PATH), then the
+%% flags of the options given. `{depth, N}' is the length of the fork
+%% chain of a process that execs this command line again.
 -spec getopts([option()]) -> [string()].
 getopts(Opts) ->
     Exec = string:lexemes(proplists:get_value(exec, Opts, ""), " "),
-    Prog = proplists:get_value(progname, Opts, progname()),
+    Prog = resolve(proplists:get_value(progname, Opts, progname())),
     Flags = lists:append([["-" ++ Flag, integer_to_list(V)]
                           || {Opt, Flag} <- [{maxchild, "c"},
                                              {maxforkdepth, "d"},
                                              {exit_status, "e"},
                                              {termsig, "t"},
                                              {flowcontrol, "f"},
-                                             {signaloneof, "s"}],
+                                             {signaloneof, "s"},
+                                             {depth, "D"}],
                              V <- [proplists:get_value(Opt, Opts)],
                              is_integer(V)]),
     Exec ++ [Prog | Flags].
+
+resolve(Prog) ->
+    case lists:member($/, Prog) of
+        true ->
+            filename:absname(Prog);
+        false ->
+            case os:find_executable(Prog) of
+                false -> Prog;
+                Path -> Path
+            end
+    end.
 
 %%% Internal: the caller's side
 
@@ -208,13 +309,16 @@ wait(Drv, Ref, Timeout, What) ->
         erlang:demonitor(Ref, [flush]),
         Drv ! {'$alcove_cancel', Ref},
         receive {Ref, _, _} -> ok after 0 -> ok end,
-        exit({timeout, {?MODULE, What}})
+        erlang:error(timeout)
     end.
 
+%% died: the process died before it answered; Term is the event that
+%% says how, raised as the reference does.
 result(?ALCOVE_OK, Term) -> binary_to_term(Term);
 result(?ALCOVE_BADARG, _) -> erlang:error(badarg);
 result(?ALCOVE_BADPID, _) -> erlang:error(badpid);
-result(?ALCOVE_UNDEF, _) -> erlang:error(undef).
+result(?ALCOVE_UNDEF, _) -> erlang:error(undef);
+result(died, Event) -> erlang:error(Event).
 
 %%% gen_server
 
@@ -227,14 +331,21 @@ init({Owner, Opts}) ->
         false ->
             {stop, {enoent, Cmd}};
         Exe ->
-            PortOpts = [{args, Args}, {packet, 4}, binary, exit_status,
+            PortOpts = [{args, Args}, stream, binary, exit_status,
                         use_stdio, {env, proplists:get_value(env, Opts, [])}]
                 ++ [stderr_to_stdout || proplists:get_bool(stderr_to_stdout, Opts)],
             Port = open_port({spawn_executable, Exe}, PortOpts),
-            {ok, #state{port = Port, owner = Owner}}
+            State = #state{port = Port, owner = Owner},
+            {ok, ctl_listen(State)}
     end.
 
 %% @private
+handle_call({stdin, Pids, Data}, _From, #state{mode = raw, port = Port} = State)
+  when Pids =:= [] ->
+    _ = (catch port_command(Port, Data)),
+    {reply, ok, State};
+handle_call({stdin, [], _}, _From, State) ->
+    {reply, badpid, State};
 handle_call({stdin, Pids, Data}, From, State) ->
     State1 = send_stdin(Pids, Data, State),
     case maps:get(Pids, State1#state.inflight, 0) =< ?STDIN_WINDOW of
@@ -245,6 +356,23 @@ handle_call({stdin, Pids, Data}, From, State) ->
             Froms = [From | maps:get(Pids, Waiting, [])],
             {noreply, State1#state{waiting = Waiting#{Pids => Froms}}}
     end;
+handle_call({send, Data}, _From, State) ->
+    case owner_request(iolist_to_binary(Data)) of
+        {ok, Pids, _} when State#state.mode =:= raw ->
+            State#state.owner ! {alcove_ctl, self(), Pids, badpid},
+            {reply, ok, State};
+        {ok, Pids, Nr} ->
+            {Id, State1} = next_id(State),
+            send(State, [<<?MSG_CALL, Id:32>>, Data]),
+            Pending = State1#state.pending,
+            {reply, ok, State1#state{pending = Pending#{Id => {owner, Pids, Nr}}}};
+        error ->
+            {reply, badarg, State}
+    end;
+handle_call(raw, _From, #state{buf = Buf} = State) ->
+    {reply, ok, to_raw(Buf, State)};
+handle_call(port, _From, #state{port = Port} = State) ->
+    {reply, Port, State};
 handle_call(_, _, State) ->
     {reply, {error, badarg}, State}.
 
@@ -255,6 +383,9 @@ handle_cast(_, State) ->
 %% @private
 handle_info({Port, {data, Data}}, #state{port = Port} = State) ->
     {noreply, port_data(Data, State)};
+handle_info({'$alcove_call', Ref, _, _, _}, #state{mode = raw} = State) ->
+    Ref ! {Ref, ?ALCOVE_BADPID, <<>>},
+    {noreply, State};
 handle_info({'$alcove_call', Ref, Pids, Nr, Req}, State) ->
     {Id, State1} = next_id(State),
     send(State, [<<?MSG_CALL, Id:32, (length(Pids)):16>> | Req]),
@@ -267,6 +398,10 @@ handle_info({'$alcove_eof', Ref, Pids, Chain}, State) ->
     {noreply, State1#state{pending = Pending#{Id => {eof, Ref, Pids}}}};
 handle_info({'$alcove_cancel', Ref}, #state{cancelled = C} = State) ->
     {noreply, State#state{cancelled = C#{Ref => true}}};
+handle_info({'$socket', _, select, _}, State) ->
+    {noreply, ctl_ready(State)};
+handle_info({'$socket', _, abort, _}, State) ->
+    {noreply, ctl_event(closed, State#state{ctl = none})};
 handle_info({Port, {exit_status, Status}}, #state{port = Port} = State) ->
     {stop, {port_exit, Status}, State};
 handle_info({'DOWN', _, process, Owner, _}, #state{owner = Owner} = State) ->
@@ -279,9 +414,17 @@ handle_info(_, State) ->
     {noreply, State}.
 
 %% @private
-terminate(_, #state{port = Port}) ->
+terminate(_, #state{port = Port, mode = Mode} = State) ->
+    ctl_close(State),
     %% The port stops its children and exits; its exit status says when.
-    try port_command(Port, <<?MSG_SHUTDOWN, 0:32, 0:16>>) of
+    %% A program that replaced the port is only closed.
+    Shutdown = case Mode of
+                   raw -> <<>>;
+                   _ -> frame(<<?MSG_SHUTDOWN, 0:32, 0:16>>)
+               end,
+    try port_command(Port, Shutdown) of
+        true when Mode =:= raw ->
+            catch port_close(Port);
         true ->
             receive {Port, {exit_status, _}} -> ok
             after ?STOP_TIMEOUT -> catch port_close(Port)
@@ -292,13 +435,24 @@ terminate(_, #state{port = Port}) ->
 
 %%% Internal: the port's side
 
+frame(Data) ->
+    [<<(iolist_size(Data)):32>>, Data].
+
 %% A port that has just died still gets requests until its exit status
 %% arrives; they are answered when the driver stops.
 send(#state{port = Port}, Data) ->
-    try port_command(Port, Data) catch error:badarg -> true end.
+    try port_command(Port, frame(Data)) catch error:badarg -> true end.
 
 next_id(#state{id = Id} = State) ->
     {Id, State#state{id = (Id + 1) band 16#ffffffff}}.
+
+%% A request from alcove_codec:call/3: its chain and call number.
+owner_request(<<N:16, Rest/binary>>) when byte_size(Rest) >= N * 4 + 2 ->
+    Size = N * 4,
+    <<ChainBin:Size/binary, Nr:16, _/binary>> = Rest,
+    {ok, [P || <<P:32>> <= ChainBin], Nr};
+owner_request(_) ->
+    error.
 
 send_stdin(_, <<>>, State) ->
     State;
@@ -312,27 +466,71 @@ send_stdin(Pids, Data, State) ->
                           inflight = Inflight#{Pids => maps:get(Pids, Inflight, 0) + Size}},
     send_stdin(Pids, Rest, State2).
 
-port_data(<<?MSG_REPLY, Id:32, Status, Term/binary>>, State) ->
+port_data(Data, #state{mode = raw, owner = Owner} = State) ->
+    Owner ! {alcove_stdout, self(), [], Data},
+    State;
+port_data(Data, #state{mode = {exec, _}, buf = Buf} = State) ->
+    State#state{buf = <<Buf/binary, Data/binary>>};
+port_data(Data, #state{buf = Buf} = State) ->
+    frames(<<Buf/binary, Data/binary>>, State).
+
+frames(<<Len:32, Body:Len/binary, Rest/binary>>, #state{mode = frames} = State) ->
+    frames(Rest, frame_in(Body, State));
+frames(Rest, #state{mode = {exec, _}} = State) ->
+    exec_decide(State#state{buf = Rest});
+frames(Rest, #state{mode = raw} = State) ->
+    to_raw(Rest, State);
+frames(Rest, State) ->
+    State#state{buf = Rest}.
+
+frame_in(<<?MSG_REPLY, Id:32, Status, Term/binary>>, State) ->
     case maps:take(Id, State#state.pending) of
         {Entry, Pending} -> reply(Entry, Status, Term, State#state{pending = Pending});
         error -> State
     end;
-port_data(<<Type, N:16, Rest/binary>>, #state{owner = Owner} = State)
-  when Type >= ?MSG_STDOUT, Type =< ?MSG_CLOSED ->
+frame_in(<<?MSG_EXEC, Id:32>>, State) ->
+    State#state{mode = {exec, Id}};
+frame_in(<<Type, N:16, Rest/binary>>, #state{owner = Owner} = State)
+  when Type >= ?MSG_STDOUT, Type =< ?MSG_CLOSED, byte_size(Rest) >= N * 4 ->
     Size = N * 4,
     <<ChainBin:Size/binary, Payload/binary>> = Rest,
     Chain = [P || <<P:32>> <= ChainBin],
     case Type of
-        ?MSG_STDOUT -> Owner ! {alcove_stdout, self(), Chain, Payload}, State;
-        ?MSG_STDERR -> Owner ! {alcove_stderr, self(), Chain, Payload}, State;
-        ?MSG_EVENT -> Owner ! {alcove_event, self(), Chain, binary_to_term(Payload)}, State;
-        ?MSG_CLOSED -> closed(Chain, State)
-    end.
+        ?MSG_STDOUT ->
+            Owner ! {alcove_stdout, self(), Chain, Payload},
+            State;
+        ?MSG_STDERR ->
+            Owner ! {alcove_stderr, self(), Chain, Payload},
+            State;
+        ?MSG_EVENT ->
+            Event = binary_to_term(Payload),
+            Owner ! {alcove_event, self(), Chain, Event},
+            explain(Chain, Event, State);
+        ?MSG_CLOSED ->
+            closed(Chain, State)
+    end;
+frame_in(_, State) ->
+    State.
+
+to_raw(<<>>, State) ->
+    State#state{mode = raw, buf = <<>>};
+to_raw(Buf, #state{owner = Owner} = State) ->
+    Owner ! {alcove_stdout, self(), [], Buf},
+    State#state{mode = raw, buf = <<>>}.
 
 reply({call, Ref, Pids, _}, Status, Term, State) ->
     answer(Ref, Pids, Status, Term, State);
 reply({eof, Ref, Pids}, Status, Term, State) ->
     answer(Ref, Pids, Status, Term, State);
+reply({owner, Pids, _}, Status, Term, #state{owner = Owner} = State) ->
+    Owner ! case Status of
+                ?ALCOVE_OK -> {alcove_call, self(), Pids, binary_to_term(Term)};
+                ?ALCOVE_BADARG -> {alcove_call, self(), Pids, badarg};
+                ?ALCOVE_UNDEF -> {alcove_call, self(), Pids, undef};
+                ?ALCOVE_BADPID -> {alcove_ctl, self(), Pids, badpid};
+                died -> {alcove_call, self(), Pids, Term}
+            end,
+    State;
 reply({stdin, Pids, Size}, _, _, State) ->
     stdin_done(Pids, Size, State).
 
@@ -359,27 +557,153 @@ stdin_done(Pids, Size, #state{inflight = Inflight, waiting = Waiting} = State) -
     end.
 
 %% The control channel of the process at Chain closed: it exec'd or
-%% exited. Requests still on their way to it, or through it, are lost:
-%% answer them here. Its reply to an exec is this closing.
-closed(Chain, #state{pending = Pending} = State) ->
+%% exited. Requests still on their way to it, or through it, are lost.
+%% An exec it was asked for succeeded: that exec is answered `ok' and
+%% the others `badpid'. Otherwise the process died: its calls wait for
+%% the event that says how, and raise it.
+closed(Chain, #state{owner = Owner, pending = Pending} = State) ->
+    Owner ! {alcove_ctl, self(), Chain, fdctl_closed},
     Lost = maps:filter(fun(_, Entry) -> lost(Chain, Entry) end, Pending),
-    maps:fold(
-      fun(Id, Entry, S) ->
-              S1 = S#state{pending = maps:remove(Id, S#state.pending)},
-              case Entry of
-                  {call, _, Chain, Nr} ->
-                      case alcove_proto:ends_process(Nr) of
-                          true -> reply(Entry, ?ALCOVE_OK, term_to_binary(ok), S1);
-                          false -> reply(Entry, ?ALCOVE_BADPID, <<>>, S1)
-                      end;
-                  _ ->
-                      reply(Entry, ?ALCOVE_BADPID, <<>>, S1)
-              end
-      end, State, Lost).
+    Execed = lists:any(fun(Entry) -> ends(Chain, Entry) end, maps:values(Lost)),
+    State1 = State#state{pending = maps:without(maps:keys(Lost), Pending)},
+    State2 = adopt_dead(Chain, State1),
+    lists:foldl(fun(Entry, S) -> lose(Chain, Execed, Entry, S) end, State2,
+                [E || {_, E} <- lists:keysort(1, maps:to_list(Lost))]).
+
+lose(_, _, {stdin, _, _} = Entry, State) ->
+    reply(Entry, ?ALCOVE_OK, term_to_binary(ok), State);
+lose(Chain, true, Entry, State) ->
+    case ends(Chain, Entry) of
+        true -> exec_done(Entry, State);
+        false -> reply(Entry, ?ALCOVE_BADPID, <<>>, State)
+    end;
+lose(Chain, false, Entry, #state{dead = Dead} = State) ->
+    State#state{dead = Dead#{Chain => [Entry | maps:get(Chain, Dead, [])]}}.
+
+%% The owner learns of its own exec from fdctl_closed, as in the
+%% reference; a caller of alcove gets `ok'.
+exec_done({owner, _, _}, State) -> State;
+exec_done(Entry, State) -> reply(Entry, ?ALCOVE_OK, term_to_binary(ok), State).
+
+ends(Chain, {call, _, Chain, Nr}) -> alcove_proto:ends_process(Nr);
+ends(Chain, {owner, Chain, Nr}) -> alcove_proto:ends_process(Nr);
+ends(_, _) -> false.
+
+%% Calls waiting for the exit of a process below Chain now wait for
+%% Chain's: the process that closed took its children with it.
+adopt_dead(Chain, #state{dead = Dead} = State) ->
+    {Below, Rest} = lists:partition(
+                      fun({C, _}) -> lists:prefix(Chain, C) andalso C =/= Chain end,
+                      maps:to_list(Dead)),
+    Entries = lists:append([maps:get(Chain, Dead, []) | [E || {_, E} <- Below]]),
+    State#state{dead = case Entries of
+                           [] -> maps:from_list(Rest);
+                           _ -> maps:from_list([{Chain, Entries} | Rest])
+                       end}.
+
+%% The exit event of a process: it explains why its lost calls got no
+%% answer.
+explain(Chain, {Why, _} = Event, #state{dead = Dead} = State)
+  when Why =:= exit_status; Why =:= termsig ->
+    case maps:take(Chain, Dead) of
+        {Entries, Dead1} ->
+            lists:foldl(fun(Entry, S) -> died(Entry, Event, S) end,
+                        State#state{dead = Dead1}, lists:reverse(Entries));
+        error ->
+            State
+    end;
+explain(_, _, State) ->
+    State.
+
+died({eof, _, _} = Entry, _, State) ->
+    reply(Entry, ?ALCOVE_OK, term_to_binary({error, esrch}), State);
+died({owner, _, _}, _, State) ->
+    %% the owner has the event itself
+    State;
+died(Entry, Event, State) ->
+    reply(Entry, died, Event, State).
 
 lost(Chain, {call, _, Pids, _}) -> lists:prefix(Chain, Pids);
+lost(Chain, {owner, Pids, _}) -> lists:prefix(Chain, Pids);
 lost(Chain, {eof, _, Pids}) -> through(Chain, Pids);
 lost(Chain, {stdin, Pids, _}) -> through(Chain, Pids).
 
 %% stdin and eof are carried out by the parent of the last PID.
 through(Chain, Pids) -> lists:prefix(Chain, Pids) andalso Chain =/= Pids.
+
+%%% Internal: an exec of the port itself
+
+%% The port wrote MSG_EXEC and tried to exec: what follows it on stdout
+%% is held until the control connection says how that ended. It closes
+%% when another program replaced the port; the port says CTL_FAILED when
+%% the exec failed and CTL_REEXEC when it exec'd alcove again: both go
+%% on speaking the protocol.
+exec_decide(#state{mode = {exec, _}, ctl_events = []} = State) ->
+    State;
+exec_decide(#state{mode = {exec, _}, ctl_events = [closed | _],
+                   buf = Buf} = State) ->
+    State1 = closed([], State#state{ctl_events = []}),
+    to_raw(Buf, State1);
+exec_decide(#state{mode = {exec, _}, ctl_events = [_ | Events],
+                   buf = Buf} = State) ->
+    frames(Buf, State#state{mode = frames, buf = <<>>, ctl_events = Events});
+exec_decide(State) ->
+    State.
+
+ctl_event(Event, #state{ctl_events = Events} = State) ->
+    exec_decide(State#state{ctl_events = Events ++ [Event]}).
+
+%% The port connects to a socket in the abstract namespace, named in the
+%% first frame it reads, and proves who it is with the secret sent with
+%% the name. Without sockets, the port runs on without this connection
+%% and refuses to exec itself.
+ctl_listen(State) ->
+    Name = <<0, "alcove-", (binary:encode_hex(crypto:strong_rand_bytes(16)))/binary>>,
+    Secret = crypto:strong_rand_bytes(?SECRET_LEN),
+    try
+        {ok, L} = socket:open(local, stream, default),
+        ok = socket:bind(L, #{family => local, path => Name}),
+        ok = socket:listen(L, 1),
+        send(State, [<<?MSG_HELLO, 0:32, 0:16>>, Secret, Name]),
+        ctl_ready(State#state{ctl = {listen, L, Secret}})
+    catch
+        error:_ -> State
+    end.
+
+ctl_ready(#state{ctl = {listen, L, Secret}} = State) ->
+    case socket:accept(L, nowait) of
+        {ok, S} ->
+            %% the port writes the secret as soon as it is connected
+            case socket:recv(S, ?SECRET_LEN, 5000) of
+                {ok, Secret} ->
+                    _ = socket:close(L),
+                    ctl_ready(State#state{ctl = {up, S}});
+                _ ->
+                    _ = socket:close(S),
+                    ctl_ready(State)
+            end;
+        {select, _} ->
+            State;
+        {error, _} ->
+            State#state{ctl = none}
+    end;
+ctl_ready(#state{ctl = {up, S}} = State) ->
+    case socket:recv(S, 0, nowait) of
+        {ok, Bytes} ->
+            Events = [case B of
+                          ?CTL_FAILED -> failed;
+                          ?CTL_REEXEC -> reexec
+                      end || <<B>> <= Bytes, B =:= ?CTL_FAILED orelse B =:= ?CTL_REEXEC],
+            ctl_ready(lists:foldl(fun ctl_event/2, State, Events));
+        {select, _} ->
+            State;
+        {error, _} ->
+            _ = socket:close(S),
+            ctl_event(closed, State#state{ctl = none})
+    end;
+ctl_ready(State) ->
+    State.
+
+ctl_close(#state{ctl = {listen, L, _}}) -> _ = socket:close(L), ok;
+ctl_close(#state{ctl = {up, S}}) -> _ = socket:close(S), ok;
+ctl_close(_) -> ok.

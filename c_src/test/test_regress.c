@@ -68,7 +68,8 @@ static void port_init(void)
     loop_ap.termsig = 1;
     loop_ap.flowcontrol = -1;
     loop_ap.signaloneof = SIGTERM;
-    alcove_init(&loop_ap);
+    loop_ap.upctl = -1;
+    alcove_init(&loop_ap, STDIN_FILENO, STDOUT_FILENO);
 }
 
 /* The port's main loop, as alcove.c runs it. */
