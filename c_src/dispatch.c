@@ -190,8 +190,11 @@ void dispatch(alcove_t *ap, const down_hdr_t *h)
         ap->up_closed = true;
         break;
     case MSG_HELLO:
+        /* the driver's, first of all: never answered */
         if (h->n == 0)
             ctl_hello(ap, h->rest, h->restlen);
+        else
+            reply_status(ap, h->id, ALCOVE_BADARG);
         break;
     default:
         reply_status(ap, h->id, ALCOVE_BADARG);

@@ -110,9 +110,12 @@
     %% Calls whose process died before answering, by the chain of the
     %% process whose exit event will explain it.
     dead = #{} :: #{[alcove:pid_t()] => [tuple()]},
-    %% The port's output: frames, held back while an exec of the port is
-    %% undecided, or raw once another program replaced it.
-    buf = <<>> :: binary(),
+    %% The port's output not yet parsed, newest first: a frame in pieces
+    %% (joined once all `need' bytes are here, so that a large frame is
+    %% copied once), or held back while an exec of the port is undecided.
+    buf = [] :: [binary()],
+    have = 0 :: non_neg_integer(),
+    need = 0 :: non_neg_integer(),
     mode = frames :: frames | {exec, non_neg_integer()} | raw,
     ctl = none :: none | {listen, socket:socket(), binary()} | {up, socket:socket()},
     %% What the control connection said, not yet matched to an exec.
@@ -369,8 +372,8 @@ handle_call({send, Data}, _From, State) ->
         error ->
             {reply, badarg, State}
     end;
-handle_call(raw, _From, #state{buf = Buf} = State) ->
-    {reply, ok, to_raw(Buf, State)};
+handle_call(raw, _From, State) ->
+    {reply, ok, to_raw(held(State), State)};
 handle_call(port, _From, #state{port = Port} = State) ->
     {reply, Port, State};
 handle_call(_, _, State) ->
@@ -469,19 +472,33 @@ send_stdin(Pids, Data, State) ->
 port_data(Data, #state{mode = raw, owner = Owner} = State) ->
     Owner ! {alcove_stdout, self(), [], Data},
     State;
-port_data(Data, #state{mode = {exec, _}, buf = Buf} = State) ->
-    State#state{buf = <<Buf/binary, Data/binary>>};
+port_data(Data, #state{mode = {exec, _}} = State) ->
+    hold(Data, State);
+port_data(Data, #state{have = Have, need = Need} = State)
+  when Have + byte_size(Data) < Need ->
+    hold(Data, State);
+port_data(Data, #state{buf = []} = State) ->
+    frames(Data, State);
 port_data(Data, #state{buf = Buf} = State) ->
-    frames(<<Buf/binary, Data/binary>>, State).
+    frames(iolist_to_binary(lists:reverse(Buf, [Data])),
+           State#state{buf = [], have = 0, need = 0}).
+
+hold(Data, #state{buf = Buf, have = Have} = State) ->
+    State#state{buf = [Data | Buf], have = Have + byte_size(Data)}.
+
+held(#state{buf = Buf}) ->
+    iolist_to_binary(lists:reverse(Buf)).
 
 frames(<<Len:32, Body:Len/binary, Rest/binary>>, #state{mode = frames} = State) ->
     frames(Rest, frame_in(Body, State));
 frames(Rest, #state{mode = {exec, _}} = State) ->
-    exec_decide(State#state{buf = Rest});
+    exec_decide(hold(Rest, State));
 frames(Rest, #state{mode = raw} = State) ->
     to_raw(Rest, State);
+frames(<<Len:32, _/binary>> = Rest, State) ->
+    (hold(Rest, State))#state{need = 4 + Len};
 frames(Rest, State) ->
-    State#state{buf = Rest}.
+    hold(Rest, State).
 
 frame_in(<<?MSG_REPLY, Id:32, Status, Term/binary>>, State) ->
     case maps:take(Id, State#state.pending) of
@@ -513,10 +530,10 @@ frame_in(_, State) ->
     State.
 
 to_raw(<<>>, State) ->
-    State#state{mode = raw, buf = <<>>};
-to_raw(Buf, #state{owner = Owner} = State) ->
-    Owner ! {alcove_stdout, self(), [], Buf},
-    State#state{mode = raw, buf = <<>>}.
+    State#state{mode = raw, buf = [], have = 0, need = 0};
+to_raw(Bytes, #state{owner = Owner} = State) ->
+    Owner ! {alcove_stdout, self(), [], Bytes},
+    State#state{mode = raw, buf = [], have = 0, need = 0}.
 
 reply({call, Ref, Pids, _}, Status, Term, State) ->
     answer(Ref, Pids, Status, Term, State);
@@ -640,13 +657,12 @@ through(Chain, Pids) -> lists:prefix(Chain, Pids) andalso Chain =/= Pids.
 %% on speaking the protocol.
 exec_decide(#state{mode = {exec, _}, ctl_events = []} = State) ->
     State;
-exec_decide(#state{mode = {exec, _}, ctl_events = [closed | _],
-                   buf = Buf} = State) ->
+exec_decide(#state{mode = {exec, _}, ctl_events = [closed | _]} = State) ->
     State1 = closed([], State#state{ctl_events = []}),
-    to_raw(Buf, State1);
-exec_decide(#state{mode = {exec, _}, ctl_events = [_ | Events],
-                   buf = Buf} = State) ->
-    frames(Buf, State#state{mode = frames, buf = <<>>, ctl_events = Events});
+    to_raw(held(State), State1);
+exec_decide(#state{mode = {exec, _}, ctl_events = [_ | Events]} = State) ->
+    frames(held(State), State#state{mode = frames, buf = [], have = 0, need = 0,
+                                    ctl_events = Events});
 exec_decide(State) ->
     State.
 

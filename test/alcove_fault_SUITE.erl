@@ -82,7 +82,8 @@ end_per_testcase(_Case, Config) ->
 %%% A process killed in the middle of a call
 
 %% A call with no timeout to a child that cannot answer (stopped), from
-%% another process; the child is killed: the caller gets badpid.
+%% another process; the child is killed: the caller gets the event that
+%% says how it died.
 killed_during_call(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
@@ -92,12 +93,12 @@ killed_during_call(Config) ->
                async(fun() -> alcove:version(Drv, [C], infinity) end)],
     ok = wait_pending(Drv, 3),
     ok = alcove:kill(Drv, [], C, sigkill),
-    [{'EXIT', {badpid, _}} = await(A) || A <- Callers],
+    [{'EXIT', {{termsig, sigkill}, _}} = await(A) || A <- Callers],
     {termsig, sigkill} = alcove:event(Drv, [C], ?T),
     ok = serving(Drv).
 
 %% The same through a chain: the middle process is killed; calls to it
-%% and through it get badpid, and the process below it dies with it
+%% and through it raise its death, and the process below it dies with it
 %% (its parent-death signal).
 killed_during_call_chain(Config) ->
     Drv = ?config(drv, Config),
@@ -110,13 +111,13 @@ killed_during_call_chain(Config) ->
                || Chain <- [[C], [C, G], [C, G, H], [C, G, H]]],
     ok = wait_pending(Drv, 4),
     ok = alcove:kill(Drv, [], C, sigkill),
-    [{'EXIT', {badpid, _}} = await(A) || A <- Callers],
+    [{'EXIT', {{termsig, sigkill}, _}} = await(A) || A <- Callers],
     {termsig, sigkill} = alcove:event(Drv, [C], ?T),
     [] = wait_exited([C, G, H], ?T),
     ok = serving(Drv).
 
 %% A child blocked in a system call (select with no timeout, on a pipe
-%% nobody writes) is killed: the caller gets badpid.
+%% nobody writes) is killed: the caller gets its death.
 killed_during_blocking_call(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
@@ -126,10 +127,10 @@ killed_during_blocking_call(Config) ->
     %% it is inside select: it does not answer another call
     {'EXIT', {timeout, _}} = (catch alcove:getpid(Drv, [C], 200)),
     ok = alcove:kill(Drv, [], C, sigkill),
-    {'EXIT', {badpid, _}} = await(A),
+    {'EXIT', {{termsig, sigkill}, _}} = await(A),
     {termsig, sigkill} = alcove:event(Drv, [C], ?T),
     %% the late reply to the timed out getpid
-    receive {alcove_call, Drv, [C], {error, badpid}} -> ok
+    receive {alcove_call, Drv, [C], {error, {termsig, sigkill}}} -> ok
     after ?T -> ct:fail(no_late_reply)
     end,
     ok = serving(Drv).

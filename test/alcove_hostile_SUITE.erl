@@ -9,15 +9,16 @@
 %% Inputs come three ways:
 %% - through the API (alcove:*), where iodata is flattened and argument
 %%   types are checked before a byte is sent;
-%% - as raw frames written to the driver's own port (port_command/2),
-%%   which reach the port as they are. The driver drops replies whose id
+%% - as raw frames written to the driver's own port (port_command/2,
+%%   with the length field the driver would write), which reach the port
+%%   as they are. The driver drops replies whose id
 %%   it does not know, so raw/3 registers its id (near 16#ffffffff, far
 %%   from the driver's ids, which count from 0) as pending, answered to
 %%   an alias of the test process: the driver's state is changed with
 %%   sys:replace_state/2 and nothing of the driver is modified;
 %% - as a raw byte stream written to a port started without the driver
-%%   and without {packet, 4} (sp_*), for what the driver's framing cannot
-%%   produce: a length field that disagrees with the data.
+%%   (sp_*), for what the driver's framing cannot produce: a length field
+%%   that disagrees with the data.
 -module(alcove_hostile_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -59,6 +60,7 @@
 -define(MSG_CALL, 1).
 -define(MSG_STDIN, 2).
 -define(MSG_EOF, 3).
+-define(MSG_HELLO, 5).
 -define(MSG_SHUTDOWN, 4).
 %% c_src/reply.h
 -define(OK, 0).
@@ -130,7 +132,7 @@ frame_truncated(Config) ->
     Drv = ?config(drv, Config),
     S = ?config(sibling, Config),
     %% no id: nothing to answer
-    [port_command(port(Drv), B) || B <- [<<>>, <<?MSG_CALL>>, <<?MSG_CALL, 0, 0>>,
+    [port_command(port(Drv), sp_frame(B)) || B <- [<<>>, <<?MSG_CALL>>, <<?MSG_CALL, 0, 0>>,
                                          <<?MSG_CALL, 1, 2, 3>>]],
     ok = nothing_answered(Drv),
     %% an id but no PID count, or fewer PIDs than it says
@@ -219,7 +221,7 @@ frame_too_large_driver(Config) ->
         Caller = spawn(fun() -> Self ! {caller, catch alcove:getpid(Drv, [C])} end),
         ok = wait_pending(Drv, 1),
         MRef = erlang:monitor(process, Drv),
-        true = port_command(port(Drv), binary:copy(<<0>>, ?FRAME_MAX + 1)),
+        true = port_command(port(Drv), sp_frame(binary:copy(<<0>>, ?FRAME_MAX + 1))),
         Reason = receive {'DOWN', MRef, process, Drv, R} -> R
                  after ?T -> ct:fail(driver_alive)
                  end,
@@ -249,14 +251,19 @@ request_too_large_api(Config) ->
     Fits = byte_size(alcove:iolist_to_bin(Drv, [], binary:part(Big, 0, Fits), 60000)),
     intact(Config).
 
-%% Frame types the port does not know are answered badarg.
+%% Frame types the port does not know are answered badarg. HELLO (the
+%% driver's first frame, which opens the port's control connection) is
+%% badarg too with a chain, and ignored once the port is connected.
 frame_unknown_type(Config) ->
     Drv = ?config(drv, Config),
     S = ?config(sibling, Config),
     [{?BADARG, <<>>} = raw(Drv, Chain,
                            fun(Id) -> <<Type, Id:32, (length(Chain)):16,
                                         (chain(Chain))/binary, 6:16, 131, 104, 0>> end)
-     || Type <- [0, 5, 6, 127, 128, 255], Chain <- [[], [S]]],
+     || Type <- [0, 6, 7, 127, 128, 255], Chain <- [[], [S]]],
+    {?BADARG, <<>>} = raw(Drv, [S], fun(Id) -> <<?MSG_HELLO, Id:32, 1:16, S:32>> end),
+    true = port_command(port(Drv), sp_frame(<<?MSG_HELLO, 0:32, 0:16, 0:128, 0, "x">>)),
+    ok = nothing_answered(Drv),
     intact(Config).
 
 %% stdin and eof for the port itself (no PID in the chain): badpid.
@@ -518,12 +525,13 @@ internal_fds(Config) ->
                     {Fd, {error, ebadf}} = {Fd, alcove:read(Drv, Chain, Fd, 100, ?T)},
                     {Fd, {error, ebadf}} = {Fd, alcove:close(Drv, Chain, Fd, ?T)}
             end,
-    %% Every descriptor past 2 belongs to the loop: its control socket
+    %% Every descriptor past 5 belongs to the loop: its control socket
     %% (in a child), epoll, the signal pipe, the children's sockets and
     %% pipes. The port's upstream is 0 and 1; a child's 0 to 2 are its own
-    %% stdio, which it may use.
+    %% stdio, which it may use; 3 to 5 hold placeholders, as the
+    %% reference's layout has them taken.
     Internal = fun(Chain) ->
-                       Fds = fds(alcove:getpid(Drv, Chain)) -- [0, 1, 2],
+                       Fds = fds(alcove:getpid(Drv, Chain)) -- [0, 1, 2, 3, 4, 5],
                        Kids = [Fd || #alcove_pid{fdctl = A, stdin = B, stdout = C, stderr = E}
                                          <- alcove:cpid(Drv, Chain),
                                      Fd <- [A, B, C, E]],
@@ -835,7 +843,7 @@ raw(Drv, Chain, F) ->
     Id = 16#ffff0000 + erlang:unique_integer([positive]) rem 16#ffff,
     Alias = alias([explicit_unalias]),
     _ = sys:replace_state(Drv, fun(S) -> pending(S, Id, {call, Alias, Chain, 6}) end),
-    true = port_command(port(Drv), F(Id)),
+    true = port_command(port(Drv), sp_frame(F(Id))),
     receive
         {Alias, Status, Term} ->
             unalias(Alias),
