@@ -402,4 +402,14 @@ proto(Calls) ->
      "-spec ends_process(non_neg_integer()) -> boolean().\n",
      [fmt("ends_process(~B) -> true;~n", [Nr])
       || {Nr, {_, _, _, _, Flags, _}} <- Calls, Flags =/= []],
-     "ends_process(_) -> false.\n"].
+     "ends_process(_) -> false.\n\n",
+     "%% @doc Whether a call, by name, is answered by a reply of its own:\n",
+     "%% false for those that replace or end the process, whose success is\n",
+     "%% their control channel closing. A name that is no call raises\n",
+     "%% badarg.\n",
+     "-spec will_return(call()) -> boolean().\n",
+     [fmt("will_return(~s) -> false;~n", [N])
+      || {_, {N, _, _, _, Flags, _}} <- Calls, Flags =/= []],
+     "will_return(C) ->\n",
+     "    _ = call(C),\n",
+     "    true.\n"].
