@@ -128,9 +128,9 @@ ipv4({A, B, C, D})
 ipv4(_) ->
     erlang:error(badarg).
 
-ipv6({A, B, C, D, E, F, G, H} = IP) ->
-    lists:all(fun(X) -> ?IS_U16(X) end, tuple_to_list(IP))
-        orelse erlang:error(badarg),
+ipv6({A, B, C, D, E, F, G, H})
+  when ?IS_U16(A), ?IS_U16(B), ?IS_U16(C), ?IS_U16(D),
+       ?IS_U16(E), ?IS_U16(F), ?IS_U16(G), ?IS_U16(H) ->
     <<A:16, B:16, C:16, D:16, E:16, F:16, G:16, H:16>>;
 ipv6(_) ->
     erlang:error(badarg).
