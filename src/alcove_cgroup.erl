@@ -211,7 +211,9 @@ cgroup(Drv) ->
     cgroup(Drv, []).
 
 %% @doc Where the cgroup file systems (v1 and v2) are mounted, as the
-%% process sees them.
+%% process sees them, in the order of its /proc/mounts (the paths
+%% themselves: `\040' is a space again). `[]' if it cannot read the
+%% file.
 -spec cgroup(drv(), chain()) -> [binary()].
 cgroup(Drv, Pids) ->
     [Dir || {Dir, _} <- cgroup_mounts(Drv, Pids, <<>>)].

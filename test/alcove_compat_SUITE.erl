@@ -36,6 +36,7 @@
     cgroup_mounts/1,
     cgroup_hierarchies/1,
     cgroup_mount_points/1,
+    cgroup_mount_escaped/1,
     cgroup_create_destroy_default/1,
     cgroup_fold/1,
     cgroup_fold_files/1,
@@ -71,6 +72,7 @@ all() ->
         cgroup_mounts,
         cgroup_hierarchies,
         cgroup_mount_points,
+        cgroup_mount_escaped,
         cgroup_create_destroy_default,
         cgroup_fold,
         cgroup_fold_files,
@@ -463,6 +465,30 @@ cgroup_mount_points(Config) ->
     {ok, J} = alcove:fork(Drv, []),
     ok = alcove:chroot(Drv, [J], ?config(priv_dir, Config)),
     [] = alcove_cgroup:cgroup(Drv, [J]).
+
+%% In a mount namespace of its own, a child mounts the unified
+%% hierarchy again at a path with a space: mounts/2 shows it as
+%% /proc/mounts does (\040), cgroup/2 as the path itself, which fold/6
+%% visits; the port sees neither.
+cgroup_mount_escaped(Config) ->
+    Drv = ?config(drv, Config),
+    Dir = filename:join(?config(priv_dir, Config), "a b"),
+    ok = file:make_dir(Dir),
+    Path = list_to_binary(Dir),
+    Escaped = iolist_to_binary(string:replace(Dir, " ", "\\040")),
+    {ok, C} = alcove:clone(Drv, [], [clone_newns]),
+    ok = alcove:mount(Drv, [C], "none", "/", [], [ms_rec, ms_private], [], []),
+    ok = alcove:mount(Drv, [C], "cgroup2", Dir, "cgroup2", [], [], []),
+    {ok, Entries} = alcove_cgroup:mounts(Drv, [C]),
+    {<<"cgroup2">>, Escaped, <<"cgroup2">>, _, <<"0">>, <<"0">>} =
+        lists:keyfind(Escaped, 2, Entries),
+    true = lists:member(Path, alcove_cgroup:cgroup(Drv, [C])),
+    false = lists:member(Path, alcove_cgroup:cgroup(Drv, [])),
+    true = lists:member(Path, alcove_cgroup:fold(Drv, [C], <<>>, <<>>,
+                                                 fun(D, A) -> [D | A] end,
+                                                 [])),
+    true = alcove_cgroup:is_file(Drv, [C], <<Path/binary, "/cgroup.procs">>),
+    {v2, Path} = lists:keyfind(Path, 2, alcove_cgroup:hierarchies(Drv, [C])).
 
 %% create/2 and destroy/2 work on the reference's default cgroup,
 %% alcove, in every v1 hierarchy.
