@@ -407,4 +407,14 @@ proto(Calls) ->
      "-spec argtypes(non_neg_integer()) -> [argtype()].\n",
      [fmt("argtypes(~B) -> ~w;~n", [Nr, [T || {_, T} <- Args]])
       || {Nr, {_, Args, _, _, _, _}} <- Calls],
-     "argtypes(_) -> erlang:error(badarg).\n"].
+     "argtypes(_) -> erlang:error(badarg).\n\n",
+     "%% @doc Whether a call, by name, is answered by a reply of its own:\n",
+     "%% false for those that replace or end the process, whose success is\n",
+     "%% their control channel closing. A name that is no call raises\n",
+     "%% badarg.\n",
+     "-spec will_return(call()) -> boolean().\n",
+     [fmt("will_return(~s) -> false;~n", [N])
+      || {_, {N, _, _, _, Flags, _}} <- Calls, Flags =/= []],
+     "will_return(C) ->\n",
+     "    _ = call(C),\n",
+     "    true.\n"].

@@ -18,3 +18,19 @@
     sec = 0 :: alcove:int64_t(),
     usec = 0 :: alcove:int64_t()
 }).
+
+%% A FreeBSD struct jail, for alcove_cstruct:jail/1: the paths and names
+%% without their NUL, the addresses as inet's tuples.
+-record(alcove_jail, {
+    version = 2 :: alcove:uint32_t(),
+    path = <<>> :: iodata(),
+    hostname = <<>> :: iodata(),
+    jailname = <<>> :: iodata(),
+    ip4 = [] :: [inet:ip4_address()],
+    ip6 = [] :: [inet:ip6_address()]
+}).
+
+%% Fields of a binary in the host's byte order, as C's uint16_t and
+%% uint32_t: <<?UINT16(Len), 0:16, ?UINT32(K)>>.
+-define(UINT16(N), (N):2/native-unsigned-integer-unit:8).
+-define(UINT32(N), (N):4/native-unsigned-integer-unit:8).

@@ -3,7 +3,8 @@
 %% linux/seccomp.h): each instruction is an 8-byte binary, a struct
 %% sock_filter {u16 code; u8 jt; u8 jf; u32 k}, in the host's byte order.
 %% A program is an iolist of them: see alcove_seccomp for building and
-%% installing one.
+%% installing one. ?BPF_INSN is the one encoding: ?BPF_STMT, ?BPF_JUMP and
+%% the record #alcove_insn{} (alcove_seccomp:insn/1) all go through it.
 
 -ifndef(ALCOVE_SECCOMP_HRL).
 -define(ALCOVE_SECCOMP_HRL, true).
@@ -62,13 +63,39 @@
 -define(BPF_TAX, 16#00).
 -define(BPF_TXA, 16#80).
 
+%% The parts of an opcode
+-define(BPF_CLASS(Code), ((Code) band 16#07)).
+-define(BPF_SIZE(Code), ((Code) band 16#18)).
+-define(BPF_MODE(Code), ((Code) band 16#e0)).
+-define(BPF_OP(Code), ((Code) band 16#f0)).
+-define(BPF_SRC(Code), ((Code) band 16#08)).
+-define(BPF_RVAL(Code), ((Code) band 16#18)).
+-define(BPF_MISCOP(Code), ((Code) band 16#f8)).
+
 -define(BPF_MAXINSNS, 4096).
 
--define(BPF_STMT(Code, K),
-        <<(Code):16/native-unsigned, 0:8, 0:8, (K):32/native-unsigned>>).
--define(BPF_JUMP(Code, K, JT, JF),
+%% One instruction, a struct sock_filter. The fields are not range
+%% checked here (a binary field keeps the low bits): alcove_seccomp:insn/1,
+%% stmt/2 and jump/4 check them.
+-define(BPF_INSN(Code, JT, JF, K),
         <<(Code):16/native-unsigned, (JT):8, (JF):8,
           (K):32/native-unsigned>>).
+-define(BPF_STMT(Code, K), ?BPF_INSN(Code, 0, 0, K)).
+-define(BPF_JUMP(Code, K, JT, JF), ?BPF_INSN(Code, JT, JF, K)).
+
+%% An instruction as a record: alcove_seccomp:insn/1 encodes it (and
+%% decodes an encoded one).
+-record(alcove_insn, {
+    code = 0 :: 0..16#ffff,
+    jt = 0 :: 0..16#ff,
+    jf = 0 :: 0..16#ff,
+    k = 0 :: 0..16#ffffffff
+}).
+
+%% Modes of prctl(PR_GET_SECCOMP) and prctl(PR_SET_SECCOMP)
+-define(SECCOMP_MODE_DISABLED, 0).
+-define(SECCOMP_MODE_STRICT, 1).
+-define(SECCOMP_MODE_FILTER, 2).
 
 %% Return actions, highest precedence first
 -define(SECCOMP_RET_KILL_PROCESS, 16#80000000).
@@ -103,6 +130,17 @@
 -define(SECCOMP_DATA_ARGS, 16).
 -define(offsetof_syscall, ?SECCOMP_DATA_NR).
 -define(offsetof_arch, ?SECCOMP_DATA_ARCH).
+-define(OFFSET_SYSCALL_NR, ?SECCOMP_DATA_NR).
+-define(OFFSET_ARCH_NR, ?SECCOMP_DATA_ARCH).
+
+%% What a filter examines, a struct seccomp_data: the offset of each
+%% field is alcove_seccomp:offset(Field).
+-record(alcove_seccomp_data, {
+    nr = 0 :: -16#80000000..16#7fffffff,
+    arch = 0 :: 0..16#ffffffff,
+    instruction_pointer = 0 :: 0..16#ffffffffffffffff,
+    args = [0, 0, 0, 0, 0, 0] :: [0..16#ffffffffffffffff]
+}).
 
 %% x86_64: system calls of the x32 ABI have this bit set in nr, under
 %% the same audit arch

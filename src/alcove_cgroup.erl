@@ -13,6 +13,12 @@
 %% name (Key) holding a `/', is refused with `einval' before any file is
 %% touched. A name or key that is not iodata raises badarg.
 %%
+%% The reference's helpers are here too: mounts/1,2 (the lines of
+%% /proc/mounts), cgroup/1,2 (the cgroup mount points), fold/5,6 and
+%% fold_files/6,7 (over a cgroup's directory in each hierarchy, and its
+%% files), is_dir/3, is_file/3, and the path functions join/2, relpath/1
+%% and expand/1. hierarchies/2 lists the hierarchies, v1 and v2.
+%%
 %% Errors are those of the kernel: `{error, posix()}' from the v1
 %% functions, `{error, {posix(), Path}}' from the v2 ones, Path being the
 %% file or directory that failed.
@@ -20,11 +26,20 @@
 
 -export([
     supported/2,
-    create/3,
+    create/2, create/3,
     set/6,
     get/5,
-    destroy/3,
-    mounts/2
+    destroy/2, destroy/3,
+    mounts/1, mounts/2,
+    hierarchies/2,
+    cgroup/1, cgroup/2,
+    fold/5, fold/6,
+    fold_files/6, fold_files/7,
+    is_dir/3,
+    is_file/3,
+    join/2,
+    relpath/1,
+    expand/1
 ]).
 -export([
     v2_root/2,
@@ -39,16 +54,22 @@
     v2_destroy/3
 ]).
 
--export_type([name/0, mount/0]).
+-export_type([name/0, mount/0, mount_entry/0]).
 
 -type name() :: iodata() | [iodata()].
 -type mount() :: {v1, Path :: binary(), Controllers :: [binary()]}
     | {v2, Path :: binary()}.
+-type mount_entry() :: {Source :: binary(), Dir :: binary(), Type :: binary(),
+                        Options :: binary(), Freq :: binary(),
+                        Passno :: binary()}.
 -type drv() :: alcove:drv().
 -type chain() :: alcove:fork_chain().
 -type error() :: {error, {alcove:posix(), Path :: binary()}}.
 
 -define(READ_CHUNK, 65536).
+
+%% The cgroup of create/2 and destroy/2, the reference's default.
+-define(NAMESPACE, <<"alcove">>).
 
 %% Options of a v1 cgroup mount that are not controllers. Options with a
 %% value (name=systemd, release_agent=...) are not controllers either.
@@ -68,6 +89,12 @@
 -spec supported(drv(), chain()) -> boolean().
 supported(Drv, Pids) ->
     v1(Drv, Pids, <<>>) =/= [].
+
+%% @doc Create the cgroup `alcove' in every v1 hierarchy:
+%% `create(Drv, Pids, <<"alcove">>)'.
+-spec create(drv(), chain()) -> ok | {error, alcove:posix()}.
+create(Drv, Pids) ->
+    create(Drv, Pids, ?NAMESPACE).
 
 %% @doc Create the cgroup, and its parents, in every v1 hierarchy. A
 %% cgroup that exists already is left as it is.
@@ -118,6 +145,12 @@ get(Drv, Pids, Type, Name, Key) ->
         end
     end).
 
+%% @doc Remove the cgroup `alcove' from every v1 hierarchy:
+%% `destroy(Drv, Pids, <<"alcove">>)'.
+-spec destroy(drv(), chain()) -> ok | {error, alcove:posix()}.
+destroy(Drv, Pids) ->
+    destroy(Drv, Pids, ?NAMESPACE).
+
 %% @doc Remove the cgroup from every v1 hierarchy. It must hold no
 %% process (and, in v2 terms, no child cgroup).
 -spec destroy(drv(), chain(), name()) -> ok | {error, alcove:posix()}.
@@ -131,26 +164,215 @@ destroy(Drv, Pids, Name) ->
              end, v1(Drv, Pids, <<>>))
     end).
 
-%% @doc The cgroup file systems mounted, as the process sees them.
--spec mounts(drv(), chain()) -> [mount()].
+%% @doc The file systems mounted, as the port sees them: mounts(Drv, []).
+-spec mounts(drv()) -> {ok, [mount_entry()]} | {error, alcove:posix()}.
+mounts(Drv) ->
+    mounts(Drv, []).
+
+%% @doc The file systems mounted, as the process sees them: the lines of
+%% its /proc/mounts, each the tuple of its six fields as the file has
+%% them (binaries; a space in a mount point is `\040'), such as
+%% `{<<"cgroup">>, <<"/sys/fs/cgroup/memory">>, <<"cgroup">>,
+%% <<"rw,relatime,memory">>, <<"0">>, <<"0">>}'.
+-spec mounts(drv(), chain()) -> {ok, [mount_entry()]} | {error, alcove:posix()}.
 mounts(Drv, Pids) ->
-    case read_file(Drv, Pids, <<"/proc/self/mounts">>) of
+    case read_file(Drv, Pids, <<"/proc/mounts">>) of
         {ok, Data} ->
-            [M || Line <- binary:split(Data, <<"\n">>, [global]),
-                  M <- [mount(binary:split(Line, <<" ">>, [global]))],
-                  M =/= false];
+            {ok, [list_to_tuple(Fields)
+                  || Line <- binary:split(Data, <<"\n">>, [global, trim_all]),
+                     Fields <- [binary:split(Line, <<" ">>, [global])],
+                     length(Fields) =:= 6]};
+        {error, {E, _}} ->
+            {error, E}
+    end.
+
+%% @doc The cgroup hierarchies mounted, as the process sees them: the v1
+%% ones with their controllers, and the unified one (v2). `[]' if its
+%% /proc/mounts cannot be read.
+-spec hierarchies(drv(), chain()) -> [mount()].
+hierarchies(Drv, Pids) ->
+    case mounts(Drv, Pids) of
+        {ok, Entries} -> [H || E <- Entries, H <- hierarchy(E)];
+        {error, _} -> []
+    end.
+
+hierarchy({_, Path, <<"cgroup">>, Opts, _, _}) ->
+    [{v1, unescape(Path), [O || O <- binary:split(Opts, <<",">>, [global]),
+                                not lists:member(O, ?MOUNT_OPTS),
+                                binary:match(O, <<"=">>) =:= nomatch]}];
+hierarchy({_, Path, <<"cgroup2">>, _, _, _}) ->
+    [{v2, unescape(Path)}];
+hierarchy(_) ->
+    [].
+
+%% @doc The cgroup file systems (v1 and v2) the port sees: cgroup(Drv, []).
+-spec cgroup(drv()) -> [binary()].
+cgroup(Drv) ->
+    cgroup(Drv, []).
+
+%% @doc Where the cgroup file systems (v1 and v2) are mounted, as the
+%% process sees them, in the order of its /proc/mounts (the paths
+%% themselves: `\040' is a space again). `[]' if it cannot read the
+%% file.
+-spec cgroup(drv(), chain()) -> [binary()].
+cgroup(Drv, Pids) ->
+    [Dir || {Dir, _} <- cgroup_mounts(Drv, Pids, <<>>)].
+
+%% The cgroup mounts having the mount option Opt (<<>>: all), with their
+%% options.
+cgroup_mounts(Drv, Pids, Opt) ->
+    case mounts(Drv, Pids) of
+        {ok, Entries} ->
+            [{unescape(Dir), Opts}
+             || {_, Dir, Type, Options, _, _} <- Entries,
+                Type =:= <<"cgroup">> orelse Type =:= <<"cgroup2">>,
+                Opts <- [binary:split(Options, <<",">>, [global])],
+                Opt =:= <<>> orelse lists:member(Opt, Opts)];
         {error, _} ->
             []
     end.
 
-mount([_, Path, <<"cgroup">>, Opts | _]) ->
-    {v1, unescape(Path), [O || O <- binary:split(Opts, <<",">>, [global]),
-                               not lists:member(O, ?MOUNT_OPTS),
-                               binary:match(O, <<"=">>) =:= nomatch]};
-mount([_, Path, <<"cgroup2">> | _]) ->
-    {v2, unescape(Path)};
-mount(_) ->
-    false.
+%% @doc fold/6 in the port: `fold(Drv, [], MntOpt, Namespace, Fun, AccIn)'.
+-spec fold(drv(), iodata(), name(), fun((binary(), Acc) -> Acc), Acc) -> Acc.
+fold(Drv, MntOpt, Namespace, Fun, AccIn) ->
+    fold(Drv, [], MntOpt, Namespace, Fun, AccIn).
+
+%% @doc Fold Fun over the directory of the cgroup Namespace in each
+%% cgroup file system mounted with the option MntOpt (a controller of
+%% v1, such as `<<"memory">>', or any other mount option; `<<>>': every
+%% one), where that directory exists: `Fun(Dir, Acc)', in the order of
+%% /proc/mounts. A name holding `.' or `..' raises badarg.
+-spec fold(drv(), chain(), iodata(), name(), fun((binary(), Acc) -> Acc),
+           Acc) -> Acc.
+fold(Drv, Pids, MntOpt, Namespace, Fun, AccIn) when is_function(Fun, 2) ->
+    Parts = case parts(Namespace) of
+                {ok, P} -> P;
+                {error, _} -> erlang:error(badarg)
+            end,
+    Opt = iolist_to_binary(MntOpt),
+    lists:foldl(fun({Root, _}, Acc) ->
+                        Dir = join([Root | Parts]),
+                        case is_dir(Drv, Pids, Dir) of
+                            true -> Fun(Dir, Acc);
+                            false -> Acc
+                        end
+                end, AccIn, cgroup_mounts(Drv, Pids, Opt));
+fold(_, _, _, _, _, _) ->
+    erlang:error(badarg).
+
+%% @doc fold_files/7 in the port: `fold_files(Drv, [], MntOpt,
+%% Namespace, Regexp, Fun, AccIn)'.
+-spec fold_files(drv(), iodata(), name(), iodata(),
+                 fun((binary(), Acc) -> Acc), Acc) -> Acc.
+fold_files(Drv, MntOpt, Namespace, Regexp, Fun, AccIn) ->
+    fold_files(Drv, [], MntOpt, Namespace, Regexp, Fun, AccIn).
+
+%% @doc Fold Fun over the files (not the directories: the child
+%% cgroups) whose names match the regular expression Regexp (re(3)), in
+%% the directories fold/6 visits: `Fun(Path, Acc)', Path being the
+%% file's. `fold_files(Drv, [], <<"pids">>, <<"box">>, "^pids\\.",
+%% Fun, [])' visits the pids.* files of the cgroup box.
+-spec fold_files(drv(), chain(), iodata(), name(), iodata(),
+                 fun((binary(), Acc) -> Acc), Acc) -> Acc.
+fold_files(Drv, Pids, MntOpt, Namespace, Regexp, Fun, AccIn)
+  when is_function(Fun, 2) ->
+    MP = case re:compile(Regexp) of
+             {ok, Compiled} -> Compiled;
+             {error, _} -> erlang:error(badarg)
+         end,
+    fold(Drv, Pids, MntOpt, Namespace,
+         fun(Dir, Acc) -> fold_dir(Drv, Pids, Dir, MP, Fun, Acc) end,
+         AccIn);
+fold_files(_, _, _, _, _, _, _) ->
+    erlang:error(badarg).
+
+%% Fun over the files of Dir matching MP, in the order of their names.
+fold_dir(Drv, Pids, Dir, MP, Fun, AccIn) ->
+    Names = case alcove:readdir(Drv, Pids, Dir) of
+                {ok, L} -> lists:sort(L);
+                {error, _} -> []
+            end,
+    lists:foldl(fun(Name, Acc) ->
+                        Path = join([Dir, Name]),
+                        Match = re:run(Name, MP, [{capture, none}]) =:= match,
+                        case Match andalso is_file(Drv, Pids, Path) of
+                            true -> Fun(Path, Acc);
+                            false -> Acc
+                        end
+                end, AccIn, Names).
+
+%% @doc Whether Path is a directory the process can open.
+-spec is_dir(drv(), chain(), iodata()) -> boolean().
+is_dir(Drv, Pids, Path) ->
+    case alcove:open(Drv, Pids, Path, [o_rdonly, o_directory, o_cloexec], 0) of
+        {ok, Fd} ->
+            _ = alcove:close(Drv, Pids, Fd),
+            true;
+        {error, _} ->
+            false
+    end.
+
+%% @doc Whether Path names something that is not a directory (such as
+%% the file of a cgroup), as the process sees it. The path is opened
+%% asking for a directory, which the kernel refuses with enotdir before
+%% opening anything else: a file is never opened, so this has no effect
+%% on it and needs no read permission.
+-spec is_file(drv(), chain(), iodata()) -> boolean().
+is_file(Drv, Pids, Path) ->
+    case alcove:open(Drv, Pids, Path, [o_rdonly, o_directory, o_cloexec], 0) of
+        {ok, Fd} ->
+            _ = alcove:close(Drv, Pids, Fd),
+            false;
+        {error, enotdir} ->
+            true;
+        {error, _} ->
+            false
+    end.
+
+%%% Paths (the reference's helpers)
+
+%% @doc Path under Dir, Path taken as relative even if it starts with a
+%% `/': `join(<<"/sys/fs/cgroup/cpu">>, <<"/alcove">>)' is
+%% `<<"/sys/fs/cgroup/cpu/alcove">>'.
+-spec join(name(), name()) -> binary().
+join(Dir, Path) ->
+    case {expand(Dir), relpath(Path)} of
+        {D, <<>>} -> D;
+        {<<>>, P} -> P;
+        {<<"/">>, P} -> <<"/", P/binary>>;
+        {D, P} -> <<D/binary, "/", P/binary>>
+    end.
+
+%% @doc Path without its leading `/': `relpath(<<"/alcove/web">>)' is
+%% `<<"alcove/web">>'.
+-spec relpath(name()) -> binary().
+relpath(Path) ->
+    case expand(Path) of
+        <<"/", Rel/binary>> -> Rel;
+        Rel -> Rel
+    end.
+
+%% @doc A path given as a binary, a string or a list of parts, as one
+%% binary: the parts joined with `/', leaving out empty parts and `.';
+%% a leading `/' is kept. `expand([<<"/alcove/">>, "web", <<".">>])' is
+%% `<<"/alcove/web">>'. A `..' is kept as it is.
+-spec expand(name()) -> binary().
+expand(Path) ->
+    Parts = [P || P <- split(Path), P =/= <<".">>],
+    Rel = iolist_to_binary(lists:join(<<"/">>, Parts)),
+    case first_byte(Path) of
+        $/ -> <<"/", Rel/binary>>;
+        _ -> Rel
+    end.
+
+first_byte(Path) ->
+    case iolist_to_binary(first_part(Path)) of
+        <<C, _/binary>> -> C;
+        <<>> -> none
+    end.
+
+first_part([H | _]) when is_list(H); is_binary(H) -> H;
+first_part(Path) -> Path.
 
 %% The kernel writes a space, tab, newline or backslash of a mount point
 %% as an octal escape (\040).
@@ -164,7 +386,7 @@ unescape(<<>>) ->
 
 v1(Drv, Pids, Type) ->
     T = iolist_to_binary(Type),
-    [M || {v1, _, Cs} = M <- mounts(Drv, Pids),
+    [M || {v1, _, Cs} = M <- hierarchies(Drv, Pids),
           T =:= <<>> orelse lists:member(T, Cs)].
 
 %%% cgroup v2
@@ -172,7 +394,7 @@ v1(Drv, Pids, Type) ->
 %% @doc Where the unified hierarchy is mounted.
 -spec v2_root(drv(), chain()) -> {ok, binary()} | {error, enoent}.
 v2_root(Drv, Pids) ->
-    case [P || {v2, P} <- mounts(Drv, Pids)] of
+    case [P || {v2, P} <- hierarchies(Drv, Pids)] of
         [P | _] -> {ok, P};
         [] -> {error, enoent}
     end.

@@ -13,11 +13,14 @@
 %% the port being built for the machine of the VM.
 -module(alcove_cstruct).
 
+-include("alcove.hrl").
+
 -export([
     sizeof/1,
     offsetof/2,
     align/1,
     align/2,
+    jail/1,
     struct_jail2/5
 ]).
 
@@ -61,25 +64,40 @@ align(Cstruct, Align)
 align(_, _) ->
     erlang:error(badarg).
 
-%% @doc A FreeBSD struct jail, version 2, for jail/3 (the example of the
-%% reference): a version, pointers to the path, host name and jail name
-%% (NUL-terminated), the counts of IPv4 and IPv6 addresses and pointers
-%% to them, in network byte order.
--spec struct_jail2(iodata(), iodata(), iodata(), [ipv4()], [ipv6()]) ->
-    alcove:cstruct().
-struct_jail2(Path, Hostname, Jailname, IPv4, IPv6)
-  when is_list(IPv4), is_list(IPv6) ->
-    [<<2:4/native-unsigned-integer-unit:8>>,
+%% @doc A FreeBSD struct jail, for jail/3 (the reference's record
+%% API): a version (2, the one FreeBSD takes), pointers to the path,
+%% host name and jail name (NUL-terminated), the counts of IPv4 and IPv6
+%% addresses and pointers to them, in network byte order.
+%%
+%% ```
+%% Jail = alcove_cstruct:jail(#alcove_jail{path = "/rescue",
+%%                                         hostname = "jail0",
+%%                                         ip4 = [{127, 0, 0, 2}]}),
+%% {ok, JID} = alcove:jail(Drv, [], Jail)
+%% '''
+-spec jail(#alcove_jail{}) -> alcove:cstruct().
+jail(#alcove_jail{version = Version, path = Path, hostname = Hostname,
+                  jailname = Jailname, ip4 = IPv4, ip6 = IPv6})
+  when is_integer(Version), Version >= 0, Version =< 16#ffffffff,
+       is_list(IPv4), is_list(IPv6) ->
+    [<<?UINT32(Version)>>,
      <<0:(alcove:wordalign(4) * 8)>>,
      {ptr, cstring(Path)},
      {ptr, cstring(Hostname)},
      {ptr, cstring(Jailname)},
-     <<(length(IPv4)):4/native-unsigned-integer-unit:8,
-       (length(IPv6)):4/native-unsigned-integer-unit:8>>,
+     <<?UINT32(length(IPv4)), ?UINT32(length(IPv6))>>,
      {ptr, << <<(ipv4(IP))/binary>> || IP <- IPv4 >>},
      {ptr, << <<(ipv6(IP))/binary>> || IP <- IPv6 >>}];
-struct_jail2(_, _, _, _, _) ->
+jail(_) ->
     erlang:error(badarg).
+
+%% @doc A struct jail of version 2: `jail(#alcove_jail{path = Path,
+%% hostname = Hostname, jailname = Jailname, ip4 = IPv4, ip6 = IPv6})'.
+-spec struct_jail2(iodata(), iodata(), iodata(), [ipv4()], [ipv6()]) ->
+    alcove:cstruct().
+struct_jail2(Path, Hostname, Jailname, IPv4, IPv6) ->
+    jail(#alcove_jail{path = Path, hostname = Hostname, jailname = Jailname,
+                      ip4 = IPv4, ip6 = IPv6}).
 
 %%% Internal
 
@@ -110,9 +128,9 @@ ipv4({A, B, C, D})
 ipv4(_) ->
     erlang:error(badarg).
 
-ipv6({A, B, C, D, E, F, G, H} = IP) ->
-    lists:all(fun(X) -> ?IS_U16(X) end, tuple_to_list(IP))
-        orelse erlang:error(badarg),
+ipv6({A, B, C, D, E, F, G, H})
+  when ?IS_U16(A), ?IS_U16(B), ?IS_U16(C), ?IS_U16(D),
+       ?IS_U16(E), ?IS_U16(F), ?IS_U16(G), ?IS_U16(H) ->
     <<A:16, B:16, C:16, D:16, E:16, F:16, G:16, H:16>>;
 ipv6(_) ->
     erlang:error(badarg).

@@ -1021,7 +1021,7 @@ controllers(CG) -> [C || {C, _, _} <- limits(CG)].
 
 backend(Drv, Chain, CG) ->
     Need = controllers(CG),
-    Mounts = alcove_cgroup:mounts(Drv, Chain),
+    Mounts = alcove_cgroup:hierarchies(Drv, Chain),
     V2 = case [P || {v2, P} <- Mounts] of
              [Root | _] ->
                  case read_file(Drv, Chain, <<Root/binary, "/cgroup.controllers">>) of
@@ -1094,7 +1094,7 @@ cgroup_setup(Drv, Chain, {v2, _}, Name, CG, Pid) ->
                  end
          end, Files ++ [{<<"cgroup.procs">>, integer_to_binary(Pid)}]);
 cgroup_setup(Drv, Chain, {v1, Roots} = Backend, Name, CG, Pid) ->
-    Mounts = alcove_cgroup:mounts(Drv, Chain),
+    Mounts = alcove_cgroup:hierarchies(Drv, Chain),
     Dir = fun(C) -> [R] = [R || R <- v1_mounts(Mounts, C), lists:member(R, Roots)],
                     <<R/binary, "/", Name/binary, "/">>
           end,

@@ -6,7 +6,10 @@
 %%
 %% A program is a list of 8-byte instructions (include/alcove_seccomp.hrl);
 %% program/1 makes the struct sock_fprog Cstruct that seccomp/5 and
-%% prctl/7 take.
+%% prctl/7 take. An instruction can also be written as a record,
+%% `#alcove_insn{}' (insn/1), or with stmt/2 and jump/4, the checked
+%% forms of ?BPF_STMT and ?BPF_JUMP; offset/1 gives the offsets of
+%% struct seccomp_data.
 %%
 %% ```
 %% Insns = alcove_seccomp:filter(Drv, [C], {deny, [sys_ptrace]}, kill),
@@ -22,13 +25,20 @@
     action/3,
     program/1,
     install/3,
-    install/4
+    install/4,
+    insn/1,
+    stmt/2,
+    jump/4,
+    offset/1
 ]).
 
 -export_type([rule/0, action/0, method/0]).
 
 %% The 16 bits of data an action carries.
 -define(IS_DATA(N), (is_integer(N) andalso N >= 0 andalso N =< 16#ffff)).
+-define(IS_U8(N), (is_integer(N) andalso N >= 0 andalso N =< 16#ff)).
+-define(IS_U16(N), ?IS_DATA(N)).
+-define(IS_U32(N), (is_integer(N) andalso N >= 0 andalso N =< 16#ffffffff)).
 
 -type syscall() :: atom() | non_neg_integer().
 -type rule() :: {allow, [syscall()]} | {deny, [syscall()]}.
@@ -160,6 +170,51 @@ load(Drv, Pids, Prog, prctl) ->
         {ok, _, _, _, _, _} -> ok;
         {error, _} = Error -> Error
     end.
+
+%%% Instructions and struct seccomp_data (the reference's record API)
+
+%% @doc An instruction as its 8 bytes, from its record; or the record of
+%% an instruction's 8 bytes. A field out of its range raises badarg.
+%%
+%% ```
+%% Insns = [alcove_seccomp:insn(#alcove_insn{code = ?BPF_RET + ?BPF_K,
+%%                                           k = ?SECCOMP_RET_ALLOW})]
+%% '''
+-spec insn(#alcove_insn{}) -> binary();
+          (binary()) -> #alcove_insn{}.
+insn(#alcove_insn{code = Code, jt = JT, jf = JF, k = K})
+  when ?IS_U16(Code), ?IS_U8(JT), ?IS_U8(JF), ?IS_U32(K) ->
+    ?BPF_INSN(Code, JT, JF, K);
+insn(?BPF_INSN(Code, JT, JF, K)) ->
+    #alcove_insn{code = Code, jt = JT, jf = JF, k = K};
+insn(_) ->
+    erlang:error(badarg).
+
+%% @doc The instruction Code with the constant K: ?BPF_STMT(Code, K),
+%% range checked.
+-spec stmt(0..16#ffff, 0..16#ffffffff) -> binary().
+stmt(Code, K) ->
+    insn(#alcove_insn{code = Code, k = K}).
+
+%% @doc The jump Code comparing with K, skipping JT instructions if true
+%% and JF if false: ?BPF_JUMP(Code, K, JT, JF), range checked.
+-spec jump(0..16#ffff, 0..16#ffffffff, 0..16#ff, 0..16#ff) -> binary().
+jump(Code, K, JT, JF) ->
+    insn(#alcove_insn{code = Code, jt = JT, jf = JF, k = K}).
+
+%% @doc Where a field of struct seccomp_data (#alcove_seccomp_data{})
+%% starts, for a load (`?BPF_LD + ?BPF_W + ?BPF_ABS'): `nr', `arch',
+%% `instruction_pointer', `args' or `{args, N}' (N from 0 to 5; an
+%% argument is 64 bits in the host's byte order).
+-spec offset(nr | arch | instruction_pointer | args | {args, 0..5}) ->
+    non_neg_integer().
+offset(nr) -> ?SECCOMP_DATA_NR;
+offset(arch) -> ?SECCOMP_DATA_ARCH;
+offset(instruction_pointer) -> ?SECCOMP_DATA_INSTRUCTION_POINTER;
+offset(args) -> ?SECCOMP_DATA_ARGS;
+offset({args, N}) when is_integer(N), N >= 0, N =< 5 ->
+    ?SECCOMP_DATA_ARGS + 8 * N;
+offset(_) -> erlang:error(badarg).
 
 %%% Instructions
 

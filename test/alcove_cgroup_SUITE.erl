@@ -115,12 +115,12 @@ end_per_testcase(_Case, Config) ->
 
 %%% cgroup v1
 
-%% supported/2 is true on this host and mounts/2 lists exactly the cgroup
+%% supported/2 is true on this host and hierarchies/2 lists exactly the cgroup
 %% file systems of /proc/self/mounts, with their controllers.
 v1_supported(Config) ->
     Drv = ?config(drv, Config),
     true = alcove_cgroup:supported(Drv, []),
-    Mounts = alcove_cgroup:mounts(Drv, []),
+    Mounts = alcove_cgroup:hierarchies(Drv, []),
     Expect = [case M of
                   {v1, Dir} -> {v1, list_to_binary(Dir)};
                   {v2, Dir} -> {v2, list_to_binary(Dir)}
@@ -337,7 +337,7 @@ v1_through_chain(Config) ->
     {ok, J} = alcove:fork(Drv, []),
     ok = alcove:chroot(Drv, [J], ?config(priv_dir, Config)),
     false = alcove_cgroup:supported(Drv, [J]),
-    [] = alcove_cgroup:mounts(Drv, [J]),
+    [] = alcove_cgroup:hierarchies(Drv, [J]),
     {error, enoent} = alcove_cgroup:set(Drv, [J], <<"memory">>, Name,
                                         <<"memory.limit_in_bytes">>, <<"16m">>),
     ok = alcove_cgroup:destroy(Drv, [C], Name),
@@ -352,7 +352,7 @@ v2_root(Config) ->
     {ok, Root} = v2_mount(),
     {ok, Bin} = alcove_cgroup:v2_root(Drv, []),
     Root = binary_to_list(Bin),
-    {v2, Bin} = lists:keyfind(v2, 1, alcove_cgroup:mounts(Drv, [])).
+    {v2, Bin} = lists:keyfind(v2, 1, alcove_cgroup:hierarchies(Drv, [])).
 
 %% A group is created (idempotently), starts empty and thawed, and is
 %% removed; a second removal is the kernel's enoent, with the path.
