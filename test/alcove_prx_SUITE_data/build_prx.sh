@@ -32,6 +32,10 @@ cp "$ROOT/priv/alcove" "$CHECKOUT/priv/"
 printf '{erl_opts, [debug_info]}.\n' >"$CHECKOUT/rebar.config"
 
 cd "$DEST/prx"
+# a HOME of its own: no global rebar3 configuration or plugin to fetch
+mkdir -p "$DEST/home"
+HOME=$DEST/home
 ERL_LIBS=$DEST/prx/_build/default/checkouts
-export ERL_LIBS
+export HOME ERL_LIBS
+unset ERL_FLAGS REBAR_CONFIG
 exec rebar3 compile
