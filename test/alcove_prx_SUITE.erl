@@ -43,6 +43,7 @@
     eof_stdout/1,
     atexit/1,
     controlling_process/1,
+    waitpid/1,
     sudo/1
 ]).
 
@@ -59,7 +60,7 @@ all() ->
      task_errexit_false, sh, cmd, cmd_enoent, reexec_port, reexec_child,
      replace_process_image_port, replace_process_image_child, filter, pidof,
      cpid, cpid_exec, execed, eof_stdin, eof_stdout, atexit,
-     controlling_process, sudo].
+     controlling_process, waitpid, sudo].
 
 %% Build prx in priv_dir and put its ebin first in the code path. The
 %% result, ok or why not, is kept for the cases: a failed build is
@@ -362,6 +363,17 @@ controlling_process(Config) ->
                               end),
     0 = as(Owner, fun() -> exit_status(Child) end),
     ok = receive {stdout, Child, _} -> unexpected after 0 -> ok end.
+
+%% With SIGCHLD caught (sig_info) the event loop leaves its children to
+%% waitpid/3, as prx documents: the exit status is the caller's to take.
+waitpid(Config) ->
+    need_prx(Config),
+    Task = port(),
+    {ok, sig_dfl} = prx:sigaction(Task, sigchld, sig_info),
+    {ok, Child} = prx:fork(Task),
+    Pid = prx:getpid(Child),
+    ok = prx:exit(Child, 2),
+    {ok, Pid, _, [{exit_status, 2}]} = prx:waitpid(Task, Pid, 0).
 
 %% sudo/0 makes the next fork/0 run the port through sudo -n: the task
 %% is root and its parent is sudo.
