@@ -467,15 +467,20 @@ exit_status(Task) ->
         ct:fail({no_exit, Task})
     end.
 
-%% A process that runs functions for the case: a task's other owner.
+%% A process that runs functions for the case, a task's other owner,
+%% until the case's process ends.
 owner() ->
-    spawn_link(fun Loop() ->
-                       receive
-                           {run, From, Ref, Fun} ->
-                               From ! {Ref, catch Fun()},
-                               Loop()
-                       end
-               end).
+    Case = self(),
+    spawn_link(fun() -> owner_loop(erlang:monitor(process, Case)) end).
+
+owner_loop(Monitor) ->
+    receive
+        {run, From, Ref, Fun} ->
+            From ! {Ref, catch Fun()},
+            owner_loop(Monitor);
+        {'DOWN', Monitor, process, _, _} ->
+            ok
+    end.
 
 as(Owner, Fun) ->
     Ref = make_ref(),
