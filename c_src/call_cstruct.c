@@ -110,6 +110,10 @@ int alcove_sys_ioctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 int alcove_sys_alloc(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
+    /* a Cstruct is a non-empty list (the reference's type); connect and
+     * procctl take [] for none, alloc has nothing to lay out */
+    if (arg[0].cs->kind == CS_LIST && arg[0].cs->nel == 0)
+        return CALL_BADARG;
     if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
         cstruct_encode_buf(x, arg[0].cs) < 0 ||
         cstruct_encode(x, arg[0].cs) < 0)

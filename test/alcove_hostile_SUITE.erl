@@ -996,8 +996,8 @@ api_wrong(int32_list) -> [x, [1 bsl 31], [x], <<"x">>];
 api_wrong(uint32_list) -> [x, [-1], [1 bsl 32], [x]];
 api_wrong(nullable_iodata) -> [1, 1.0, [256], nil];
 api_wrong({ptrarg, _}) -> [1.0, {1}, [{ptr, -1}], [{ptr, 16#1000001}], [x],
-                           [], lists:duplicate(257, <<>>), 1 bsl 64];
-api_wrong(cstruct) -> [x, 1.0, [{ptr, -1}], [{ptr, 16#1000001}], [x], [],
+                           lists:duplicate(257, <<>>), 1 bsl 64];
+api_wrong(cstruct) -> [x, 1.0, [{ptr, -1}], [{ptr, 16#1000001}], [x],
                        lists:duplicate(257, <<>>)].
 
 %% ... and for the port (only what the port itself must refuse: iolists
