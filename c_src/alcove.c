@@ -39,10 +39,9 @@ int main(int argc, char *argv[])
     int ch;
 
     (void)getrlimit(RLIMIT_NOFILE, &nofile);
-    /* each child takes four descriptors in its parent */
-    ap.maxchild = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur > 1 << 28
-                      ? 1 << 24
-                      : (int32_t)(nofile.rlim_cur / 4) - 4;
+    ap.maxchild = maxchild_of(nofile.rlim_cur == RLIM_INFINITY
+                                  ? UINT64_MAX
+                                  : (uint64_t)nofile.rlim_cur);
     ap.maxforkdepth = 16;
     ap.exit_status = 1;
     ap.termsig = 1;

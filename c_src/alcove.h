@@ -209,9 +209,15 @@ void child_reap(alcove_t *ap);
 void child_reaped(alcove_t *ap, pid_t pid, int status);
 void child_read(alcove_t *ap, fdref_t *r);
 void child_wrote(alcove_t *ap, child_t *c);
+/* eof/3 on stream 0, 1 or 2: 0 when answered (or to be), else an errno.
+ * c may be freed. */
+int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id);
 void child_finish(alcove_t *ap, child_t *c);
 void child_closefds(child_t *c);
 bool fd_internal(alcove_t *ap, int64_t fd);
+
+/* call_id.c: the children (ulimit -n) / 4 - 4 allows */
+int32_t maxchild_of(uint64_t nofile);
 
 /* sig.c */
 int sig_init(alcove_t *ap);

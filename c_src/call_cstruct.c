@@ -19,16 +19,21 @@
 #include "cstruct.h"
 
 #ifdef __linux__
-/* {ok, Result, V1, ..., Vn}: the arguments as their memory holds them. */
+/* {ok, Result, V1, ..., Vn}: the arguments as their memory holds them;
+ * an integer as itself, or (int_empty: ptrace, as in the reference) as
+ * <<>>. */
 static int reply_cstructs(ei_x_buff *x, int64_t result,
-                          const alcove_arg_t *arg, int n)
+                          const alcove_arg_t *arg, int n, bool int_empty)
 {
     if (ei_x_encode_tuple_header(x, n + 2) < 0 || enc_ok(x) < 0 ||
         enc_int(x, result) < 0)
         return CALL_BADARG;
-    for (int i = 0; i < n; i++)
-        if (cstruct_encode(x, arg[i].cs) < 0)
+    for (int i = 0; i < n; i++) {
+        const cstruct_t *cs = arg[i].cs;
+        if ((int_empty && cs->kind == CS_INT ? enc_binary(x, "", 0)
+                                             : cstruct_encode(x, cs)) < 0)
             return CALL_BADARG;
+    }
     return CALL_REPLY;
 }
 
@@ -47,7 +52,7 @@ int alcove_sys_prctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     if (arg[0].i == PR_SET_SECCOMP)
         ap->fork_fast = false; /* see alcove_sys_seccomp */
 #endif
-    return reply_cstructs(x, rv, &arg[1], 4);
+    return reply_cstructs(x, rv, &arg[1], 4, false);
 }
 
 int alcove_sys_ptrace(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
@@ -63,7 +68,7 @@ int alcove_sys_ptrace(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
                      (void *)cstruct_value(arg[3].cs));
     if (rv == -1 && errno != 0)
         return reply_errno(x, errno);
-    return reply_cstructs(x, rv, &arg[2], 2);
+    return reply_cstructs(x, rv, &arg[2], 2, true);
 }
 
 int alcove_sys_seccomp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
@@ -105,6 +110,10 @@ int alcove_sys_ioctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 int alcove_sys_alloc(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
+    /* a Cstruct is a non-empty list (the reference's type); connect and
+     * procctl take [] for none, alloc has nothing to lay out */
+    if (arg[0].cs->kind == CS_LIST && arg[0].cs->nel == 0)
+        return CALL_BADARG;
     if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
         cstruct_encode_buf(x, arg[0].cs) < 0 ||
         cstruct_encode(x, arg[0].cs) < 0)

@@ -154,7 +154,6 @@ int alcove_sys_getrlimit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
 int alcove_sys_setrlimit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    (void)ap;
     struct rlimit rl = {.rlim_cur = (rlim_t)arg[1].u,
                         .rlim_max = (rlim_t)arg[1].u2};
     /* a value rlim_t cannot hold must not wrap into a smaller limit */
@@ -163,7 +162,24 @@ int alcove_sys_setrlimit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
         return reply_errno(x, EINVAL);
     if (setrlimit((int)arg[0].i, &rl) < 0)
         return reply_errno(x, errno);
+    /* fewer descriptors, fewer children: a fork past them would fail with
+     * emfile halfway, this way it is refused (eagain); a lower maxchild
+     * set by the user is kept */
+    if (arg[0].i == RLIMIT_NOFILE) {
+        int32_t n = maxchild_of(
+            rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur);
+        if (n < ap->maxchild)
+            ap->maxchild = n;
+    }
     return reply_ok(x);
+}
+
+/* Each child takes four descriptors in its parent, and the loop a few. */
+int32_t maxchild_of(uint64_t nofile)
+{
+    if (nofile > 1 << 28)
+        return 1 << 24;
+    return nofile < 16 ? 0 : (int32_t)(nofile / 4) - 4;
 }
 
 int alcove_sys_getpriority(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)

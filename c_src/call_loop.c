@@ -55,6 +55,10 @@ int alcove_sys_setopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return reply_bool(x, true);
 }
 
+/* A child whose control socket is closed has exec'd (or exited): the
+ * reference says so with -2, which prx reads as exec'd. */
+static int fdctl(const child_t *c) { return c->ctl.fd < 0 ? -2 : c->ctl.fd; }
+
 int alcove_sys_cpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)arg;
@@ -64,7 +68,7 @@ int alcove_sys_cpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
         if (ei_x_encode_tuple_header(x, 8) < 0 ||
             enc_atom(x, "alcove_pid") < 0 || enc_int(x, c->pid) < 0 ||
             enc_int(x, c->flowcontrol) < 0 || enc_int(x, c->signaloneof) < 0 ||
-            enc_int(x, c->ctl.fd) < 0 || enc_int(x, c->in.fd) < 0 ||
+            enc_int(x, fdctl(c)) < 0 || enc_int(x, c->in.fd) < 0 ||
             enc_int(x, c->out.fd) < 0 || enc_int(x, c->err.fd) < 0)
             return CALL_BADARG;
     }
@@ -84,7 +88,7 @@ int alcove_sys_getcpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     if (strcmp(opt, "signaloneof") == 0)
         return reply_int(x, c->signaloneof);
     if (strcmp(opt, "fdctl") == 0)
-        return reply_int(x, c->ctl.fd);
+        return reply_int(x, fdctl(c));
     if (strcmp(opt, "stdin") == 0)
         return reply_int(x, c->in.fd);
     if (strcmp(opt, "stdout") == 0)

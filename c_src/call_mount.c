@@ -32,16 +32,24 @@ static int opt_str(const alcove_arg_t *a, const char **s)
     return *s == NULL ? -1 : 0;
 }
 
+/* Data is bytes for the file system, not a path: passed as they are, a
+ * NUL among them included (empty is NULL). A NUL follows them (args.c). */
+static const char *mount_data(const alcove_arg_t *a)
+{
+    return a->n == 0 ? NULL : a->s;
+}
+
 #ifdef __linux__
 int alcove_sys_mount(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
-    const char *source, *fstype, *data;
+    const char *source, *fstype;
     const char *target = arg_str(&arg[1]);
     /* arg[5], Options, is for Solaris */
     if (target == NULL || opt_str(&arg[0], &source) < 0 ||
-        opt_str(&arg[2], &fstype) < 0 || opt_str(&arg[4], &data) < 0)
+        opt_str(&arg[2], &fstype) < 0)
         return reply_errno(x, EINVAL);
+    const char *data = mount_data(&arg[4]);
     return reply_rv(
         x, mount(source, target, fstype, (unsigned long)arg[3].i, data));
 }
@@ -76,11 +84,11 @@ int alcove_sys_pivot_root(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 int alcove_sys_mount(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)ap;
-    const char *fstype, *data;
+    const char *fstype;
     const char *target = arg_str(&arg[1]);
-    if (target == NULL || opt_str(&arg[2], &fstype) < 0 ||
-        opt_str(&arg[4], &data) < 0)
+    if (target == NULL || opt_str(&arg[2], &fstype) < 0)
         return reply_errno(x, EINVAL);
+    const char *data = mount_data(&arg[4]);
     return reply_rv(x, mount(fstype, target, (int)arg[3].i, (void *)data));
 }
 

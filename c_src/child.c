@@ -238,6 +238,19 @@ static void ack(alcove_t *ap, uint32_t id)
     obuf_mark(ap, &ap->up_obuf);
 }
 
+/* stdin closed on a child still in its event loop: it shuts down as the
+ * port does when its stdin closes (its children get their signaloneof
+ * signal, it exits 0), after the requests sent to it before. */
+static void ctl_shutdown(alcove_t *ap, child_t *c)
+{
+    char f[FRAME_LEN + DOWN_HDR] = {0};
+    put32(f, DOWN_HDR);
+    f[FRAME_LEN] = MSG_SHUTDOWN;
+    if (abuf_append(&c->ctl_out.b, f, sizeof(f)) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &c->ctl_out);
+}
+
 /* Bytes reached the stdin pipe (or never will): answer the writes that
  * are done, and close stdin if eof/2 asked for it. */
 void child_wrote(alcove_t *ap, child_t *c)
@@ -254,7 +267,38 @@ void child_wrote(alcove_t *ap, child_t *c)
         c->eof_pending = false;
         ref_close(&c->in);
         ack(ap, c->eof_id);
+        if (c->ctl.fd >= 0 && !c->exited)
+            ctl_shutdown(ap, c);
     }
+}
+
+int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id)
+{
+    if (stream == 0) {
+        /* answered once what was written before is in the pipe */
+        if (c->in.fd < 0 || c->eof_pending)
+            return EBADF;
+        c->eof_pending = true;
+        c->eof_id = id;
+        child_wrote(ap, c);
+        return 0;
+    }
+    fdref_t *r = stream == 1 ? &c->out : &c->err;
+    if (r->fd < 0)
+        return EBADF;
+    if (r->queued) {
+        unqueue(&ap->rq_head, &ap->rq_tail, r);
+        unqueue(&ap->park_head, &ap->park_tail, r);
+        r->queued = false;
+    }
+    /* what was spliced from it is in spipe and still goes upstream */
+    if (ap->splice.src == r)
+        ap->splice.src = NULL;
+    ref_close(r);
+    ack(ap, id);
+    /* an exit that waited for this pipe's end is reported now */
+    child_finish(ap, c);
+    return 0;
 }
 
 void child_finish(alcove_t *ap, child_t *c)
@@ -372,8 +416,10 @@ static bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
 
 static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
 {
-    if (c->flowcontrol == 0)
-        return false; /* left readable: setcpid/5 will queue it */
+    /* left readable: setcpid/5 will queue it; a dead child's output is
+     * read whatever its flow control, or its exit would never come */
+    if (c->flowcontrol == 0 && !c->exited)
+        return false;
     /* its bytes are on their way upstream: read again once they are */
     if (ap->splice.src == r || stdio_splice(ap, c, r))
         return false;

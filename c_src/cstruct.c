@@ -78,14 +78,17 @@ static int list_decode(dec_t *d, cs_alloc_t alloc, cstruct_t *cs)
             memcpy(cs->buf + el->off, src[i], el->len);
             continue;
         }
-        /* a real address even for {ptr, 0} */
-        el->mem = mem_alloc(alloc, el->len);
-        if (el->mem == NULL)
-            return ARGS_BADARG;
-        if (src[i] != NULL)
-            memcpy(el->mem, src[i], el->len);
-        else
-            memset(el->mem, 0, el->len);
+        /* {ptr, 0} and {ptr, <<>>} are NULL, as in the reference */
+        el->mem = NULL;
+        if (el->len > 0) {
+            el->mem = mem_alloc(alloc, el->len);
+            if (el->mem == NULL)
+                return ARGS_BADARG;
+            if (src[i] != NULL)
+                memcpy(el->mem, src[i], el->len);
+            else
+                memset(el->mem, 0, el->len);
+        }
         memcpy(cs->buf + el->off, &el->mem, sizeof(el->mem));
     }
     return ARGS_OK;
@@ -137,7 +140,10 @@ int cstruct_encode(ei_x_buff *x, const cstruct_t *cs)
         return -1;
     for (size_t i = 0; i < cs->nel; i++) {
         const cs_el_t *el = &cs->el[i];
-        int rv = el->ptr
+        /* a NULL pointer comes back as the word it is in the buffer */
+        int rv = el->ptr && el->mem == NULL
+                     ? enc_binary(x, cs->buf + el->off, sizeof(void *))
+                 : el->ptr
                      ? (ei_x_encode_tuple_header(x, 2) | enc_atom(x, "ptr") |
                         enc_binary(x, el->mem, el->len))
                      : enc_binary(x, cs->buf + el->off, el->len);

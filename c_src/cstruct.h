@@ -5,8 +5,10 @@
  *   binary()        copied in as it is
  *   {ptr, N}        N zeroed bytes, their address placed in the buffer
  *   {ptr, binary()} a copy of the binary, its address placed in the buffer
+ * {ptr, 0} and {ptr, <<>>} are a NULL pointer.
  * After the call the same shape goes back, holding what the memory holds
- * then: binaries for the plain parts, {ptr, binary()} for the pointers.
+ * then: binaries for the plain parts, {ptr, binary()} for the pointers,
+ * and for a NULL pointer the word of the buffer, a binary.
  *
  * The buffer and each pointer's memory are followed by CSTRUCT_SLACK
  * zeroed bytes: a binary is a C string without a NUL of its own, and a

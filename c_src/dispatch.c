@@ -120,18 +120,33 @@ static void route(alcove_t *ap, const down_hdr_t *h)
     obuf_mark(ap, &c->ctl_out);
 }
 
-/* stdin/3 and eof/2: the last PID is a child of this process. */
+/* eof/3: the last PID is meant to be a child of this process, and the
+ * byte after it (none: stdin) names its stream. What is not a child is
+ * esrch, a stream already closed ebadf, as the reference's close(2) of
+ * the descriptor in cpid/2 answered. */
+static void eof(alcove_t *ap, const down_hdr_t *h)
+{
+    int stream = h->restlen == 0 ? 0 : (uint8_t)h->rest[0];
+    if (h->restlen > 1 || stream > 2) {
+        reply_status(ap, h->id, ALCOVE_BADARG);
+        return;
+    }
+    child_t *c = child_get(ap, (pid_t)get32(h->pids));
+    int err = c == NULL ? ESRCH : child_eof(ap, c, stream, h->id);
+    if (err == 0)
+        return;
+    reply_begin(ap);
+    if (enc_error(&ap->x, err) < 0)
+        die(DIE_NOMEM, "out of memory");
+    reply_send(ap, h->id, ALCOVE_OK);
+}
+
+/* stdin/3: the last PID is a child of this process. */
 static void stdio(alcove_t *ap, const down_hdr_t *h)
 {
     child_t *c = child_get(ap, (pid_t)get32(h->pids));
     if (c == NULL || c->in.fd < 0 || c->eof_pending) {
         reply_status(ap, h->id, ALCOVE_BADPID);
-        return;
-    }
-    if (h->type == MSG_EOF) {
-        c->eof_pending = true;
-        c->eof_id = h->id;
-        child_wrote(ap, c);
         return;
     }
     if (c->nacks == c->capacks) {
@@ -181,10 +196,12 @@ void dispatch(alcove_t *ap, const down_hdr_t *h)
     case MSG_EOF:
         if (h->n == 0)
             reply_status(ap, h->id, ALCOVE_BADPID);
-        else if (h->n == 1)
-            stdio(ap, h);
-        else
+        else if (h->n > 1)
             route(ap, h);
+        else if (h->type == MSG_EOF)
+            eof(ap, h);
+        else
+            stdio(ap, h);
         break;
     case MSG_SHUTDOWN:
         ap->up_closed = true;

@@ -8,8 +8,11 @@
  * Downstream (towards the process that runs a call):
  *   CALL     type:8 id:32 n:16 pid:32*n nr:16 args
  *   STDIN    type:8 id:32 n:16 pid:32*n data        (n >= 1)
- *   EOF      type:8 id:32 n:16 pid:32*n             (n >= 1)
- *   SHUTDOWN type:8                                  (port only)
+ *   EOF      type:8 id:32 n:16 pid:32*n [stream:8]  (n >= 1; 0 stdin,
+ *                                                    1 stdout, 2 stderr)
+ *   SHUTDOWN type:8                                  (also to a child
+ *                                                    whose stdin eof/3
+ *                                                    closed)
  *   HELLO    type:8 id:32 n:16 secret:128 name       (port only, first:
  *            the control connection to the driver, see reexec.h)
  * Each hop pops the first PID and passes the frame to that child.

@@ -244,7 +244,7 @@ static void pipe_pair(int fd[2])
     fd_check(fd[1]);
 }
 
-/* A child's stdin, new or after eof/2 closed it: its reader is never
+/* A child's stdin, new or after eof/3 closed it: its reader is never
  * read, since nothing is flushed. */
 static void stdin_open(alcove_t *ap, child_t *c)
 {
@@ -256,6 +256,18 @@ static void stdin_open(alcove_t *ap, child_t *c)
     if (set_nonblock(fd[1]) < 0)
         fail("fcntl");
     fd_watch(ap, &c->in, 0);
+}
+
+/* A child's stdout or stderr after eof/3 closed it: nothing writes. */
+static void output_open(alcove_t *ap, child_t *c, fdref_t *r, fdkind_t kind)
+{
+    int fd[2];
+    pipe_pair(fd);
+    close(fd[1]);
+    *r = (fdref_t){.fd = fd[0], .kind = (uint8_t)kind, .child = c};
+    if (set_nonblock(fd[0]) < 0)
+        fail("fcntl");
+    fd_watch(ap, r, EPOLLIN);
 }
 
 static void fake_add(alcove_t *ap, const fake_t *f)
@@ -322,6 +334,10 @@ static void proc_reset(proc_t *p)
         c->eof_pending = false;
         if (c->in.fd < 0)
             stdin_open(ap, c);
+        if (c->out.fd < 0)
+            output_open(ap, c, &c->out, FD_STDOUT);
+        if (c->err.fd < 0)
+            output_open(ap, c, &c->err, FD_STDERR);
     }
     abuf_free(&ap->up_ibuf);
     abuf_free(&ap->up_obuf.b);
@@ -351,7 +367,7 @@ static void feed(alcove_t *ap, const uint8_t *data, size_t size)
 /* The model: what a process must answer and forward for a stream of
  * requests, from frame.h and reply.h alone. */
 
-enum { R_RUN, R_BADPID, R_BADARG, R_ACK };
+enum { R_RUN, R_BADPID, R_BADARG, R_ACK, R_ESRCH, R_EBADF };
 
 typedef struct {
     uint32_t id;
@@ -381,6 +397,7 @@ typedef struct {
     pid_t pid;
     bool route;   /* calls pass to it */
     bool in_open; /* stdin/eof reach it */
+    bool out_open, err_open;
     bool eof_pending;
     uint64_t total; /* bytes queued */
     uint32_t *acks; /* ids of writes not yet answered... */
@@ -404,7 +421,9 @@ static void model_init(model_t *m, const fake_t *fakes, size_t n)
     for (size_t i = 0; i < n; i++)
         m->c[i] = (mchild_t){.pid = fakes[i].pid,
                              .route = !fakes[i].exec && !fakes[i].exited,
-                             .in_open = true};
+                             .in_open = true,
+                             .out_open = true,
+                             .err_open = true};
 }
 
 static mchild_t *model_get(model_t *m, uint32_t pid)
@@ -421,26 +440,32 @@ static uint32_t be32(const uint8_t *p)
            p[3];
 }
 
-static void model_stdio(model_t *m, wants_t *ws, uint8_t type, uint32_t id,
-                        uint32_t pid, size_t datalen)
+/* A child in its event loop whose stdin eof/3 closed is told to shut
+ * down: a SHUTDOWN frame, no id, no PID. */
+static void model_shutdown(abuf_t *fwd)
 {
-    mchild_t *c = model_get(m, pid);
-    if (c == NULL || !c->in_open || c->eof_pending) {
-        want(ws, id, R_BADPID);
+    static const uint8_t f[11] = {0, 0, 0, 7, MSG_SHUTDOWN};
+    if (abuf_append(fwd, f, sizeof(f)) < 0)
+        fail("out of memory");
+}
+
+/* eof/3 of stdout or stderr (stream 1, 2), or of stdin with a SHUTDOWN
+ * to fwd when the child is in its loop and is fwd_pid. */
+static void model_eof(mchild_t *c, wants_t *ws, uint32_t id, int stream,
+                      uint32_t fwd_pid, abuf_t *fwd)
+{
+    bool *open = stream == 1 ? &c->out_open : &c->err_open;
+    if (stream == 0 && (!c->in_open || c->eof_pending)) {
+        want(ws, id, R_EBADF);
         return;
     }
-    if (type == MSG_STDIN) {
-        c->acks = realloc(c->acks, (c->nacks + 1) * sizeof(*c->acks));
-        c->ends = realloc(c->ends, (c->nacks + 1) * sizeof(*c->ends));
-        if (c->acks == NULL || c->ends == NULL)
-            fail("out of memory");
-        c->total += datalen;
-        c->acks[c->nacks] = id;
-        c->ends[c->nacks++] = c->total;
+    if (stream > 0) {
+        want(ws, id, *open ? R_ACK : R_EBADF);
+        *open = false;
         return;
     }
-    /* eof/2: answer the writes already in the pipe (none but empty ones)
-     * and close stdin once all is written */
+    /* answer the writes already in the pipe (none but empty ones) and
+     * close stdin once all is written */
     size_t i = 0;
     while (i < c->nacks && c->ends[i] == 0)
         want(ws, c->acks[i++], R_ACK);
@@ -452,9 +477,40 @@ static void model_stdio(model_t *m, wants_t *ws, uint8_t type, uint32_t id,
     if (c->total == 0) {
         c->in_open = false;
         want(ws, id, R_ACK);
+        if (c->route && (uint32_t)c->pid == fwd_pid)
+            model_shutdown(fwd);
     } else {
         c->eof_pending = true;
     }
+}
+
+static void model_stdio(model_t *m, wants_t *ws, uint8_t type, uint32_t id,
+                        uint32_t pid, const uint8_t *data, size_t datalen,
+                        uint32_t fwd_pid, abuf_t *fwd)
+{
+    mchild_t *c = model_get(m, pid);
+    if (type == MSG_EOF) {
+        /* the stream: none is stdin, else one byte, 0 to 2 */
+        int stream = datalen == 0 ? 0 : data[0];
+        if (datalen > 1 || stream > 2)
+            want(ws, id, R_BADARG);
+        else if (c == NULL)
+            want(ws, id, R_ESRCH);
+        else
+            model_eof(c, ws, id, stream, fwd_pid, fwd);
+        return;
+    }
+    if (c == NULL || !c->in_open || c->eof_pending) {
+        want(ws, id, R_BADPID);
+        return;
+    }
+    c->acks = realloc(c->acks, (c->nacks + 1) * sizeof(*c->acks));
+    c->ends = realloc(c->ends, (c->nacks + 1) * sizeof(*c->ends));
+    if (c->acks == NULL || c->ends == NULL)
+        fail("out of memory");
+    c->total += datalen;
+    c->acks[c->nacks] = id;
+    c->ends[c->nacks++] = c->total;
 }
 
 /* Walk the stream as the process must: fill ws with the replies due and
@@ -499,7 +555,8 @@ static void model_run(model_t *m, const uint8_t *p, size_t len, wants_t *ws,
             if (n == 0)
                 want(ws, id, R_BADPID);
             else if (n == 1)
-                model_stdio(m, ws, type, id, pid0, datalen);
+                model_stdio(m, ws, type, id, pid0, body + 11, datalen, fwd_pid,
+                            fwd);
             else
                 pass = true;
             break;
@@ -537,16 +594,17 @@ static const uint8_t *held(const abuf_t *b)
                            : (const uint8_t *)"";
 }
 
-static bool term_is(const char *buf, size_t len, bool enotsup)
+/* ok, or {error, err} */
+static bool term_is(const char *buf, size_t len, const char *err)
 {
     int idx = 0, version, arity;
     char a[MAXATOMLEN_UTF8];
     if (ei_decode_version(buf, &idx, &version) < 0)
         return false;
-    if (enotsup) {
+    if (err != NULL) {
         if (ei_decode_tuple_header(buf, &idx, &arity) < 0 || arity != 2 ||
             ei_decode_atom(buf, &idx, a) < 0 || strcmp(a, "error") != 0 ||
-            ei_decode_atom(buf, &idx, a) < 0 || strcmp(a, "enotsup") != 0)
+            ei_decode_atom(buf, &idx, a) < 0 || strcmp(a, err) != 0)
             return false;
     } else if (ei_decode_atom(buf, &idx, a) < 0 || strcmp(a, "ok") != 0) {
         return false;
@@ -582,7 +640,7 @@ static void check_replies(const abuf_t *b, const wants_t *ws)
              * system lacks or an atom it does not know */
             ok = (status == ALCOVE_BADARG || status == ALCOVE_UNDEF)
                      ? tlen == 0
-                     : status == ALCOVE_OK && term_is(term, tlen, true);
+                     : status == ALCOVE_OK && term_is(term, tlen, "enotsup");
             break;
         case R_BADPID:
             ok = status == ALCOVE_BADPID && tlen == 0;
@@ -590,8 +648,14 @@ static void check_replies(const abuf_t *b, const wants_t *ws)
         case R_BADARG:
             ok = status == ALCOVE_BADARG && tlen == 0;
             break;
+        case R_ESRCH:
+            ok = status == ALCOVE_OK && term_is(term, tlen, "esrch");
+            break;
+        case R_EBADF:
+            ok = status == ALCOVE_OK && term_is(term, tlen, "ebadf");
+            break;
         default: /* R_ACK */
-            ok = status == ALCOVE_OK && term_is(term, tlen, false);
+            ok = status == ALCOVE_OK && term_is(term, tlen, NULL);
             break;
         }
         if (!ok)

@@ -33,11 +33,12 @@ norm({Name, Args, Result, Os, Flags, Doc}) ->
 norm({Name, Args, Result, Os, Flags, Doc, Example}) when is_list(Example) ->
     {Name, Args, Result, Os, Flags, {Doc, Example}}.
 
-%% Each name once; under 256 calls, since filter/1 numbers fit a byte.
+%% Each name once; under 256 calls, since filter/1 numbers fit a byte,
+%% and 255 is no call (alcove_proto sends it for a number past a byte).
 check(Calls) ->
     Names = [element(1, C) || C <- Calls],
     true = length(Names) =:= length(lists:usort(Names)),
-    true = length(Calls) =< 256,
+    true = length(Calls) < 256,
     [true = is_list(Args) andalso length(Args) =< 8
      || {_, Args, _, _, _, _} <- Calls],
     ok.

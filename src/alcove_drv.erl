@@ -206,16 +206,36 @@ stdin(Drv, Pids, Data) when is_pid(Drv) ->
         badpid -> erlang:error(badpid)
     end.
 
-%% @doc Close the stdin of the process at the end of the chain, after
-%% everything written to it before.
--spec eof(ref(), alcove:fork_chain(), timeout()) -> ok | {error, alcove:posix()}.
-eof(Drv, Pids, Timeout) when is_pid(Drv) ->
+%% @doc Close the stdin, stdout or stderr of the process at the end of
+%% the chain (`{Stream, Timeout}'; a timeout alone is for stdin), as its
+%% parent holds them. stdin is closed after everything written to it
+%% before; a process still in its event loop then shuts down as the port
+%% does when its stdin closes, and exits 0. `{error, esrch}' for `[]' or a
+%% process that is not a child of the one before it, `{error, ebadf}'
+%% for a stream already closed.
+-spec eof(ref(), alcove:fork_chain(),
+          timeout() | {stdin | stdout | stderr, timeout()}) ->
+    ok | {error, alcove:posix()}.
+eof(Drv, Pids, {Stream, Timeout}) when is_pid(Drv) ->
     Chain = chain(Pids),
     timeout(Timeout),
-    Pids =/= [] orelse erlang:error(badpid),
-    Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
-    Drv ! {'$alcove_eof', Ref, Pids, Chain},
-    wait(Drv, Ref, Timeout, eof).
+    %% the byte after the PIDs names the stream (c_src/frame.h)
+    Byte = case Stream of
+               stdin -> 0;
+               stdout -> 1;
+               stderr -> 2;
+               _ -> erlang:error(badarg)
+           end,
+    case Pids of
+        [] ->
+            {error, esrch};
+        _ ->
+            Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
+            Drv ! {'$alcove_eof', Ref, Pids, <<Chain/binary, Byte>>},
+            wait(Drv, Ref, Timeout, eof)
+    end;
+eof(Drv, Pids, Timeout) ->
+    eof(Drv, Pids, {stdin, Timeout}).
 
 %% @doc The standard output of the process, as `alcove:stdout/3'.
 -spec stdout(ref(), alcove:fork_chain(), timeout()) -> [binary()].

@@ -718,7 +718,7 @@ filter_child_inheritance(Config) ->
     ok.
 
 %% filter/3,4 with a call number that is no call: {error, einval}, and
-%% nothing is filtered; a number beyond 255 is badarg in the caller.
+%% nothing is filtered; what is not a number is badarg in the caller.
 filter_einval(Config) ->
     Drv = ?config(drv, Config),
     N = length(alcove_proto:calls()),
@@ -730,8 +730,6 @@ filter_einval(Config) ->
     %% fork (0) was in some of the rejected sets: it is not filtered
     {ok, C} = alcove:fork(Drv, []),
     {ok, _} = alcove:fork(Drv, [C]),
-    {'EXIT', {badarg, _}} = (catch alcove:filter(Drv, [], [256])),
-    {'EXIT', {badarg, _}} = (catch alcove:filter(Drv, [], [-1])),
     {'EXIT', {badarg, _}} = (catch alcove:filter(Drv, [], [fork])),
     ok.
 

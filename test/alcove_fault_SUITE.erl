@@ -339,10 +339,13 @@ nofile_port(Config) ->
 emfile(Drv, Chain, Pid) ->
     {ok, #alcove_rlimit{max = Max} = Old} = alcove:getrlimit(Drv, Chain, rlimit_nofile),
     Fds = fds(Pid),
-    %% a fork takes 8 descriptors at least: leave 0 to 7 free
+    %% a fork takes 8 descriptors at least: leave 0 to 7 free. The limit
+    %% lowers maxchild too (a fork would be eagain): raised again, the
+    %% fork reaches its descriptors.
     [begin
          Cur = limit_leaving(Fds, Free),
          ok = alcove:setrlimit(Drv, Chain, rlimit_nofile, #alcove_rlimit{cur = Cur, max = Max}),
+         true = alcove:setopt(Drv, Chain, maxchild, 1000),
          {Free, {error, emfile}} = {Free, alcove:fork(Drv, Chain)},
          {Free, Fds} = {Free, fds(Pid)}
      end || Free <- lists:seq(0, 7)],

@@ -132,7 +132,8 @@ ro_bind_mount(Config) ->
     {ok, []} = file:list_dir(Dst).
 
 %% mount on a missing target, of an unknown file system type, of a
-%% missing bind source; a NUL in any string argument is einval.
+%% missing bind source; a NUL in Source, Target or FSType is einval (Data
+%% is bytes, passed as they are: tmpfs refuses the option "a").
 mount_errors(Config) ->
     Drv = ?config(drv, Config),
     Dir = path(Config, "mnt"),
