@@ -215,6 +215,8 @@ int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id);
 void child_finish(alcove_t *ap, child_t *c);
 void child_closefds(child_t *c);
 bool fd_internal(alcove_t *ap, int64_t fd);
+/* The child whose stdin (0), stdout (1) or stderr (2) is fd here. */
+child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
 
 /* call_id.c: the children (ulimit -n) / 4 - 4 allows */
 int32_t maxchild_of(uint64_t nofile);

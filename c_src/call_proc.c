@@ -223,6 +223,13 @@ int alcove_sys_waitpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 int alcove_sys_close(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     int fd = (int)arg[0].i;
+    /* the parent's end of a child's stdio, as cpid/2 shows it: eof/3 */
+    int stream;
+    child_t *c = child_stdio(ap, fd, &stream);
+    if (c != NULL) {
+        int err = child_eof(ap, c, stream, ap->req_id);
+        return err == 0 ? CALL_LATER : reply_errno(x, err);
+    }
     if (fd_internal(ap, fd))
         return reply_errno(x, EBADF);
     if (close(fd) < 0 && errno != EINTR)

@@ -55,6 +55,7 @@ enum {
     CALL_REPLY = 0,  /* the term in x is the result */
     CALL_BADARG = 1, /* arguments out of range for the call */
     CALL_CHILD = 2,  /* this is a new child: there is no reply to send */
+    CALL_LATER = 3,  /* the loop answers later, by the request's id */
 };
 
 typedef int alcove_fn_t(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x);

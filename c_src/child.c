@@ -121,6 +121,22 @@ bool fd_internal(alcove_t *ap, int64_t fd)
     return false;
 }
 
+child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream)
+{
+    if (fd < 0)
+        return NULL;
+    for (child_t *c = ap->first; c; c = c->next) {
+        const int fds[] = {c->in.fd, c->out.fd, c->err.fd};
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] == fd) {
+                *stream = i;
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
 void child_closefds(child_t *c)
 {
     ref_close(&c->ctl);

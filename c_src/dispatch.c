@@ -104,6 +104,7 @@ static void run(alcove_t *ap, const down_hdr_t *h)
         reply_status(ap, h->id, ALCOVE_BADARG);
         break;
     case CALL_CHILD:
+    case CALL_LATER:
         break;
     }
 }
