@@ -517,6 +517,8 @@ frames(Rest, #state{mode = raw} = State) ->
     to_raw(Rest, State);
 frames(<<Len:32, _/binary>> = Rest, State) ->
     (hold(Rest, State))#state{need = 4 + Len};
+frames(<<>>, State) ->
+    State;
 frames(Rest, State) ->
     hold(Rest, State).
 

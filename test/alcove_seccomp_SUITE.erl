@@ -2,7 +2,7 @@
 %% Seccomp filters: the reference's prctl example, seccomp(2), and the
 %% programs alcove_seccomp builds from system call names. Each filter is
 %% installed in a forked child: a denied call kills it ({termsig,
-%% sigsys}, the call raising badpid in the caller) while its other calls,
+%% sigsys}, the call raising that in the caller) while its other calls,
 %% its siblings and the port go on.
 %%
 %% The call denied is ptrace: the event loop makes it only when asked,
@@ -91,7 +91,7 @@ ptrace(Drv, Pids) ->
 
 %% The process at the end of Pids made a denied call: it died of SIGSYS.
 killed(Drv, Pids) ->
-    {'EXIT', {badpid, _}} = (catch ptrace(Drv, Pids)),
+    {'EXIT', {{termsig, sigsys}, _}} = (catch ptrace(Drv, Pids)),
     {termsig, sigsys} = alcove:event(Drv, Pids, ?WAIT),
     ok.
 
