@@ -44,6 +44,7 @@
 #include "reply.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -150,6 +151,14 @@ int chroot(const char *p)
 {
     (void)p;
     forbidden("chroot");
+}
+
+/* HELLO names a socket to connect to: none is reached from here. */
+int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    (void)fd, (void)sa, (void)len;
+    errno = ECONNREFUSED;
+    return -1;
 }
 
 /* spawn.c clones and loop.c closes ranges through syscall(2): the
@@ -532,7 +541,7 @@ static void model_run(model_t *m, const uint8_t *p, size_t len, wants_t *ws,
         bool is_short =
             flen < 7 || (flen - 7) / 4 < ((size_t)body[5] << 8 | body[6]);
         if (is_short) {
-            if (flen >= 5 && body[0] != MSG_SHUTDOWN)
+            if (flen >= 5 && body[0] != MSG_SHUTDOWN && body[0] != MSG_HELLO)
                 want(ws, be32(body + 1), R_BADARG);
             continue;
         }
@@ -561,6 +570,11 @@ static void model_run(model_t *m, const uint8_t *p, size_t len, wants_t *ws,
                 pass = true;
             break;
         case MSG_SHUTDOWN:
+            break;
+        case MSG_HELLO:
+            /* the driver's control connection: no answer */
+            if (n > 0)
+                want(ws, id, R_BADARG);
             break;
         default:
             want(ws, id, R_BADARG);
