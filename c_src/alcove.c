@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -31,6 +32,18 @@ static int32_t number(const char *s)
     if (*s == '\0' || *end != '\0' || v < INT32_MIN || v > INT32_MAX)
         usage();
     return (int32_t)v;
+}
+
+/* argv's strings lie one after the other from argv[0]: the room
+ * setproctitle/3 writes in. */
+static void title(int argc, char *argv[])
+{
+    char *end = argv[0];
+    for (int i = 0; i < argc; i++)
+        if (argv[i] + strlen(argv[i]) + 1 > end)
+            end = argv[i] + strlen(argv[i]) + 1;
+    ap.title = argv[0];
+    ap.titlelen = (size_t)(end - argv[0]);
 }
 
 int main(int argc, char *argv[])
@@ -78,6 +91,7 @@ int main(int argc, char *argv[])
     }
 
     ap.upctl = -1;
+    title(argc, argv);
     /* 0, 1 and 2 must be taken, or a pipe could land on them */
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)

@@ -171,6 +171,9 @@ typedef struct alcove {
 
     int pipes_grown;
 
+    char *title;     /* the arguments' memory, for setproctitle/3 */
+    size_t titlelen; /* its length, the last NUL included */
+
     int fd_base;    /* this loop's descriptors are here and above */
     bool fork_fast; /* and only they: see fdspace.c */
 

@@ -84,6 +84,22 @@ int alcove_sys_setproctitle(alcove_t *ap, const alcove_arg_t *arg,
     setproctitle("%s", name);
     return reply_ok(x);
 }
+#elif defined(__linux__)
+/* The kernel shows the memory of the arguments as the command line: the
+ * title is written there, the rest zeroed, so that it ends there. */
+int alcove_sys_setproctitle(alcove_t *ap, const alcove_arg_t *arg,
+                            ei_x_buff *x)
+{
+    const char *name = arg_str(&arg[0]);
+    if (name == NULL)
+        return reply_errno(x, EINVAL);
+    if (ap->title == NULL || ap->titlelen < 2)
+        return reply_errno(x, ENOTSUP);
+    size_t n = strnlen(name, ap->titlelen - 1);
+    memcpy(ap->title, name, n);
+    memset(ap->title + n, 0, ap->titlelen - n);
+    return reply_ok(x);
+}
 #endif
 
 int alcove_sys_iolist_to_bin(alcove_t *ap, const alcove_arg_t *arg,

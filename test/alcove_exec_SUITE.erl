@@ -29,6 +29,7 @@
     owner_ctl/1,
     owner_raw/1,
     close_child_stdio/1,
+    setproctitle_linux/1,
     stop_twice/1
 ]).
 
@@ -42,7 +43,8 @@ all() ->
      port_exec_children, reexec_port, reexec_child, reexec_grandchild_fexecve,
      reexec_keeps_filter, reexec_pipelined, getopts_resolves,
      died_exit_status, died_termsig_sigsys, timeout_raises, owner_start,
-     owner_send, owner_ctl, owner_raw, close_child_stdio, stop_twice].
+     owner_send, owner_ctl, owner_raw, close_child_stdio, setproctitle_linux,
+     stop_twice].
 
 init_per_testcase(Case, Config) when Case =:= port_execve_stderr ->
     alcove_test:start(Config, [stderr_to_stdout]);
@@ -341,6 +343,27 @@ close_child_stdio(Config) ->
     {error, ebadf} = alcove:close(Drv, [], In),
     [<<"done\n">>] = alcove:stderr(Drv, [C], ?T),
     {exit_status, 0} = alcove:event(Drv, [C], ?T).
+
+%% setproctitle on Linux, as prx calls it there: the command line ps(1)
+%% shows, cut to the room the arguments had.
+setproctitle_linux(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    ok = alcove:setproctitle(Drv, [C], "pseudonym"),
+    <<"pseudonym", 0, Rest/binary>> = cmdline(C),
+    true = lists:all(fun(B) -> B =:= 0 end, binary_to_list(Rest)),
+    Long = lists:duplicate(4096, $x),
+    ok = alcove:setproctitle(Drv, [C], Long),
+    Cut = cmdline(C),
+    true = byte_size(Cut) < 4096,
+    [Xs | _] = binary:split(Cut, <<0>>),
+    true = byte_size(Xs) > 0 andalso Xs =:= binary:copy(<<"x">>, byte_size(Xs)),
+    %% the port's own title is untouched
+    <<"/", _/binary>> = cmdline(alcove:getpid(Drv, [])).
+
+cmdline(Pid) ->
+    {ok, B} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cmdline"),
+    B.
 
 stop_twice(Config) ->
     Drv = ?config(drv, Config),
