@@ -126,7 +126,7 @@ chrootex_shell(_Config) ->
     Sh = chrootex:sandbox(Drv, [?BUSYBOX, "sh"]),
     ok = alcove:stdin(Drv, [Sh], "echo hello\n"),
     <<"hello\n">> = line(Drv, [Sh], stdout),
-    Root = real_dir(filename:dirname(?BUSYBOX)),
+    Root = alcove_test:real_dir(filename:dirname(?BUSYBOX)),
     {ok, Root} = file:read_link("/proc/" ++ integer_to_list(Sh) ++ "/root"),
     {Uid, Gid} = ids(Sh),
     true = Uid >= 16#f0000000 andalso Uid =:= Gid,
@@ -302,18 +302,10 @@ tcpshell_shell_exit(_Config) ->
 %% project under rebar3).
 examples_dir() ->
     Lib = code:lib_dir(alcove),
-    Candidates = [filename:dirname(real_dir(filename:join(Lib, "include"))), Lib],
+    Candidates = [filename:dirname(alcove_test:real_dir(filename:join(Lib, "include"))), Lib],
     [Dir | _] = [filename:join(C, "examples") || C <- Candidates,
                  filelib:is_regular(filename:join([C, "examples", "chrootex.erl"]))],
     Dir.
-
-%% A directory with its symbolic links resolved.
-real_dir(Dir) ->
-    {ok, Cwd} = file:get_cwd(),
-    ok = file:set_cwd(Dir),
-    {ok, Real} = file:get_cwd(),
-    ok = file:set_cwd(Cwd),
-    Real.
 
 %% Ports and servers to stop in end_per_testcase, whatever happened.
 keep(Drv) ->

@@ -513,7 +513,7 @@ until(Pred, N) ->
 %% The project root: alcove's include directory is a link into it under
 %% rebar3, or alcove's own directory is the root.
 project_root() ->
-    filename:dirname(real_dir(filename:join(code:lib_dir(alcove), "include"))).
+    filename:dirname(alcove_test:real_dir(filename:join(code:lib_dir(alcove), "include"))).
 
 %% prx's source: PRX_SRC, else ../shared/prx-0.14.1 from the root.
 prx_src(Root) ->
@@ -523,18 +523,10 @@ prx_src(Root) ->
         _ ->
             Src = filename:join([filename:dirname(Root), "shared", "prx-0.14.1"]),
             case filelib:is_dir(Src) of
-                true -> real_dir(Src);
+                true -> alcove_test:real_dir(Src);
                 false -> Src
             end
     end.
-
-%% A directory with its symbolic links resolved.
-real_dir(Dir) ->
-    {ok, Cwd} = file:get_cwd(),
-    ok = file:set_cwd(Dir),
-    {ok, Real} = file:get_cwd(),
-    ok = file:set_cwd(Cwd),
-    Real.
 
 %% Exit status and output (stderr included) of a command.
 run(Cmd, Args) ->

@@ -3,7 +3,7 @@
 %% program run in it printed.
 -module(alcove_test).
 
--export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0]).
+-export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
 -spec start(list()) -> list().
@@ -47,3 +47,12 @@ flush() ->
 -spec rss_checked() -> boolean().
 rss_checked() ->
     os:getenv("ALCOVE_SANITIZED") =:= false.
+
+%% A directory with its symbolic links resolved.
+-spec real_dir(file:filename()) -> file:filename().
+real_dir(Dir) ->
+    {ok, Cwd} = file:get_cwd(),
+    ok = file:set_cwd(Dir),
+    {ok, Real} = file:get_cwd(),
+    ok = file:set_cwd(Cwd),
+    Real.
