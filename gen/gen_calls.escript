@@ -154,7 +154,8 @@ c_entry({Nr, {Name, Args, _, Os, Flags, _}}) ->
         [Nr, Name, Handler, length(Args), F, ArgTab]).
 
 c_flag(exec) -> "CALLF_EXEC";
-c_flag(exit) -> "CALLF_EXIT".
+c_flag(exit) -> "CALLF_EXIT";
+c_flag(block) -> "CALLF_BLOCK".
 
 %%% Erlang: alcove
 
@@ -401,5 +402,6 @@ proto(Calls) ->
      "%% control channel closing is its success.\n",
      "-spec ends_process(non_neg_integer()) -> boolean().\n",
      [fmt("ends_process(~B) -> true;~n", [Nr])
-      || {Nr, {_, _, _, _, Flags, _}} <- Calls, Flags =/= []],
+      || {Nr, {_, _, _, _, Flags, _}} <- Calls,
+         lists:member(exec, Flags) orelse lists:member(exit, Flags)],
      "ends_process(_) -> false.\n"].
