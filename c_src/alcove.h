@@ -149,8 +149,8 @@ typedef struct alcove {
     abuf_t up_ibuf;
     obuf_t up_obuf;
     bool up_closed;
-    bool up_async; /* F_SETOWN and F_SETSIG done: see sig_block_calls */
-    int up_flags;  /* its file status flags, O_ASYNC off */
+    bool up_async;     /* F_SETOWN and F_SETSIG done: see sig_block_calls */
+    int up_flags;      /* its file status flags, O_ASYNC off */
     bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
     upsplice_t splice; /* at most one at a time */
     int spipe[2];      /* holds the payload: only this process reads it */

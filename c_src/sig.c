@@ -64,8 +64,7 @@ static void die_of(int signum)
     sigemptyset(&set);
     sigaddset(&set, signum);
     (void)sigprocmask(SIG_UNBLOCK, &set, NULL);
-    (void)raise(signum);
-    _exit(128 + signum);
+    (void)raise(signum); /* the default action of each is to die */
 }
 
 /* SIGIO from the upstream descriptor, armed while a call may block: if
@@ -200,10 +199,10 @@ int sig_set(alcove_t *ap, int signum, sigdisp_t disp)
 {
     sigdisp_t old = ap->sigdisp[signum];
     ap->sigdisp[signum] = disp;
-    int rv = loop_owned(signum)        ? catch_owned(ap, signum)
-             : disp == SIGDISP_INFO    ? catch_signal(signum, false)
-             : disp == SIGDISP_IGN     ? set_handler(signum, SIG_IGN)
-                                       : set_handler(signum, SIG_DFL);
+    int rv = loop_owned(signum)     ? catch_owned(ap, signum)
+             : disp == SIGDISP_INFO ? catch_signal(signum, false)
+             : disp == SIGDISP_IGN  ? set_handler(signum, SIG_IGN)
+                                    : set_handler(signum, SIG_DFL);
     if (rv < 0) {
         ap->sigdisp[signum] = old;
         return -1;
