@@ -97,8 +97,8 @@ default_sig_info_child(Config) ->
     {ok, sig_ign} = alcove:sigaction(Drv, [C, G], sighup, []),
     {ok, sig_info} = alcove:sigaction(Drv, [C, G], sigusr1, []).
 
-%% kill -USR1 and kill -TERM on the port's OS PID: events, and the port
-%% (with its child) goes on.
+%% kill -USR1, kill -TERM and kill -TSTP on the port's OS PID: events,
+%% and the port (with its child) goes on, neither dead nor stopped.
 port_survives_kill(Config) ->
     Drv = ?config(drv, Config),
     Port = alcove:getpid(Drv, []),
@@ -112,6 +112,8 @@ port_survives_kill(Config) ->
     [] = os:cmd("kill -TERM " ++ integer_to_list(Port)),
     {signal, sigterm, <<Term:32/native-signed, _/binary>>} =
         alcove:event(Drv, [], ?WAIT),
+    [] = os:cmd("kill -TSTP " ++ integer_to_list(Port)),
+    {signal, sigtstp, _} = alcove:event(Drv, [], ?WAIT),
     Port = alcove:getpid(Drv, []),
     C = alcove:getpid(Drv, [C]).
 
