@@ -38,6 +38,8 @@ static int sig_wfd = -1;
 /* The process the handler serves, for the upstream check. */
 static alcove_t *sig_ap;
 
+static const int owned[] = {SIGCHLD, SIGPIPE, SIGIO};
+
 static bool loop_owned(int signum)
 {
     return signum == SIGCHLD || signum == SIGPIPE || signum == SIGIO;
@@ -135,8 +137,8 @@ static int sig_defaults(alcove_t *ap)
     ap->sigdisp[SIGPIPE] = SIGDISP_INFO;
     ap->sigdisp[SIGIO] = SIGDISP_INFO;
     ap->sigdisp[SIGCHLD] = SIGDISP_DFL;
-    for (int i = 1; i < NSIG; i++)
-        if (loop_owned(i) && catch_owned(ap, i) < 0)
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        if (catch_owned(ap, owned[i]) < 0)
             return -1;
     return 0;
 }
@@ -214,17 +216,16 @@ int sig_set(alcove_t *ap, int signum, sigdisp_t disp)
     return 0;
 }
 
-/* Before exec: the new program starts with the default dispositions but
- * those the user set to sig_ign, and with no signal blocked. */
+/* Before exec, which sets every caught signal back to its default: the
+ * new program starts with the default dispositions but those the user
+ * set to sig_ign (the loop's own signals are caught meanwhile), and with
+ * no signal blocked. */
 void sig_reset(alcove_t *ap)
 {
     sigset_t none;
-    for (int i = 1; i < NSIG; i++) {
-        if (loop_owned(i))
-            set_handler(i, ap->sigdisp[i] == SIGDISP_IGN ? SIG_IGN : SIG_DFL);
-        else if (ap->sigdisp[i] == SIGDISP_INFO)
-            set_handler(i, SIG_DFL);
-    }
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        if (ap->sigdisp[owned[i]] == SIGDISP_IGN)
+            (void)set_handler(owned[i], SIG_IGN);
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -232,12 +233,9 @@ void sig_reset(alcove_t *ap)
 /* After a failed exec: back to what the loop needs. */
 void sig_restore(alcove_t *ap)
 {
-    for (int i = 1; i < NSIG; i++) {
-        if (loop_owned(i))
-            (void)catch_owned(ap, i);
-        else if (ap->sigdisp[i] == SIGDISP_INFO)
-            (void)catch_signal(i, false);
-    }
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        if (ap->sigdisp[owned[i]] == SIGDISP_IGN)
+            (void)catch_owned(ap, owned[i]);
 }
 
 /* Calls that may block for ever (CALLF_BLOCK: waitpid, read, ...) run

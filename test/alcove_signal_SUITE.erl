@@ -15,6 +15,7 @@
     port_survives_kill/1,
     loop_survives_kill/1,
     exec_default_dispositions/1,
+    exec_keeps_sig_ign/1,
     fault_kills/1,
     epipe_no_event/1,
     sigchld_default_reaps/1,
@@ -46,6 +47,7 @@ all() ->
         port_survives_kill,
         loop_survives_kill,
         exec_default_dispositions,
+        exec_keeps_sig_ign,
         fault_kills,
         epipe_no_event,
         sigchld_default_reaps,
@@ -145,6 +147,19 @@ exec_default_dispositions(Config) ->
                              [<<"SigBlk:">>, <<"SigIgn:">>, <<"SigCgt:">>])],
     [<<"SigBlk:\t0000000000000000">>, <<"SigIgn:\t0000000000000000">>,
      <<"SigCgt:\t0000000000000000">>] = Sig.
+
+%% What the user set to sig_ign stays ignored in the program exec'd, a
+%% signal the loop keeps for itself (sigpipe) as well as another
+%% (sighup): SigIgn holds their bits, 13 and 1.
+exec_keeps_sig_ign(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sighup, sig_ign),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sigpipe, sig_ign),
+    ok = alcove:execvp(Drv, [C], "cat", ["cat", "/proc/self/status"]),
+    {0, Out, <<>>} = alcove_test:output(Drv, [C]),
+    {_, _} = binary:match(Out, <<"SigIgn:\t0000000000001001\n">>),
+    {_, _} = binary:match(Out, <<"SigCgt:\t0000000000000000\n">>).
 
 %% A fault raised by the kernel kills the loop, whatever the handling
 %% (returning from the handler would undo nothing, or fault for ever):
