@@ -26,6 +26,7 @@
     caller_reaps_traced_stop/1,
     caller_reaps_output/1,
     sig_dfl_reaps_again/1,
+    blocked_select_request/1,
     blocked_waitpid_port/1,
     blocked_read_port/1,
     blocked_select_port/1,
@@ -58,6 +59,7 @@ all() ->
         caller_reaps_traced_stop,
         caller_reaps_output,
         sig_dfl_reaps_again,
+        blocked_select_request,
         blocked_waitpid_port,
         blocked_read_port,
         blocked_select_port,
@@ -317,6 +319,32 @@ sig_dfl_reaps_again(Config) ->
     false = alcove:event(Drv, [], 0).
 
 %%% Blocked in a call when the VM is killed
+
+%% While a call blocks, the process watches upstream (SIGIO): a request
+%% arriving meanwhile is no hangup and does not end select/6 with eintr;
+%% it is answered once the call returns.
+blocked_select_request(Config) ->
+    Drv = ?config(drv, Config),
+    Port = alcove:getpid(Drv, []),
+    Fifo = filename:join(?config(priv_dir, Config), "request.fifo"),
+    ok = alcove:mkfifo(Drv, [], Fifo, 8#600),
+    {ok, Fd} = alcove:open(Drv, [], Fifo, [o_rdwr], 0),
+    Self = self(),
+    spawn_link(fun() ->
+                       Self ! {select, alcove:select(Drv, [], [Fd], [], [], [])}
+               end),
+    ok = wait_blocked(Port, select, 10000),
+    spawn_link(fun() -> Self ! {getpid, alcove:getpid(Drv, [])} end),
+    %% the request on its way to the port's stdin: give it time to land
+    timer:sleep(200),
+    ok = wait_blocked(Port, select, 0),
+    [] = os:cmd("printf x > " ++ Fifo),
+    receive {select, Selected} -> {ok, [Fd], [], []} = Selected
+    after ?WAIT -> ct:fail(select_not_returned)
+    end,
+    receive {getpid, Pid} -> Port = Pid
+    after ?WAIT -> ct:fail(getpid_not_answered)
+    end.
 
 %% The port waits in waitpid/4 for its child; the VM is killed: the
 %% port gives the child its signaloneof signal and exits.
