@@ -218,8 +218,8 @@ int sig_set(alcove_t *ap, int signum, sigdisp_t disp)
 
 /* Before exec, which sets every caught signal back to its default: the
  * new program starts with the default dispositions but those the user
- * set to sig_ign (the loop's own signals are caught meanwhile), and with
- * no signal blocked. */
+ * set to sig_ign, and with no signal blocked. Only the loop's own
+ * signals need a call: they are caught whatever the user chose. */
 void sig_reset(alcove_t *ap)
 {
     sigset_t none;
