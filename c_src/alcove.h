@@ -151,6 +151,8 @@ typedef struct alcove {
     bool up_closed;
     int upctl;         /* the port's control connection: reexec.h */
     uint32_t req_id;   /* the request being run */
+    bool up_async;     /* F_SETOWN and F_SETSIG done: see sig_block_calls */
+    int up_flags;      /* its file status flags, O_ASYNC off */
     bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
     upsplice_t splice; /* at most one at a time */
     int spipe[2];      /* holds the payload: only this process reads it */
@@ -197,6 +199,7 @@ int alcove_loop(alcove_t *ap);
 void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
 void pdeathsig_arm(alcove_t *ap);
 void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
+void stop_children(alcove_t *ap);
 void obuf_mark(alcove_t *ap, obuf_t *o);
 bool pipe_grow(alcove_t *ap, int fd, bool *grown);
 void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
@@ -230,6 +233,7 @@ void sig_read(alcove_t *ap);
 int sig_set(alcove_t *ap, int signum, sigdisp_t disp);
 void sig_reset(alcove_t *ap);
 void sig_restore(alcove_t *ap);
+void sig_block_calls(alcove_t *ap, bool on);
 
 /* dispatch.c */
 void dispatch(alcove_t *ap, const down_hdr_t *h);

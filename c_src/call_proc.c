@@ -203,6 +203,33 @@ int alcove_sys_sigaction(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return CALL_REPLY;
 }
 
+static int enc_signal(ei_x_buff *x, int signum)
+{
+    const char *name = alcove_const_name(&alcove_const_signal, signum);
+    return name ? enc_atom(x, name) : enc_int(x, signum);
+}
+
+/* [{exit_status, N}], [{termsig, S}], [{stopsig, S}], [continued], or []
+ * when no child changed state (wnohang). */
+static int enc_waitstatus(ei_x_buff *x, pid_t pid, int status)
+{
+    if (pid == 0)
+        return ei_x_encode_empty_list(x);
+    int rv = ei_x_encode_list_header(x, 1);
+    if (WIFEXITED(status))
+        rv |= ei_x_encode_tuple_header(x, 2) | enc_atom(x, "exit_status") |
+              enc_int(x, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        rv |= ei_x_encode_tuple_header(x, 2) | enc_atom(x, "termsig") |
+              enc_signal(x, WTERMSIG(status));
+    else if (WIFSTOPPED(status))
+        rv |= ei_x_encode_tuple_header(x, 2) | enc_atom(x, "stopsig") |
+              enc_signal(x, WSTOPSIG(status));
+    else
+        rv |= enc_atom(x, "continued");
+    return rv | ei_x_encode_empty_list(x);
+}
+
 int alcove_sys_waitpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     int status = 0;
@@ -212,10 +239,13 @@ int alcove_sys_waitpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     while (pid < 0 && errno == EINTR);
     if (pid < 0)
         return reply_errno(x, errno);
+    /* a child of the table reaped here still gets its output read and
+     * its exit event sent, once */
     if (pid > 0)
         child_reaped(ap, pid, status);
-    if (ei_x_encode_tuple_header(x, 3) < 0 || enc_ok(x) < 0 ||
-        enc_int(x, pid) < 0 || enc_int(x, status) < 0)
+    if (ei_x_encode_tuple_header(x, 4) < 0 || enc_ok(x) < 0 ||
+        enc_int(x, pid) < 0 || enc_int(x, status) < 0 ||
+        enc_waitstatus(x, pid, status) < 0)
         return CALL_BADARG;
     return CALL_REPLY;
 }

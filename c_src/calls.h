@@ -60,7 +60,8 @@ enum {
 
 typedef int alcove_fn_t(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x);
 
-enum { CALLF_EXEC = 1, CALLF_EXIT = 2 };
+/* CALLF_BLOCK: the call may block for ever (sig_block_calls). */
+enum { CALLF_EXEC = 1, CALLF_EXIT = 2, CALLF_BLOCK = 4 };
 
 typedef struct {
     const char *name;

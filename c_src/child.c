@@ -203,6 +203,8 @@ void child_del(alcove_t *ap, child_t *c)
         ap->last = c->prev;
     ap->nchild--;
 
+    /* unlinked before freed: a signal handler may walk the list (sig.c) */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     abuf_free(&c->ctl_in);
     abuf_free(&c->ctl_out.b);
     abuf_free(&c->stdin_out.b);

@@ -96,7 +96,13 @@ static void run(alcove_t *ap, const down_hdr_t *h)
 
     reply_begin(ap);
     ap->req_id = h->id;
-    switch (call->fn(ap, arg, &ap->x)) {
+    bool block = call->flags & CALLF_BLOCK;
+    if (block)
+        sig_block_calls(ap, true);
+    int rv = call->fn(ap, arg, &ap->x);
+    if (block)
+        sig_block_calls(ap, false);
+    switch (rv) {
     case CALL_REPLY:
         reply_send(ap, h->id, ALCOVE_OK);
         break;

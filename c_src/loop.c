@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -651,24 +650,22 @@ static int ms_since(const struct timespec *t0)
 static void kill_adopted(alcove_t *ap)
 {
 #ifdef __linux__
-    char path[64], buf[4096];
-    /* cannot truncate: 64 bytes hold any PID */
-    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/children",
-                   (int)ap->pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* no snprintf nor strtol: stop_children is async-signal-safe */
+    char buf[4096];
+    int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = read(fd, buf, sizeof(buf));
     close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    for (char *p = buf, *end; *p; p = end) {
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
+    long pid = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] >= '0' && buf[i] <= '9' && pid < INT32_MAX / 10) {
+            pid = pid * 10 + (buf[i] - '0');
+            continue;
+        }
         if (pid > 0 && child_get(ap, (pid_t)pid) == NULL)
             kill((pid_t)pid, SIGKILL);
+        pid = 0;
     }
 #else
     (void)ap;
@@ -685,14 +682,18 @@ static void drain_sigpipe(alcove_t *ap, int ms)
     }
 }
 
-/* Stop every child, wait for them and exit.
+/* Stop every child and wait for them.
  *
  * Programs get their signaloneof signal and, SHUTDOWN_MS later, SIGKILL.
  * Event loop children see their control socket close and do the same
  * for their own children, so they are given longer, the more so the
  * higher in the tree: a parent that killed them first would orphan
- * their children. */
-void alcove_shutdown(alcove_t *ap)
+ * their children.
+ *
+ * Async-signal-safe: upstream gone during a blocking call, the SIGIO
+ * handler (sig.c) runs it. So it allocates nothing and changes no list:
+ * a child found dead is only marked. */
+void stop_children(alcove_t *ap)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -704,13 +705,11 @@ void alcove_shutdown(alcove_t *ap)
 
     /* what is spliced is in spipe: the children's pipes may close */
     ap->splice.src = NULL;
-    for (child_t *c = ap->first, *next; c; c = next) {
-        next = c->next;
+    for (child_t *c = ap->first; c; c = c->next) {
         c->in_loop = c->ctl.fd >= 0;
         child_closefds(c);
-        if (c->exited) /* reaped, only its output was awaited */
-            child_del(ap, c);
-        else if (!c->in_loop && c->signaloneof > 0)
+        /* an exited one was reaped, only its output was awaited */
+        if (!c->exited && !c->in_loop && c->signaloneof > 0)
             kill(c->pid, c->signaloneof);
     }
 
@@ -722,7 +721,7 @@ void alcove_shutdown(alcove_t *ap)
             child_t *c = child_get(ap, pid);
             /* a traced child reports its stops too */
             if (c && (WIFEXITED(st) || WIFSIGNALED(st)))
-                child_del(ap, c);
+                c->exited = true;
         }
         if (pid < 0)
             break; /* no child left */
@@ -732,20 +731,26 @@ void alcove_shutdown(alcove_t *ap)
             break;
         if (t >= kill_programs && !programs_killed) {
             for (child_t *c = ap->first; c; c = c->next)
-                if (!c->in_loop)
+                if (!c->in_loop && !c->exited)
                     kill(c->pid, SIGKILL);
             kill_adopted(ap);
             programs_killed = true;
         }
         if (t >= kill_loops && !loops_killed) {
             for (child_t *c = ap->first; c; c = c->next)
-                kill(c->pid, SIGKILL);
+                if (!c->exited)
+                    kill(c->pid, SIGKILL);
             kill_adopted(ap);
             loops_killed = true;
         }
         drain_sigpipe(ap, 100);
     }
+}
 
+/* Stop every child, send what is left upstream and exit. */
+void alcove_shutdown(alcove_t *ap)
+{
+    stop_children(ap);
     obuf_flush(ap, &ap->up_obuf);
     exit(ap->leave_status);
 }

@@ -155,7 +155,8 @@ c_entry({Nr, {Name, Args, _, Os, Flags, _}}) ->
         [Nr, Name, Handler, length(Args), F, ArgTab]).
 
 c_flag(exec) -> "CALLF_EXEC";
-c_flag(exit) -> "CALLF_EXIT".
+c_flag(exit) -> "CALLF_EXIT";
+c_flag(block) -> "CALLF_BLOCK".
 
 %%% Erlang: alcove
 
@@ -402,7 +403,7 @@ proto(Calls) ->
      "%% control channel closing is its success.\n",
      "-spec ends_process(non_neg_integer()) -> boolean().\n",
      [fmt("ends_process(~B) -> true;~n", [Nr])
-      || {Nr, {_, _, _, _, Flags, _}} <- Calls, Flags =/= []],
+      || {Nr, {_, _, _, _, Flags, _}} <- Calls, ends(Flags)],
      "ends_process(_) -> false.\n\n",
      "%% @doc The types of the arguments of a call, by number, in order.\n",
      "-spec argtypes(non_neg_integer()) -> [argtype()].\n",
@@ -415,7 +416,11 @@ proto(Calls) ->
      "%% badarg.\n",
      "-spec will_return(call()) -> boolean().\n",
      [fmt("will_return(~s) -> false;~n", [N])
-      || {_, {N, _, _, _, Flags, _}} <- Calls, Flags =/= []],
+      || {_, {N, _, _, _, Flags, _}} <- Calls, ends(Flags)],
      "will_return(C) ->\n",
      "    _ = call(C),\n",
      "    true.\n"].
+
+%% The flags of a call whose success is its control channel closing.
+ends(Flags) ->
+    lists:member(exec, Flags) orelse lists:member(exit, Flags).

@@ -503,6 +503,8 @@ kill(Config) ->
     {ok, C2} = alcove:fork(Drv, []),
     ok = alcove:kill(Drv, [], C1, sigkill),
     {termsig, sigkill} = alcove:event(Drv, [C1], ?WAIT),
+    %% an event loop catches SIGTERM: back to the default, it dies of it
+    {ok, sig_info} = alcove:sigaction(Drv, [C2], sigterm, sig_dfl),
     ok = alcove:kill(Drv, [], C2, 15),
     {termsig, sigterm} = alcove:event(Drv, [C2], ?WAIT),
     [] = alcove:cpid(Drv, []),
@@ -516,6 +518,7 @@ kill(Config) ->
 sigaction_sig_info(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sigusr1, sig_dfl),
     {ok, sig_dfl} = alcove:sigaction(Drv, [C], sigusr1, sig_info),
     ok = alcove:kill(Drv, [], C, sigusr1),
     {signal, sigusr1, Info} = alcove:event(Drv, [C], ?WAIT),
@@ -534,6 +537,7 @@ sigaction_sig_info(Config) ->
 sigaction_sig_info_sighup(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sighup, sig_dfl),
     {ok, sig_dfl} = alcove:sigaction(Drv, [C], sighup, sig_info),
     ok = alcove:kill(Drv, [], C, sighup),
     {signal, sighup, Info} = alcove:event(Drv, [C], ?WAIT),
@@ -549,6 +553,8 @@ sigaction_sig_info_sighup(Config) ->
 sigaction_read(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sighup, []),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sighup, sig_dfl),
     {ok, sig_dfl} = alcove:sigaction(Drv, [C], sighup, []),
     {ok, sig_dfl} = alcove:sigaction(Drv, [C], sighup, sig_info),
     {ok, sig_info} = alcove:sigaction(Drv, [C], sighup, []),
@@ -560,7 +566,7 @@ sigaction_read(Config) ->
 sigaction_sig_ign(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
-    {ok, sig_dfl} = alcove:sigaction(Drv, [C], sighup, sig_ign),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sighup, sig_ign),
     ok = alcove:kill(Drv, [], C, sighup),
     %% an ignored signal is discarded when sent: the process answers
     {ok, sig_ign} = alcove:sigaction(Drv, [C], sighup, sig_dfl),
@@ -587,13 +593,13 @@ waitpid_reaped(Config) ->
     {error, echild} = alcove:waitpid(Drv, [C], -1, [wnohang]),
     [] = alcove:cpid(Drv, [C]).
 
-%% waitpid/4 with wnohang on a running child returns {ok, 0, 0}.
+%% waitpid/4 with wnohang on a running child returns {ok, 0, 0, []}.
 waitpid_wnohang(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
     {ok, G} = alcove:fork(Drv, [C]),
-    {ok, 0, 0} = alcove:waitpid(Drv, [C], G, [wnohang]),
-    {ok, 0, 0} = alcove:waitpid(Drv, [C], -1, [wnohang]),
+    {ok, 0, 0, []} = alcove:waitpid(Drv, [C], G, [wnohang]),
+    {ok, 0, 0, []} = alcove:waitpid(Drv, [C], -1, [wnohang]),
     G = alcove:getpid(Drv, [C, G]).
 
 %% waitpid/4 in a process without children: echild.

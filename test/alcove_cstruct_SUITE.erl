@@ -162,7 +162,7 @@ ptrace_attach_peek_detach(Config) ->
     <<Addr:W/native-unsigned>> = Buf,
     {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_attach, G, 0, 0),
     Stop = alcove:signal_constant(Drv, [], sigstop),
-    {ok, G, Status} = alcove:waitpid(Drv, [C], G, 0),
+    {ok, G, Status, [{stopsig, sigstop}]} = alcove:waitpid(Drv, [C], G, 0),
     {16#7f, Stop} = {Status band 16#ff, (Status bsr 8) band 16#ff},
     <<Word:W/native-signed>> = binary:part(<<"ABCDEFGH">>, 0, W div 8),
     {ok, Word, <<>>, <<>>} =
@@ -179,7 +179,7 @@ ptrace_tracee_lives_on(Config) ->
     {ok, C} = alcove:fork(Drv, []),
     {ok, G} = alcove:fork(Drv, [C]),
     {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_attach, G, 0, 0),
-    {ok, G, _} = alcove:waitpid(Drv, [C], G, 0),
+    {ok, G, _, _} = alcove:waitpid(Drv, [C], G, 0),
     {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_detach, G, 0, 0),
     G = alcove:getpid(Drv, [C, G], ?WAIT),
     [#alcove_pid{pid = G}] = alcove:cpid(Drv, [C]),

@@ -276,7 +276,7 @@ ptrace_integer_results(Config) ->
     {ok, C} = alcove:fork(Drv, []),
     {ok, G} = alcove:fork(Drv, [C]),
     {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_attach, G, 0, 0),
-    {ok, G, _} = alcove:waitpid(Drv, [C], G, 0),
+    {ok, G, _, _} = alcove:waitpid(Drv, [C], G, 0),
     {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_detach, G, 0, 0),
     G = alcove:getpid(Drv, [C, G], ?DEADLINE).
 

@@ -542,7 +542,7 @@ select_after_signal(Config) ->
     Drv = ?config(drv, Config),
     Fifo = path(Config, "fifo"),
     {ok, C} = alcove:fork(Drv, []),
-    {ok, sig_dfl} = alcove:sigaction(Drv, [C], sigusr1, sig_info),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sigusr1, sig_info),
     ok = alcove:mkfifo(Drv, [C], Fifo, 8#600),
     {ok, R} = alcove:open(Drv, [C], Fifo, [o_rdonly, o_nonblock], 0),
     {ok, W} = alcove:open(Drv, [], Fifo, [o_wronly, o_nonblock], 0),
