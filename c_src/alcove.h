@@ -228,7 +228,7 @@ child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
 int32_t maxchild_of(uint64_t nofile);
 
 /* sig.c */
-int sig_init(alcove_t *ap);
+int sig_init(alcove_t *ap, bool fresh);
 void sig_read(alcove_t *ap);
 int sig_set(alcove_t *ap, int signum, sigdisp_t disp);
 void sig_reset(alcove_t *ap);

@@ -465,13 +465,13 @@ static void up_watch(alcove_t *ap, int in, int out)
     rq_push(ap, &ap->up_in);
 }
 
-static void loop_init(alcove_t *ap, int in, int out)
+static void loop_init(alcove_t *ap, int in, int out, bool fresh)
 {
     ap->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (ap->epfd < 0)
         die(DIE_SYS, "epoll_create1");
     ap->epfd = fd_high(ap, ap->epfd);
-    if (sig_init(ap) < 0)
+    if (sig_init(ap, fresh) < 0)
         die(DIE_SYS, "signal pipe");
     up_watch(ap, in, out);
 }
@@ -502,7 +502,7 @@ void alcove_init(alcove_t *ap, int in, int out)
     const int own[] = {in, out, ap->upctl};
     fdspace_init(ap, own, sizeof(own) / sizeof(own[0]));
     ap->spipe[0] = ap->spipe[1] = -1;
-    loop_init(ap, in, out);
+    loop_init(ap, in, out, true);
 }
 
 /* A control process must not outlive its parent. The kernel forgets
@@ -633,7 +633,7 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
     }
     if (out < 0)
         die(DIE_SYS, "dup");
-    loop_init(ap, ctl, out);
+    loop_init(ap, ctl, out, false);
     ap->newchild = true;
 }
 

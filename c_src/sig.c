@@ -143,7 +143,7 @@ static int sig_defaults(alcove_t *ap)
     return 0;
 }
 
-int sig_init(alcove_t *ap)
+int sig_init(alcove_t *ap, bool fresh)
 {
     if (pipe2(ap->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
@@ -154,8 +154,9 @@ int sig_init(alcove_t *ap)
     ap->sigref = (fdref_t){.fd = ap->sigpipe[0], .kind = FD_SIGNAL};
     fd_watch(ap, &ap->sigref, EPOLLIN);
     ap->up_async = false;
-    /* a child keeps the handlers it was forked with */
-    return ap->depth == 0 ? sig_defaults(ap) : 0;
+    /* a forked child keeps the handlers it was forked with; a new image
+     * (the port, a re-exec) has none */
+    return fresh ? sig_defaults(ap) : 0;
 }
 
 static void send_signal_event(alcove_t *ap, const siginfo_t *si)

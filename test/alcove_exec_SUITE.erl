@@ -133,10 +133,16 @@ reexec_child(Config) ->
     %% a mark in the old image's memory, gone with it
     ok = alcove:setproctitle(Drv, [C], "old image"),
     <<"old image", 0, _/binary>> = cmdline(C),
+    %% a signal choice of the user's, kept
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sigusr2, sig_ign),
     Argv = alcove_drv:getopts([{progname, alcove_drv:progname()}, {depth, 1}]),
     ok = alcove:execve(Drv, [C], hd(Argv), Argv, []),
     Cmdline = iolist_to_binary([[A, 0] || A <- Argv]),
     Cmdline = cmdline(C),
+    {ok, sig_ign} = alcove:sigaction(Drv, [C], sigusr2, []),
+    {ok, sig_info} = alcove:sigaction(Drv, [C], sigterm, []),
+    ok = alcove:kill(Drv, [], C, sigterm),
+    {signal, sigterm, _} = alcove:event(Drv, [C], ?T),
     C = alcove:getpid(Drv, [C]),
     [] = alcove:cpid(Drv, [C]),
     [#alcove_pid{pid = C, fdctl = Ctl}] = alcove:cpid(Drv, []),
@@ -220,6 +226,8 @@ died_exit_status(Config) ->
     [receive {'DOWN', M, process, P, {'EXIT', {{exit_status, 7}, _}}} -> ok
      after ?T -> ct:fail(no_exit_status)
      end || {P, M} <- Callers],
+    %% the SIGCONT it caught comes first
+    {signal, sigcont, _} = alcove:event(Drv, [C], ?T),
     {exit_status, 7} = alcove:event(Drv, [C], ?T).
 
 %% A call that a seccomp filter kills the process on raises

@@ -176,7 +176,7 @@ fault_kills(Config) ->
     ok = alcove_seccomp:install(
            Drv, [C],
            alcove_seccomp:filter(Drv, [C], {deny, [sys_ptrace]}, trap)),
-    {'EXIT', {badpid, _}} =
+    {'EXIT', {{termsig, sigsys}, _}} =
         (catch alcove:ptrace(Drv, [C], ptrace_peekdata, 16#7fffffff, 0, 0,
                              ?WAIT)),
     {termsig, sigsys} = alcove:event(Drv, [C], ?WAIT).
@@ -277,7 +277,7 @@ caller_reaps_traced_stop(Config) ->
     Drv = ?config(drv, Config),
     {ok, sig_dfl} = alcove:sigaction(Drv, [], sigchld, sig_info),
     {ok, C} = alcove:fork(Drv, []),
-    {ok, 0, 0, 0} = alcove:ptrace(Drv, [C], ptrace_traceme, 0, 0, 0),
+    {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_traceme, 0, 0, 0),
     ok = alcove:execvp(Drv, [C], "sleep", ["sleep", "1000"]),
     {signal, sigchld, <<_:64, 4:32/native-signed, _/binary>>} =
         alcove:event(Drv, [], ?WAIT),
