@@ -288,10 +288,9 @@ bool reexec_resume(alcove_t *ap, reexec_t *r)
     for (int i = 1; i < NSIG; i++)
         r->sigdisp[i] = h.sigdisp[i] <= SIGDISP_INFO ? (sigdisp_t)h.sigdisp[i]
                                                      : SIGDISP_DFL;
-    if (h.pending > 0 &&
-        (abuf_reserve(&ap->up_ibuf, (size_t)h.pending) < 0 ||
-         !pread_all(REEXEC_FD, abuf_tail(&ap->up_ibuf), (size_t)h.pending,
-                    (off_t)sizeof(h))))
+    if (h.pending > 0 && (abuf_reserve(&ap->up_ibuf, (size_t)h.pending) < 0 ||
+                          !pread_all(REEXEC_FD, abuf_tail(&ap->up_ibuf),
+                                     (size_t)h.pending, (off_t)sizeof(h))))
         die(DIE_SYS, "handover");
     ap->up_ibuf.len += (size_t)h.pending;
     close(REEXEC_FD);
