@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -125,6 +126,21 @@ static int catch_owned(alcove_t *ap, int signum)
                                     ap->sigdisp[SIGCHLD] != SIGDISP_INFO);
 }
 
+/* The signals glibc keeps for itself (sigaction refuses them) may come
+ * ignored from whoever started the port, and an ignored signal stays
+ * ignored across exec: they are set to their default by the system
+ * call itself. An all-zero kernel sigaction is SIG_DFL on every
+ * architecture. */
+static void reserved_default(int signum)
+{
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+    unsigned long ksa[8] = {0};
+    (void)syscall(SYS_rt_sigaction, signum, ksa, NULL, (size_t)(NSIG / 8));
+#else
+    (void)signum;
+#endif
+}
+
 /* The port's start: sig_info for all it can catch (see above). */
 static int sig_defaults(alcove_t *ap)
 {
@@ -133,6 +149,8 @@ static int sig_defaults(alcove_t *ap)
             continue;
         if (catch_signal(i, false) == 0)
             ap->sigdisp[i] = SIGDISP_INFO;
+        else
+            reserved_default(i);
     }
     ap->sigdisp[SIGPIPE] = SIGDISP_INFO;
     ap->sigdisp[SIGIO] = SIGDISP_INFO;
