@@ -380,7 +380,7 @@ handle_call({stdin, Pids, Data}, From, State) ->
             {noreply, State1#state{waiting = Waiting#{Pids => Froms}}}
     end;
 handle_call({send, Data}, _From, State) ->
-    case owner_request(iolist_to_binary(Data)) of
+    case owner_request(Data) of
         {ok, Pids, _} when State#state.mode =:= raw ->
             State#state.owner ! {alcove_ctl, self(), Pids, badpid},
             {reply, ok, State};
@@ -474,6 +474,12 @@ owner_request(<<N:16, Rest/binary>>) when byte_size(Rest) >= N * 4 + 2 ->
     Size = N * 4,
     <<ChainBin:Size/binary, Nr:16, _/binary>> = Rest,
     {ok, [P || <<P:32>> <= ChainBin], Nr};
+owner_request(Data) when is_list(Data) ->
+    try iolist_to_binary(Data) of
+        Bin -> owner_request(Bin)
+    catch
+        error:badarg -> error
+    end;
 owner_request(_) ->
     error.
 

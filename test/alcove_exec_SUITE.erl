@@ -302,6 +302,8 @@ owner_send(Config) ->
     {'EXIT', {badarg, _}} = (catch alcove_codec:call(getpid, [C], [extra])),
     {'EXIT', {badarg, _}} = (catch alcove_codec:call(no_such_call, [], [])),
     {'EXIT', {badarg, _}} = (catch alcove_codec:call(open, [], [1, 2, 3])),
+    badarg = gen_server:call(Drv, {send, [not_iodata]}, infinity),
+    badarg = gen_server:call(Drv, {send, <<1>>}, infinity),
     %% an exec sent this way is answered by fdctl_closed alone
     Send(execvp, [C], ["/bin/cat", ["cat"]]),
     receive {alcove_ctl, Drv, [C], fdctl_closed} -> ok after ?T -> ct:fail(no_ctl) end,
