@@ -306,6 +306,11 @@ exported_types(_Config) ->
     Fields = lists:sort(record_info(fields, alcove_pid)),
     [{-128, 127}, {-32768, 32767}, {0, 65535}] =
         [range(maps:get(T, Types)) || T <- [int8_t, int16_t, uint16_t]],
+    %% alcove_drv:ref(), the driver as prx's specs name it
+    {ok, {alcove_drv, [{abstract_code, {raw_abstract_v1, DrvForms}}]}} =
+        beam_lib:chunks(code:which(alcove_drv), [abstract_code]),
+    true = lists:member({ref, 0},
+                        lists:append([Ts || {attribute, _, export_type, Ts} <- DrvForms])),
     ok.
 
 union({type, _, union, Ts}) -> Ts.
