@@ -117,7 +117,11 @@
     have = 0 :: non_neg_integer(),
     need = 0 :: non_neg_integer(),
     mode = frames :: frames | {exec, non_neg_integer()} | raw,
-    ctl = none :: none | {listen, socket:socket(), binary()} | {up, socket:socket()},
+    %% listening: the connections that have not yet said the secret,
+    %% with what they said so far
+    ctl = none :: none
+                | {listen, socket:socket(), binary(), #{socket:socket() => binary()}}
+                | {up, socket:socket()},
     %% What the control connection said, not yet matched to an exec.
     ctl_events = [] :: [failed | reexec | closed]
 }).
@@ -421,9 +425,9 @@ handle_info({'$alcove_eof', Ref, Pids, Chain}, State) ->
     {noreply, State1#state{pending = Pending#{Id => {eof, Ref, Pids}}}};
 handle_info({'$alcove_cancel', Ref}, #state{cancelled = C} = State) ->
     {noreply, State#state{cancelled = C#{Ref => true}}};
-handle_info({'$socket', _, select, _}, State) ->
-    {noreply, ctl_ready(State)};
-handle_info({'$socket', _, abort, _}, State) ->
+handle_info({'$socket', Socket, select, _}, State) ->
+    {noreply, ctl_ready(Socket, State)};
+handle_info({'$socket', S, abort, _}, #state{ctl = {up, S}} = State) ->
     {noreply, ctl_event(closed, State#state{ctl = none})};
 handle_info({Port, {exit_status, Status}}, #state{port = Port} = State) ->
     {stop, {port_exit, Status}, State};
@@ -699,55 +703,70 @@ ctl_event(Event, #state{ctl_events = Events} = State) ->
 
 %% The port connects to a socket in the abstract namespace, named in the
 %% first frame it reads, and proves who it is with the secret sent with
-%% the name. Without sockets, the port runs on without this connection
-%% and refuses to exec itself.
+%% the name. Whoever else connects (the name can be read in
+%% /proc/net/unix) is held apart until it has said 16 bytes, and dropped
+%% then; it delays nothing. Without sockets, the port runs on without
+%% this connection and refuses to exec itself.
 ctl_listen(State) ->
     Name = <<0, "alcove-", (binary:encode_hex(crypto:strong_rand_bytes(16)))/binary>>,
     Secret = crypto:strong_rand_bytes(?SECRET_LEN),
     try
         {ok, L} = socket:open(local, stream, default),
         ok = socket:bind(L, #{family => local, path => Name}),
-        ok = socket:listen(L, 1),
+        ok = socket:listen(L, 8),
         send(State, [<<?MSG_HELLO, 0:32, 0:16>>, Secret, Name]),
-        ctl_ready(State#state{ctl = {listen, L, Secret}})
+        ctl_ready(L, State#state{ctl = {listen, L, Secret, #{}}})
     catch
         error:_ -> State
     end.
 
-ctl_ready(#state{ctl = {listen, L, Secret}} = State) ->
+ctl_ready(L, #state{ctl = {listen, L, Secret, Cands}} = State) ->
     case socket:accept(L, nowait) of
         {ok, S} ->
-            %% the port writes the secret as soon as it is connected
-            case socket:recv(S, ?SECRET_LEN, 5000) of
-                {ok, Secret} ->
-                    _ = socket:close(L),
-                    ctl_ready(State#state{ctl = {up, S}});
-                _ ->
-                    _ = socket:close(S),
-                    ctl_ready(State)
-            end;
+            %% its bytes, then the next connection
+            State1 = ctl_ready(S, State#state{ctl = {listen, L, Secret, Cands#{S => <<>>}}}),
+            ctl_ready(L, State1);
         {select, _} ->
             State;
         {error, _} ->
+            ctl_close(State),
             State#state{ctl = none}
     end;
-ctl_ready(#state{ctl = {up, S}} = State) ->
+ctl_ready(S, #state{ctl = {listen, L, Secret, Cands}} = State)
+  when is_map_key(S, Cands) ->
+    Got = maps:get(S, Cands),
+    case socket:recv(S, ?SECRET_LEN - byte_size(Got), nowait) of
+        {ok, More} when <<Got/binary, More/binary>> =:= Secret ->
+            ctl_close(State#state{ctl = {listen, L, Secret, maps:remove(S, Cands)}}),
+            ctl_ready(S, State#state{ctl = {up, S}});
+        {ok, More} when byte_size(Got) + byte_size(More) < ?SECRET_LEN ->
+            Cands1 = Cands#{S => <<Got/binary, More/binary>>},
+            ctl_ready(S, State#state{ctl = {listen, L, Secret, Cands1}});
+        {select, _} ->
+            State;
+        _ ->
+            _ = socket:close(S),
+            State#state{ctl = {listen, L, Secret, maps:remove(S, Cands)}}
+    end;
+ctl_ready(S, #state{ctl = {up, S}} = State) ->
     case socket:recv(S, 0, nowait) of
         {ok, Bytes} ->
             Events = [case B of
                           ?CTL_FAILED -> failed;
                           ?CTL_REEXEC -> reexec
                       end || <<B>> <= Bytes, B =:= ?CTL_FAILED orelse B =:= ?CTL_REEXEC],
-            ctl_ready(lists:foldl(fun ctl_event/2, State, Events));
+            ctl_ready(S, lists:foldl(fun ctl_event/2, State, Events));
         {select, _} ->
             State;
         {error, _} ->
             _ = socket:close(S),
             ctl_event(closed, State#state{ctl = none})
     end;
-ctl_ready(State) ->
+ctl_ready(_, State) ->
     State.
 
-ctl_close(#state{ctl = {listen, L, _}}) -> _ = socket:close(L), ok;
+ctl_close(#state{ctl = {listen, L, _, Cands}}) ->
+    _ = [socket:close(S) || S <- [L | maps:keys(Cands)]],
+    ok;
 ctl_close(#state{ctl = {up, S}}) -> _ = socket:close(S), ok;
 ctl_close(_) -> ok.

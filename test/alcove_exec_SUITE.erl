@@ -30,10 +30,13 @@
     owner_raw/1,
     close_child_stdio/1,
     setproctitle_linux/1,
+    ctl_intruders/1,
     stop_twice/1
 ]).
 
 -define(T, 10000).
+%% The position of the control connection in the driver's state.
+-define(STATE_CTL, 14).
 
 suite() ->
     [{timetrap, {seconds, 60}}].
@@ -44,7 +47,7 @@ all() ->
      reexec_keeps_filter, reexec_pipelined, getopts_resolves,
      died_exit_status, died_termsig_sigsys, timeout_raises, owner_start,
      owner_send, owner_ctl, owner_raw, close_child_stdio, setproctitle_linux,
-     stop_twice].
+     ctl_intruders, stop_twice].
 
 init_per_testcase(Case, Config) when Case =:= port_execve_stderr ->
     alcove_test:start(Config, [stderr_to_stdout]);
@@ -376,6 +379,32 @@ setproctitle_linux(Config) ->
 cmdline(Pid) ->
     {ok, B} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cmdline"),
     B.
+
+%% The port's control connection is the one that proves the secret: a
+%% process that connects first, silent or with other bytes, is dropped,
+%% and the port's exec is still told apart. The port is started through
+%% a wrapper that waits, so that the intruders come first.
+ctl_intruders(Config) ->
+    Wrapper = filename:join(?config(priv_dir, Config), "slow-alcove"),
+    ok = file:write_file(Wrapper, ["#!/bin/sh\nsleep 1\nexec ", alcove_drv:progname(),
+                                   " \"$@\"\n"]),
+    ok = file:change_mode(Wrapper, 8#755),
+    {ok, Drv} = alcove_drv:start([{progname, Wrapper}]),
+    {listen, L, _, _} = element(?STATE_CTL, sys:get_state(Drv)),
+    {ok, #{path := Name}} = socket:sockname(L),
+    Connect = fun() ->
+                      {ok, S} = socket:open(local, stream, default),
+                      ok = socket:connect(S, #{family => local, path => Name}),
+                      S
+              end,
+    Silent = Connect(),
+    Wrong = Connect(),
+    ok = socket:send(Wrong, binary:copy(<<"x">>, 16)),
+    ok = alcove:execvp(Drv, [], "/bin/cat", ["cat"]),
+    ok = alcove:stdin(Drv, [], <<"still told apart\n">>),
+    <<"still told apart\n">> = collect(Drv, [], 17),
+    [socket:close(S) || S <- [Silent, Wrong]],
+    ok = alcove_drv:stop(Drv).
 
 stop_twice(Config) ->
     Drv = ?config(drv, Config),
