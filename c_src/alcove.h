@@ -176,8 +176,9 @@ typedef struct alcove {
     char *title;     /* the arguments' memory, for setproctitle/3 */
     size_t titlelen; /* its length, the last NUL included */
 
-    int fd_base;    /* this loop's descriptors are here and above */
-    bool fork_fast; /* and only they: see fdspace.c */
+    int fd_base;     /* this loop's descriptors are here and above */
+    bool fork_fast;  /* and only they: see fdspace.c */
+    bool fork_never; /* not even probed: a filter may deny the probe */
 
     bool newchild; /* this process was just forked: restart the loop */
     bool leaving;  /* exit/1 was called */

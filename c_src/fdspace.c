@@ -66,6 +66,8 @@ void fdspace_init(alcove_t *ap, const int *own, size_t nown)
 {
     ap->fd_base = FD_BASE;
     ap->fork_fast = false;
+    if (ap->fork_never)
+        return;
 #ifdef HAVE_UNSHARE
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) < 0 ||

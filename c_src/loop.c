@@ -350,8 +350,8 @@ static void up_read(alcove_t *ap)
         /* requests handed over by a re-exec may be waiting: run them */
         ap->up_in.readable = false;
     } else if (n == 0) {
+        /* the same, before shutting down */
         ap->up_closed = true;
-        return;
     } else {
         b->len += (size_t)n;
         if ((size_t)n == want || ap->up_in.hup)

@@ -50,6 +50,10 @@ typedef struct {
     int32_t depth;
     int32_t ppid;
     int32_t up_in, up_out, upctl;
+    /* getopt/3's options: a limit lowered is not lifted by a re-exec */
+    int32_t maxchild, maxforkdepth, exit_status, termsig, flowcontrol,
+        signaloneof;
+    uint8_t fork_fast; /* 0: a filter may deny what fast forks use */
     uint8_t filter[32];
     uint8_t child_filter[32];
     uint8_t sigdisp[NSIG];
@@ -148,7 +152,9 @@ static bool is_alcove_at(const char *path)
     return yes;
 }
 
-/* The file execvp(3) would run: the first executable one in PATH. */
+/* The file execvp(3) would run: the first executable file in PATH. It
+ * is looked at, then run: one replaced in between (by whoever may write
+ * it) is run without its handover, as any other program. */
 bool reexec_is_alcove_path(const char *path, bool search)
 {
     if (!search || strchr(path, '/') != NULL)
@@ -161,7 +167,9 @@ bool reexec_is_alcove_path(const char *path, bool search)
         char file[PATH_MAX];
         int n = snprintf(file, sizeof(file), "%.*s%s%s", (int)(end - p), p,
                          end == p ? "" : "/", path);
-        if (n > 0 && (size_t)n < sizeof(file) && access(file, X_OK) == 0)
+        struct stat st;
+        if (n > 0 && (size_t)n < sizeof(file) && stat(file, &st) == 0 &&
+            S_ISREG(st.st_mode) && access(file, X_OK) == 0)
             return is_alcove_at(file);
         if (*end == '\0')
             return false;
@@ -189,7 +197,14 @@ static int handover_write(alcove_t *ap, uint32_t id)
                     .ppid = ap->ppid,
                     .up_in = ap->up_in.fd,
                     .up_out = ap->up_out.fd,
-                    .upctl = ap->upctl};
+                    .upctl = ap->upctl,
+                    .maxchild = ap->maxchild,
+                    .maxforkdepth = ap->maxforkdepth,
+                    .exit_status = ap->exit_status,
+                    .termsig = ap->termsig,
+                    .flowcontrol = ap->flowcontrol,
+                    .signaloneof = ap->signaloneof,
+                    .fork_fast = ap->fork_fast};
     memcpy(h.magic, magic, sizeof(h.magic));
     memcpy(h.filter, ap->filter, sizeof(h.filter));
     memcpy(h.child_filter, ap->child_filter, sizeof(h.child_filter));
@@ -227,7 +242,18 @@ int reexec_prepare(alcove_t *ap, uint32_t id)
     int fd = handover_write(ap, id);
     if (fd < 0)
         return -1;
+    /* out of the way of REEXEC_FD, which it could be */
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, ap->fd_base);
+    close(fd);
+    if (hi < 0)
+        return -1;
+    fd = hi;
+    /* what REEXEC_FD holds is kept, or nothing is done */
     saved_fd = fcntl(REEXEC_FD, F_DUPFD_CLOEXEC, ap->fd_base);
+    if (saved_fd < 0 && errno != EBADF) {
+        close(fd);
+        return -1;
+    }
     /* dup2 leaves it open across exec */
     if (dup2(fd, REEXEC_FD) < 0) {
         int err = errno;
@@ -283,6 +309,14 @@ bool reexec_resume(alcove_t *ap, reexec_t *r)
     ap->depth = h.depth;
     ap->ppid = h.ppid;
     ap->upctl = h.upctl;
+    ap->maxchild = h.maxchild;
+    ap->maxforkdepth = h.maxforkdepth;
+    ap->exit_status = h.exit_status;
+    ap->termsig = h.termsig;
+    ap->flowcontrol = h.flowcontrol;
+    ap->signaloneof = h.signaloneof;
+    /* the probe itself may be what a filter kills on */
+    ap->fork_never = h.fork_fast == 0;
     memcpy(ap->filter, h.filter, sizeof(ap->filter));
     memcpy(ap->child_filter, h.child_filter, sizeof(ap->child_filter));
     for (int i = 1; i < NSIG; i++)

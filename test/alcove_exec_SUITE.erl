@@ -19,6 +19,7 @@
     reexec_child/1,
     reexec_grandchild_fexecve/1,
     reexec_keeps_filter/1,
+    reexec_under_seccomp/1,
     reexec_pipelined/1,
     getopts_resolves/1,
     died_exit_status/1,
@@ -44,7 +45,7 @@ suite() ->
 all() ->
     [port_execvp, port_execve_stderr, port_fexecve, port_exec_fails,
      port_exec_children, reexec_port, reexec_child, reexec_grandchild_fexecve,
-     reexec_keeps_filter, reexec_pipelined, getopts_resolves,
+     reexec_keeps_filter, reexec_under_seccomp, reexec_pipelined, getopts_resolves,
      died_exit_status, died_termsig_sigsys, timeout_raises, owner_start,
      owner_send, owner_ctl, owner_raw, close_child_stdio, setproctitle_linux,
      ctl_intruders, stop_twice].
@@ -136,13 +137,15 @@ reexec_child(Config) ->
     %% a mark in the old image's memory, gone with it
     ok = alcove:setproctitle(Drv, [C], "old image"),
     <<"old image", 0, _/binary>> = cmdline(C),
-    %% a signal choice of the user's, kept
+    %% a signal choice of the user's and a limit lowered, kept
     {ok, sig_info} = alcove:sigaction(Drv, [C], sigusr2, sig_ign),
+    true = alcove:setopt(Drv, [C], maxforkdepth, 3),
     Argv = alcove_drv:getopts([{progname, alcove_drv:progname()}, {depth, 1}]),
     ok = alcove:execve(Drv, [C], hd(Argv), Argv, []),
     Cmdline = iolist_to_binary([[A, 0] || A <- Argv]),
     Cmdline = cmdline(C),
     {ok, sig_ign} = alcove:sigaction(Drv, [C], sigusr2, []),
+    3 = alcove:getopt(Drv, [C], maxforkdepth),
     {ok, sig_info} = alcove:sigaction(Drv, [C], sigterm, []),
     ok = alcove:kill(Drv, [], C, sigterm),
     {signal, sigterm, _} = alcove:event(Drv, [C], ?T),
@@ -184,6 +187,20 @@ reexec_keeps_filter(Config) ->
     {'EXIT', {undef, _}} = (catch alcove:getcwd(Drv, [C])),
     {ok, G} = alcove:fork(Drv, [C]),
     {'EXIT', {undef, _}} = (catch alcove:getcwd(Drv, [C, G])),
+    ok.
+
+%% Under a seccomp filter that kills on close_range (what fast forks
+%% use), the new image does not even probe for it: it comes up and forks.
+reexec_under_seccomp(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    Filter = alcove_seccomp:filter(Drv, [C], {deny, [sys_close_range]}, kill),
+    ok = alcove_seccomp:install(Drv, [C], Filter),
+    Argv = alcove_drv:getopts([{depth, 1}]),
+    ok = alcove:execve(Drv, [C], hd(Argv), Argv, []),
+    C = alcove:getpid(Drv, [C]),
+    {ok, G} = alcove:fork(Drv, [C]),
+    G = alcove:getpid(Drv, [C, G]),
     ok.
 
 %% Requests sent right behind the exec, read by the old image before it
