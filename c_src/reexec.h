@@ -3,8 +3,9 @@
  * An event loop that execs the alcove program again stays the same
  * process of the fork chain: its upstream channel is kept open across
  * exec(2) and what the new image needs to go on (its place in the chain,
- * its filters, the requests read but not yet run, the id of the exec
- * request to answer) is handed over in a sealed-off file at REEXEC_FD.
+ * its filters, options and signal choices, the requests read but not yet
+ * run, the id of the exec request to answer) is handed over in a memfd
+ * at REEXEC_FD.
  *
  * The port (depth 0) also holds a control connection to the driver
  * (hello/3): when it execs, the driver holds back the output that
