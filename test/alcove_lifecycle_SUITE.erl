@@ -170,7 +170,7 @@ vm_killed_leaves_no_process(_Config) ->
     VmPort = open_port({spawn_executable, Erl},
                        [{args, ["-noshell", "-pa", Ebin, "-eval", Eval]},
                         {line, 4096}, exit_status, stderr_to_stdout]),
-    {Vm, Port, Children} = read_pids(VmPort, 30000),
+    {Vm, Port, Children} = alcove_test:read_pids(VmPort, 30000),
     try
         true = exists(Vm),
         [] = [P || P <- [Port | Children], not exists(P)],
@@ -528,17 +528,3 @@ ppid(Pid) ->
         M -> list_to_integer(maps:get("PPid", M))
     end.
 
-read_pids(Port, T) ->
-    receive
-        {Port, {data, {eol, "PIDS " ++ Rest}}} ->
-            {ok, Toks, _} = erl_scan:string(Rest),
-            {ok, Term} = erl_parse:parse_term(Toks),
-            Term;
-        {Port, {data, {_, Line}}} ->
-            ct:pal("vm: ~s", [Line]),
-            read_pids(Port, T);
-        {Port, {exit_status, S}} ->
-            ct:fail({vm_exited, S})
-    after T ->
-        ct:fail(no_pids_from_vm)
-    end.

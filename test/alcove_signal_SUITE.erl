@@ -394,7 +394,7 @@ blocked(Config, Call, Where) ->
                        [{args, ["-noshell", "-pa", Ebin, "-pa", Suite,
                                 "-eval", Eval]},
                         {line, 4096}, exit_status, stderr_to_stdout]),
-    {Vm, Port, Blocked} = read_pids(VmPort, 30000),
+    {Vm, Port, Blocked} = alcove_test:read_pids(VmPort, 30000),
     try
         Tree = [Port | descendants(Port)],
         %% the port, a loop child when it is the one blocked, the shell
@@ -462,21 +462,6 @@ wait_file(Path) ->
     case filelib:is_file(Path) of
         true -> ok;
         false -> timer:sleep(20), wait_file(Path)
-    end.
-
-read_pids(Port, T) ->
-    receive
-        {Port, {data, {eol, "PIDS " ++ Rest}}} ->
-            {ok, Toks, _} = erl_scan:string(Rest),
-            {ok, Term} = erl_parse:parse_term(Toks),
-            Term;
-        {Port, {data, {_, Line}}} ->
-            ct:pal("vm: ~s", [Line]),
-            read_pids(Port, T);
-        {Port, {exit_status, S}} ->
-            ct:fail({vm_exited, S})
-    after T ->
-        ct:fail(no_pids_from_vm)
     end.
 
 %% Where the kernel shows a process waiting in each call (/proc/PID/wchan:

@@ -3,7 +3,8 @@
 %% program run in it printed.
 -module(alcove_test).
 
--export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1]).
+-export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1,
+         read_pids/2]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
 -spec start(list()) -> list().
@@ -56,3 +57,21 @@ real_dir(Dir) ->
     {ok, Real} = file:get_cwd(),
     ok = file:set_cwd(Cwd),
     Real.
+
+%% The term a VM started by a case prints on a line "PIDS Term." (the
+%% processes it made), its other lines logged.
+-spec read_pids(port(), timeout()) -> term().
+read_pids(Port, T) ->
+    receive
+        {Port, {data, {eol, "PIDS " ++ Rest}}} ->
+            {ok, Toks, _} = erl_scan:string(Rest),
+            {ok, Term} = erl_parse:parse_term(Toks),
+            Term;
+        {Port, {data, {_, Line}}} ->
+            ct:pal("vm: ~s", [Line]),
+            read_pids(Port, T);
+        {Port, {exit_status, S}} ->
+            ct:fail({vm_exited, S})
+    after T ->
+        ct:fail(no_pids_from_vm)
+    end.
