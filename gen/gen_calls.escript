@@ -186,8 +186,8 @@ api_fun({Nr, {Name, Args, Result, Os, _, {Doc, Example}}}) ->
      fmt("~s(~s) ->~n    ~s(~s, infinity).~n~n", [Name, Params, Name, Params]),
      doc_lines(fmt("@doc ~s~n~n"
                    "Like {@link ~s/~B}, with a timeout for the reply: an "
-                   "integer exits the caller like `gen_server:call/3', and "
-                   "a reply that comes later goes to the owner as "
+                   "integer that expires raises `timeout' in the caller, "
+                   "and a reply that comes later goes to the owner as "
                    "`{alcove_call, Drv, Pids, Reply}'.",
                    [first_sentence(edoc_escape(Doc)), Name, length(Args) + 2])),
      spec_lines(Name, Specs ++ ["timeout()"], Result),
