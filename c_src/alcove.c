@@ -39,9 +39,11 @@ static int32_t number(const char *s)
 static void title(int argc, char *argv[])
 {
     char *end = argv[0];
-    for (int i = 0; i < argc; i++)
-        if (argv[i] + strlen(argv[i]) + 1 > end)
-            end = argv[i] + strlen(argv[i]) + 1;
+    for (int i = 0; i < argc; i++) {
+        char *past = argv[i] + strlen(argv[i]) + 1;
+        if (past > end)
+            end = past;
+    }
     ap.title = argv[0];
     ap.titlelen = (size_t)(end - argv[0]);
 }

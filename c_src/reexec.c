@@ -211,12 +211,14 @@ static int handover_write(alcove_t *ap, uint32_t id)
     for (int i = 0; i < NSIG; i++)
         h.sigdisp[i] = (uint8_t)ap->sigdisp[i];
 
-    /* the request being run (the exec) is at the head: the rest follows */
+    /* the request being run (the exec) is whole at the head (up_frames
+     * runs only whole frames): what follows it is handed over */
     const abuf_t *b = &ap->up_ibuf;
-    size_t used =
-        b->len < FRAME_LEN ? b->len : FRAME_LEN + get32(abuf_head(b));
-    const char *rest = abuf_head(b) + (used > b->len ? b->len : used);
-    h.pending = used >= b->len ? 0 : b->len - used;
+    size_t used = b->len < FRAME_LEN ? 0 : FRAME_LEN + get32(abuf_head(b));
+    if (used > b->len)
+        used = b->len;
+    const char *rest = abuf_head(b) + used;
+    h.pending = b->len - used;
 
     int fd = memfd_create("alcove-handover", MFD_CLOEXEC);
     if (fd < 0)

@@ -521,6 +521,8 @@ held(#state{buf = Buf}) ->
 
 frames(<<Len:32, Body:Len/binary, Rest/binary>>, #state{mode = frames} = State) ->
     frames(Rest, frame_in(Body, State));
+frames(<<>>, #state{mode = {exec, _}} = State) ->
+    exec_decide(State);
 frames(Rest, #state{mode = {exec, _}} = State) ->
     exec_decide(hold(Rest, State));
 frames(Rest, #state{mode = raw} = State) ->
