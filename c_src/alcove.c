@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* alcove: a port giving Erlang the Unix primitives of sandboxes. */
-#include "alcove.h"
-#include "reexec.h"
+#include "core/alcove.h"
+#include "core/reexec.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  * routing down the fork chain and the argument decoding of every call of
  * the table, up to the handler.
  *
- * No handler is linked (c_src/call_*.c and alcove.c are left out): the
+ * No handler is linked (c_src/calls/ and alcove.c are left out): the
  * weak pointers of the call table are NULL and dispatch answers undef
  * once the arguments are decoded. The system calls a hostile request
  * could reach are therefore never made; a check at start proves the
@@ -39,9 +39,9 @@
  * fuzzer's corpus under valgrind, which also sees reads inside libei
  * (ASan cannot: libei is not instrumented).
  */
-#include "alcove.h"
-#include "calls.h"
-#include "reply.h"
+#include "core/alcove.h"
+#include "calls/calls.h"
+#include "wire/reply.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
 %% receive {alcove_call, Drv, [Child], Pid} -> Pid end.
 %% '''
 %%
-%% The bytes are this project's protocol (c_src/frame.h), not the
+%% The bytes are this project's protocol (c_src/wire/frame.h), not the
 %% reference's: only this function and the messages are the same.
 -module(alcove_codec).
 

@@ -61,7 +61,7 @@
     | {flowcontrol, alcove:int32_t()}
     | {signaloneof, 0..255}.
 
-%% Frame types: c_src/frame.h.
+%% Frame types: c_src/wire/frame.h.
 -define(MSG_CALL, 1).
 -define(MSG_STDIN, 2).
 -define(MSG_EOF, 3).
@@ -73,13 +73,13 @@
 -define(MSG_EVENT, 4).
 -define(MSG_CLOSED, 5).
 -define(MSG_EXEC, 6).
-%% Reply status: c_src/reply.h.
+%% Reply status: c_src/wire/reply.h.
 -define(ALCOVE_OK, 0).
 -define(ALCOVE_BADARG, 1).
 -define(ALCOVE_BADPID, 2).
 -define(ALCOVE_UNDEF, 3).
 %% What the port writes on its control connection after an exec of its
-%% own that did not replace it by another program: c_src/reexec.h.
+%% own that did not replace it by another program: c_src/core/reexec.h.
 -define(CTL_FAILED, $F).
 -define(CTL_REEXEC, $R).
 -define(SECRET_LEN, 16).
@@ -91,7 +91,7 @@
 -define(STDIN_WINDOW, (4 * 1024 * 1024)).
 %% How long stop/1 waits for the port to stop its children and exit.
 -define(STOP_TIMEOUT, 15000).
-%% The largest frame the port reads (c_src/frame.h): past it the port
+%% The largest frame the port reads (c_src/wire/frame.h): past it the port
 %% cannot find the next frame and stops. A call is refused here instead.
 -define(FRAME_MAX, (256 * 1024 * 1024)).
 -define(DOWN_HDR, 7).
@@ -223,7 +223,7 @@ stdin(Drv, Pids, Data) when is_pid(Drv) ->
 eof(Drv, Pids, {Stream, Timeout}) when is_pid(Drv) ->
     Chain = chain(Pids),
     timeout(Timeout),
-    %% the byte after the PIDs names the stream (c_src/frame.h)
+    %% the byte after the PIDs names the stream (c_src/wire/frame.h)
     Byte = case Stream of
                stdin -> 0;
                stdout -> 1;

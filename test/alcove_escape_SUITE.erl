@@ -35,7 +35,7 @@
 -define(T, 10000).
 -define(NOBODY, 65534).
 -define(SETPRIV, ["--reuid=65534", "--regid=65534", "--clear-groups"]).
-%% src/alcove_drv.erl, c_src/frame.h
+%% src/alcove_drv.erl, c_src/wire/frame.h
 -define(MSG_REPLY, 1).
 -define(MSG_STDOUT, 2).
 -define(MSG_STDERR, 3).

@@ -31,7 +31,7 @@
 
 -define(T, 10000).
 -define(MIB, (1024 * 1024)).
-%% c_src/alcove.h: what the port queues upstream before it stops reading
+%% c_src/core/alcove.h: what the port queues upstream before it stops reading
 %% its children
 -define(HIGH_WATER, (4 * ?MIB)).
 %% The bound asserted on the port's peak resident memory while a child

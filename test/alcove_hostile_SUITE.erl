@@ -55,19 +55,19 @@
 
 -define(T, 10000).
 -define(MIB, (1024 * 1024)).
-%% c_src/frame.h
+%% c_src/wire/frame.h
 -define(FRAME_MAX, (256 * ?MIB)).
 -define(MSG_CALL, 1).
 -define(MSG_STDIN, 2).
 -define(MSG_EOF, 3).
 -define(MSG_HELLO, 5).
 -define(MSG_SHUTDOWN, 4).
-%% c_src/reply.h
+%% c_src/wire/reply.h
 -define(OK, 0).
 -define(BADARG, 1).
 -define(BADPID, 2).
 -define(UNDEF, 3).
-%% c_src/alcove.h: die(DIE_PROTO)
+%% c_src/core/alcove.h: die(DIE_PROTO)
 -define(DIE_PROTO, 113).
 
 suite() ->
@@ -107,7 +107,7 @@ init_per_testcase(_Case, Config) ->
     {ok, Drv} = alcove_drv:start(),
     Port = alcove:getpid(Drv, []),
     %% 60 KB waiting in a child's pipe make the port open its splice pipe
-    %% (c_src/child.c), which it keeps: opened now, it is among the
+    %% (c_src/core/child.c), which it keeps: opened now, it is among the
     %% descriptors intact/1 expects (flowcontrol 0 keeps them there until
     %% the child has exited, and then they are read)
     {ok, W} = alcove:fork(Drv, []),

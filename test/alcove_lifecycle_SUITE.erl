@@ -321,7 +321,7 @@ fork_exit_no_leak(Config) ->
     [] = alcove:cpid(Drv, []).
 
 %% fork(2) semantics with the loop's own descriptors kept apart
-%% (c_src/fdspace.c): a child holds what its parent opened through calls,
+%% (c_src/core/fdspace.c): a child holds what its parent opened through calls,
 %% sharing the offset, and a grandchild too; it holds none of the
 %% parent's other descriptors (its siblings' pipes and sockets, the
 %% parent's epoll and signal pipe). The same once a user descriptor sits

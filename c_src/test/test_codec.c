@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "codec.h"
+#include "wire/codec.h"
 
 /* Encode with ei, then decode every prefix: only the whole term may
  * decode, and no prefix may be read past (ASan and valgrind tell). */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
-#include "consts.h"
+#include "wire/consts.h"
 
 static int passed;
 static int failed;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calls.h"
+#include "calls/calls.h"
 #include "check.h"
-#include "cstruct.h"
+#include "wire/cstruct.h"
 
 /* The decoder's memory: malloc (not calloc, so that nothing relies on
  * zeroed memory), all freed at once. */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "frame.h"
+#include "wire/frame.h"
 
 static void put_frame(abuf_t *b, const char *body, uint32_t n)
 {

@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "calls.h"
+#include "calls/calls.h"
 #include "check.h"
-#include "frame.h"
+#include "wire/frame.h"
 
 /* Generous: a hang is what these tests catch, not a slow machine. */
 #define WAIT_MS 30000

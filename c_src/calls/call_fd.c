@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /* Calls on file descriptors: open, read, write. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 /* A read larger than this is refused: the reply would not fit a frame. */
 #define READ_MAX (64 * 1024 * 1024)

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
-#include "codec.h"
+#include "wire/codec.h"
 
-#include "consts.h"
+#include "wire/consts.h"
 
 #include <string.h>
 
-#include "frame.h"
+#include "wire/frame.h"
 
 static int avail(const dec_t *d, size_t n)
 {

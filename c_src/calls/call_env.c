@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /* Calls on the environment of a process, its title, and iolist_to_bin. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 extern char **environ;
 

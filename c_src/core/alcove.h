@@ -15,7 +15,7 @@
 
 #include <ei.h>
 
-#include "frame.h"
+#include "wire/frame.h"
 
 #define ALCOVE_VERSION "0.2.0"
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /* Calls about the event loop itself: options, children, filters. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 static int32_t *option(alcove_t *ap, const char *name)
 {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* Calls that map names to the values of this system and back. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <sys/resource.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 static int reply_lookup(const alcove_const_table_t *t, const char *name,
                         ei_x_buff *x)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <stdlib.h>
 
-#include "consts.h"
+#include "wire/consts.h"
 
 /* atom names are at most 255 characters */
 #define ALCOVE_CONST_NAME_MAX 255

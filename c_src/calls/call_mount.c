@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Mounting and unmounting file systems, and changing the root mount. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <sys/mount.h>
@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #endif
 
-#include "codec.h"
+#include "wire/codec.h"
 
 /* Elsewhere (NetBSD, Solaris) the calls have no handler. */
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__) ||     \

@@ -4,14 +4,14 @@
  * unveil). Elsewhere the call table answers them with {error, enotsup}
  * and this file is empty.
  */
-#include "calls.h"
+#include "calls/calls.h"
 
 #if defined(__FreeBSD__) || defined(__OpenBSD__)
 #include <errno.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "cstruct.h"
+#include "wire/codec.h"
+#include "wire/cstruct.h"
 #endif
 
 #ifdef __FreeBSD__

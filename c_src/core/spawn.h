@@ -2,7 +2,7 @@
 #ifndef ALCOVE_SPAWN_H
 #define ALCOVE_SPAWN_H
 
-#include "alcove.h"
+#include "core/alcove.h"
 
 /* Fork (flags 0) or clone a child running the event loop. Returns 0 in
  * the parent with *pid set, 1 in the child (already its own event loop),

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-#include "cstruct.h"
+#include "wire/cstruct.h"
 
 #include <string.h>
 
-#include "calls.h"
+#include "calls/calls.h"
 
 /* n bytes for the caller, then CSTRUCT_SLACK zeroes. */
 static char *mem_alloc(cs_alloc_t alloc, size_t n)

@@ -22,7 +22,7 @@
  *    trap left the call undone, its result garbage) kills the process,
  *    whatever the disposition: only one sent by kill() is an event.
  */
-#include "alcove.h"
+#include "core/alcove.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +32,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "consts.h"
+#include "wire/codec.h"
+#include "wire/consts.h"
 
 static int sig_wfd = -1;
 /* The process the handler serves, for the upstream check. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* An exec of the alcove program by an event loop: see reexec.h. */
-#include "reexec.h"
+#include "core/reexec.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * child cannot starve the others. Writes are gathered and flushed once
  * per turn of the loop.
  */
-#include "alcove.h"
+#include "core/alcove.h"
 
 #include <errno.h>
 #include <fcntl.h>

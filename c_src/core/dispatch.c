@@ -3,15 +3,15 @@
  * What a process does with a request from upstream: pass it down the
  * fork chain, or run it here, or write to a child's stdin.
  */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "reexec.h"
-#include "reply.h"
+#include "wire/codec.h"
+#include "core/reexec.h"
+#include "wire/reply.h"
 
 /* A reply buffer larger than this is given back once the reply is sent:
  * kept, one 64 MiB read would hold 64 MiB of this process for the rest

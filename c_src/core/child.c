@@ -4,7 +4,7 @@
  * fork order for cpid/2, and what happens to their descriptors as they
  * run, exec and exit.
  */
-#include "alcove.h"
+#include "core/alcove.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "consts.h"
+#include "wire/codec.h"
+#include "wire/consts.h"
 
 static size_t slot(const alcove_t *ap, pid_t pid)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-#include "frame.h"
+#include "wire/frame.h"
 
 #include <stdlib.h>
 #include <string.h>

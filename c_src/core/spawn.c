@@ -5,7 +5,7 @@
  * its control socket close-on-exec, so a program it execs holds nothing
  * of alcove's.
  */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "core/spawn.h"
 
 /* fd[0..1] stdin, [2..3] stdout, [4..5] stderr, [6..7] control,
  * [8..9] ready: closed by the child once it is its own event loop */

@@ -2,7 +2,7 @@
 /* Calls on the identity of a process: user and group IDs, supplementary
  * groups, resource limits, priorities, process groups, sessions and the
  * host name. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 int alcove_sys_getuid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {

@@ -16,7 +16,7 @@
 #ifndef ALCOVE_REEXEC_H
 #define ALCOVE_REEXEC_H
 
-#include "alcove.h"
+#include "core/alcove.h"
 
 /* Below FD_BASE, above what programs commonly open. */
 #define REEXEC_FD 255

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
-#include "consts.h"
+#include "wire/codec.h"
+#include "wire/consts.h"
 
 /* Bounds: a pointer's memory, and the elements of one structure; the
  * zeroes after each buffer. */

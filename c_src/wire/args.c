@@ -4,13 +4,13 @@
  * Strings are copied, NUL-terminated, into one arena that is reused from
  * call to call, so the hot path allocates nothing once it has warmed up.
  */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "cstruct.h"
+#include "wire/codec.h"
+#include "wire/cstruct.h"
 
 static struct {
     char *p;

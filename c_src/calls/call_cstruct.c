@@ -2,7 +2,7 @@
 /* Calls taking C structures (see cstruct.h): prctl, ptrace, seccomp,
  * ioctl and alloc. Each argument goes in as cstruct_value() and comes
  * back holding what its memory holds after the call. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,8 +15,8 @@
 #include <unistd.h>
 #endif
 
-#include "codec.h"
-#include "cstruct.h"
+#include "wire/codec.h"
+#include "wire/cstruct.h"
 
 #ifdef __linux__
 /* {ok, Result, V1, ..., Vn}: the arguments as their memory holds them;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-#include "alcove.h"
+#include "core/alcove.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
  * no room up there, a kernel without CLOSE_RANGE_UNSHARE) fork_fast is
  * cleared and forks copy and close as before.
  */
-#include "alcove.h"
+#include "core/alcove.h"
 
 #include <dirent.h>
 #include <errno.h>

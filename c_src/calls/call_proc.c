@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Calls that create, replace, signal and wait for processes. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "reexec.h"
-#include "spawn.h"
+#include "wire/codec.h"
+#include "core/reexec.h"
+#include "core/spawn.h"
 
 static int spawn_reply(alcove_t *ap, int64_t flags, ei_x_buff *x)
 {

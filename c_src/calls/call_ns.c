@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Namespaces and sockets. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "cstruct.h"
+#include "wire/codec.h"
+#include "wire/cstruct.h"
 
 static int reply_rv(ei_x_buff *x, int rv)
 {

@@ -7,9 +7,9 @@
 #ifndef ALCOVE_CALLS_H
 #define ALCOVE_CALLS_H
 
-#include "alcove.h"
-#include "codec.h"
-#include "consts.h"
+#include "core/alcove.h"
+#include "wire/codec.h"
+#include "wire/consts.h"
 
 typedef enum {
     T_INT32,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Calls on files, descriptors and directories. */
-#include "calls.h"
+#include "calls/calls.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 /* Bounds of a readdir reply: it has to fit a frame. */
 #define READDIR_MAX_ENTRIES 1000000
