@@ -117,3 +117,35 @@ int alcove_sys_errno_id(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return enc_atom(x, errno_name((int)arg[0].i)) < 0 ? CALL_BADARG
                                                       : CALL_REPLY;
 }
+
+#define DEFINE_TABLE(name) &alcove_const_##name,
+static const alcove_const_table_t *const define_tables[] = {
+    ALCOVE_DEFINE_TABLES(DEFINE_TABLE)};
+#undef DEFINE_TABLE
+
+/* The names ORed as Erlang's bor would: a negative value makes the
+ * result negative, and rlimit's negative values are rlim_t, unsigned
+ * (see rlimit_constant). A name with a NUL is in no table. */
+int alcove_sys_constant_value(alcove_t *ap, const alcove_arg_t *arg,
+                              ei_x_buff *x)
+{
+    (void)ap;
+    const size_t ntab = sizeof(define_tables) / sizeof(define_tables[0]);
+    uint64_t bits = 0;
+    bool neg = false;
+    for (size_t i = 0; i < arg[0].n; i++) {
+        int64_t v = 0;
+        size_t t = 0;
+        while (t < ntab &&
+               alcove_const_lookup(define_tables[t], arg[0].v[i], &v) < 0)
+            t++;
+        if (t == ntab || arg[0].i != 0)
+            return enc_atom(x, "unknown") < 0 ? CALL_BADARG : CALL_REPLY;
+        bits |= (uint64_t)v;
+        neg = neg || (v < 0 && define_tables[t] != &alcove_const_rlimit);
+    }
+    int rv = neg || bits <= INT64_MAX
+                 ? enc_int(x, (int64_t)bits)
+                 : ei_x_encode_ulonglong(x, (unsigned long long)bits);
+    return rv < 0 ? CALL_BADARG : CALL_REPLY;
+}

@@ -7,51 +7,18 @@
 
 #include "wire/codec.h"
 
-static int32_t *option(alcove_t *ap, const char *name)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } opts[] = {
-        {"maxchild", offsetof(alcove_t, maxchild)},
-        {"maxforkdepth", offsetof(alcove_t, maxforkdepth)},
-        {"exit_status", offsetof(alcove_t, exit_status)},
-        {"termsig", offsetof(alcove_t, termsig)},
-        {"flowcontrol", offsetof(alcove_t, flowcontrol)},
-        {"signaloneof", offsetof(alcove_t, signaloneof)},
-    };
-    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-        if (strcmp(opts[i].name, name) == 0)
-            return (int32_t *)((char *)ap + opts[i].off);
-    return NULL;
-}
-
-/* The range each option accepts. */
-static bool option_valid(const char *name, int64_t v)
-{
-    if (strcmp(name, "exit_status") == 0 || strcmp(name, "termsig") == 0)
-        return v == 0 || v == 1;
-    if (strcmp(name, "flowcontrol") == 0)
-        return v >= -1;
-    if (strcmp(name, "signaloneof") == 0)
-        return v >= 0 && v < NSIG;
-    if (strcmp(name, "maxforkdepth") == 0)
-        return v >= 0 && v < UINT16_MAX;
-    return v >= 0;
-}
-
 int alcove_sys_getopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    int32_t *v = option(ap, arg[0].s);
-    return v ? reply_int(x, *v) : reply_bool(x, false);
+    int o = opt_by_name(arg[0].s);
+    return o < 0 ? reply_bool(x, false) : reply_int(x, *opt_field(ap, o));
 }
 
 int alcove_sys_setopt(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
-    int32_t *v = option(ap, arg[0].s);
-    if (v == NULL || !option_valid(arg[0].s, arg[1].i))
+    int o = opt_by_name(arg[0].s);
+    if (o < 0 || !opt_valid(o, arg[1].i))
         return reply_bool(x, false);
-    *v = (int32_t)arg[1].i;
+    *opt_field(ap, o) = (int32_t)arg[1].i;
     return reply_bool(x, true);
 }
 

@@ -181,17 +181,17 @@ int alcove_sys_kill(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     return reply_ok(x);
 }
 
-static const char *const disp_name[] = {"sig_dfl", "sig_ign", "sig_info"};
+static const char *const disp_name[] = {SIGDISP_NAMES};
 
 int alcove_sys_sigaction(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     int64_t signum = arg[0].i;
-    int64_t handler = arg[1].i; /* index in sig_dfl, sig_ign, sig_info, [] */
+    int64_t handler = arg[1].i; /* a sigdisp_t, or SIGDISP_KEEP for [] */
 
     if (signum <= 0 || signum >= NSIG)
         return reply_errno(x, EINVAL);
     sigdisp_t old = ap->sigdisp[signum];
-    if (handler != 3) {
+    if (handler != SIGDISP_KEEP) {
         if (signum == SIGKILL || signum == SIGSTOP)
             return reply_errno(x, EINVAL);
         if (sig_set(ap, (int)signum, (sigdisp_t)handler) < 0)
