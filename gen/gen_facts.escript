@@ -161,7 +161,8 @@ erl_module(F) ->
 
 %% A function of arity 0 with its doc and spec.
 fun0(Name, Doc, Type, Value) ->
-    [fmt("%% @doc ~s~n-spec ~s() -> ~s.~n~s() ->~n    ~s.~n~n", [Doc, Name, Type, Name, term(Value)])].
+    fmt("%% @doc ~s~n-spec ~s() -> ~s.~n~s() ->~n    ~s.~n~n",
+        [Doc, Name, Type, Name, term(Value)]).
 
 %% A term as Erlang source, a list wrapped within 100 columns.
 term(L) when is_list(L), L =/= [], not is_integer(hd(L)) ->

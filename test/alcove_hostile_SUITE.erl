@@ -890,7 +890,8 @@ sp_replies(P, N) -> sp_replies(P, N, []).
 sp_replies(_, 0, Acc) -> lists:reverse(Acc);
 sp_replies(P, N, Acc) ->
     case sp_next(P) of
-        <<?MSG_REPLY, Id:32, Status, Term/binary>> -> sp_replies(P, N - 1, [{Id, Status, Term} | Acc]);
+        <<?MSG_REPLY, Id:32, Status, Term/binary>> ->
+            sp_replies(P, N - 1, [{Id, Status, Term} | Acc]);
         _ -> sp_replies(P, N, Acc)
     end.
 
