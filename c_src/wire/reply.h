@@ -13,10 +13,10 @@
  *                  has no such call: erlang:error(undef)
  *
  * The numbers (enum alcove_status) are generated from gen/facts.eterm,
- * as are those src/alcove_drv.erl decodes. test/alcove_call_SUITE
- * raises each of them through alcove (badarg, badpid, undef, enotsup);
- * test/alcove_hostile_SUITE reads the status bytes themselves from
- * requests written to the port.
+ * as are those src/alcove_drv.erl decodes. test/alcove_hostile_SUITE
+ * checks each status byte end to end, in the replies to frames written
+ * to the port; test/alcove_call_SUITE what a caller of alcove sees for
+ * badpid, undef and enotsup.
  */
 #ifndef ALCOVE_REPLY_H
 #define ALCOVE_REPLY_H
