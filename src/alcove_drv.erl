@@ -69,8 +69,6 @@
 -define(STDIN_WINDOW, (4 * 1024 * 1024)).
 %% How long stop/1 waits for the port to stop its children and exit.
 -define(STOP_TIMEOUT, 15000).
-%% FRAME_MAX is the largest frame the port reads: past it the port cannot
-%% find the next frame and stops. A call is refused here instead.
 
 -record(state, {
     port :: port(),
@@ -166,6 +164,7 @@ call(Drv, Pids, Nr, Args, Timeout) when is_pid(Drv), is_integer(Nr), Nr >= 0,
     Chain = chain(Pids),
     timeout(Timeout),
     Req = [Chain, <<Nr:16>>, term_to_binary(Args)],
+    %% past FRAME_MAX the port cannot find the next frame and stops
     iolist_size(Req) =< ?FRAME_MAX - ?DOWN_HDR orelse erlang:error(badarg),
     Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
     Drv ! {'$alcove_call', Ref, Pids, Nr, Req},

@@ -36,8 +36,6 @@
 #define HIGH_WATER (4 * 1024 * 1024)
 #define LOW_WATER (1024 * 1024)
 
-/* Exit codes of die(), DIE_*: gen/facts.eterm. */
-
 typedef enum {
     FD_UP_IN,  /* requests from upstream */
     FD_UP_OUT, /* replies and data to upstream */
@@ -245,7 +243,7 @@ void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
 void reply_ok_to(alcove_t *ap, uint32_t id);
 int set_nonblock(int fd);
 
-/* die.c */
+/* die.c: code is one of DIE_* (gen/facts.eterm), a broken invariant */
 void die(int code, const char *why) __attribute__((noreturn));
 
 #endif
