@@ -700,7 +700,6 @@ write_file(Drv, Pids, Path, Data) ->
     at(Path, alcove_file:write(Drv, Pids, Path, Data)).
 
 at(_, {ok, _} = Ok) -> Ok;
-at(_, ok) -> ok;
 at(Path, {error, E}) -> {error, {E, iolist_to_binary(Path)}}.
 
 %%% Paths

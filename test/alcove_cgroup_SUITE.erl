@@ -367,7 +367,10 @@ v1_group_limits(Config) ->
     [true = filelib:is_dir(D) || D <- Dirs],
     {ok, C} = alcove:fork(Drv, []),
     ok = alcove_cgroup:group_join(Drv, [], Backend, Name, Limits, C),
-    Dir = fun(Ctl) -> {Ctl, Root} = lists:keyfind(Ctl, 1, Roots), <<Root/binary, "/", Name/binary>> end,
+    Dir = fun(Ctl) ->
+                  {Ctl, Root} = lists:keyfind(Ctl, 1, Roots),
+                  <<Root/binary, "/", Name/binary>>
+          end,
     <<"33554432">> = cat(Dir(<<"memory">>), "memory.limit_in_bytes"),
     <<"7">> = cat(Dir(<<"pids">>), "pids.max"),
     <<"50000">> = cat(Dir(<<"cpu">>), "cpu.cfs_quota_us"),
