@@ -573,10 +573,10 @@ group_backend(Drv, Pids, Limits, Version) ->
              [Root | _] ->
                  case read_list(Drv, Pids, Root, <<"cgroup.controllers">>) of
                      {ok, Have} -> have({v2, Root}, Need -- Have);
-                     {error, _} -> have(none, Need)
+                     {error, _} -> {error, {unsupported, Need}}
                  end;
              [] ->
-                 have(none, Need)
+                 {error, {unsupported, Need}}
          end,
     Roots = [{C, R} || C <- Need, [R | _] <- [v1_roots(Mounts, C)]],
     V1 = have({v1, Roots}, Need -- [C || {C, _} <- Roots]),

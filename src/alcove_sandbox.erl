@@ -90,8 +90,9 @@
 %% Action}' (see alcove_seccomp; default `{errno, eperm}'). A call is a
 %% name with or without `sys_' (`ptrace', `sys_ptrace'). An allow list
 %% gets the calls the port makes until execve(2) added (port_calls/0:
-%% read, write, epoll_wait, fcntl, execve...); a deny list holding one
-%% that the port needs is a bad value. An errno name the child's system
+%% read, write, epoll_wait, fcntl, execve...; open only when the action
+%% is not an errno); a deny list holding one that the port needs is a
+%% bad value. An errno name the child's system
 %% does not know fails the step: `{error, {seccomp, {unknown_errno,
 %% Name}}}'.</dd>
 %% <dt>`argv', `env', `cwd'</dt><dd>The program (its path first, not
@@ -191,8 +192,8 @@
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata()
 }.
--type port_call_path() :: exec | exec_optional | reexec | {instead_of, atom()}
-    | signal | flush | memory | exit.
+-type port_call_path() :: exec | exec_optional | probe | reexec
+    | {instead_of, atom()} | signal | flush | memory | exit.
 -type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
     | scratch_root | new_root | mounts | pivot_root | chroot | hostname
     | rlimits | cgroup | cgroup_ns | setgroups | setgid | setuid | chdir
@@ -265,20 +266,20 @@ steps() ->
 
 %% @doc The system calls the port makes in a sandbox from the
 %% installation of its seccomp filter to execve(2), each with the path
-%% that makes it. An allow list gets them all added; a deny list
-%% holding one the port needs is a bad value. The paths:
+%% that makes it:
 %% <dl>
 %% <dt>`exec'</dt><dd>Answering the exec request: reading it, replying
 %% to the call before, waiting for events, making stdio blocking, no
-%% signal blocked, execve(2). Needed.</dd>
-%% <dt>`exec_optional'</dt><dd>On the way to exec, but the port goes on
-%% when refused: whether the program is alcove itself (opened, its
-%% header read), and no longer reaping orphans (prctl).</dd>
+%% signal blocked, execve(2).</dd>
+%% <dt>`exec_optional'</dt><dd>No longer reaping orphans (prctl): the
+%% port goes on when refused.</dd>
+%% <dt>`probe'</dt><dd>Whether the program is alcove itself (opened,
+%% its header read): when refused the port runs it as any other
+%% program.</dd>
 %% <dt>`reexec'</dt><dd>When the program is alcove itself: the handover
 %% to the new image. Only that exec needs them.</dd>
 %% <dt>`{instead_of, Call}'</dt><dd>The same as Call on architectures
-%% without it (epoll_pwait for epoll_wait on arm64), needed as Call
-%% is.</dd>
+%% without it (epoll_pwait for epoll_wait on arm64).</dd>
 %% <dt>`signal'</dt><dd>A signal caught meanwhile (SIGCHLD...), or one
 %% of the port's signals set to be ignored by the user (reset before
 %% exec).</dd>
@@ -288,15 +289,23 @@ steps() ->
 %% <dt>`exit'</dt><dd>The port stopping: upstream closed, or a broken
 %% invariant reported with the port's PID.</dd>
 %% </dl>
-%% The calls of `exec', `exec_optional' and `reexec' are those a trace
-%% of the port shows, no more (alcove_sandbox_SUITE traces a sandbox
-%% from its filter to its exec, both kinds of program); the others are
-%% the paths a trace of a quiet run does not take.
+%% An allow list gets them added, but for an errno action the `probe'
+%% calls (open would otherwise be allowed to the program too): refused
+%% with an errno, the port goes on. A deny list holding a call the port
+%% needs, one of any path but `exec_optional', `probe' and `reexec', is
+%% a bad value.
+%%
+%% The calls of `exec', `exec_optional', `probe' and `reexec' are those
+%% a trace of the port shows, no more: alcove_sandbox_SUITE traces a
+%% sandbox from its filter to its exec, running a program and alcove
+%% itself. The other paths are those a trace of a quiet run does not
+%% take.
 -spec port_calls() -> [{atom(), port_call_path()}].
 port_calls() ->
     [{read, exec}, {write, exec}, {epoll_wait, exec}, {close, exec}, {fcntl, exec},
      {rt_sigprocmask, exec}, {execve, exec},
-     {openat, exec_optional}, {pread64, exec_optional}, {prctl, exec_optional},
+     {prctl, exec_optional},
+     {openat, probe}, {pread64, probe},
      {memfd_create, reexec}, {pwrite64, reexec}, {dup2, reexec},
      {epoll_pwait, {instead_of, epoll_wait}}, {dup3, {instead_of, dup2}},
      {rt_sigreturn, signal}, {restart_syscall, signal}, {rt_sigaction, signal},
@@ -304,12 +313,15 @@ port_calls() ->
      {brk, memory}, {mmap, memory}, {munmap, memory}, {mremap, memory},
      {getpid, exit}, {exit_group, exit}].
 
+%% The calls of the paths Paths, and those standing in for them.
+port_calls(Paths) ->
+    Calls = [C || {C, P} <- port_calls(), lists:member(P, Paths)],
+    Calls ++ [C || {C, {instead_of, I}} <- port_calls(), lists:member(I, Calls)].
+
 %% The calls a deny list may not hold: without them the port cannot
 %% reach exec.
 needed() ->
-    Optional = [C || {C, Path} <- port_calls(), Path =:= exec_optional orelse Path =:= reexec],
-    [C || {C, Path} <- port_calls(), not lists:member(C, Optional),
-          not lists:member(Path, [{instead_of, O} || O <- Optional])].
+    [C || {C, _} <- port_calls()] -- port_calls([exec_optional, probe, reexec]).
 
 %% @doc Clone a child into a new user namespace and Namespaces (such as
 %% `[pid, mount, uts, net]'), root inside and the caller's uid and gid
@@ -451,6 +463,7 @@ seccomp(Kind, Calls, Action, V) ->
     (Kind =:= allow orelse Kind =:= deny) andalso is_list(Calls)
         andalso lists:all(fun is_atom/1, Calls) andalso action(Action)
         orelse bad(seccomp, V),
+    %% each once: the filter stays within BPF_MAXINSNS
     Nrs = lists:usort([syscall(C) || C <- Calls]),
     %% the port needs these until execve(2)
     Kind =:= deny andalso [] =/= Nrs -- (Nrs -- [syscall(P) || P <- needed()])
@@ -837,12 +850,16 @@ no_new_privs(St) ->
 
 %% Install the seccomp filter, the last limit before exec. The spec is
 %% checked: building the filter fails only on an errno name the child
-%% does not know.
+%% does not know (and raises where alcove_seccomp has no audit
+%% architecture for the port, a port built for an unknown machine).
 seccomp(#st{drv = Drv, child = C, cfg = #{seccomp := {Kind, Calls, Action}}} = St) ->
-    All = case Kind of
-              allow -> lists:usort(Calls ++ [syscall(P) || {P, _} <- port_calls()]);
-              deny -> Calls
-          end,
+    Port = [Call || {Call, _} <- port_calls()],
+    Added = case {Kind, Action} of
+                {allow, {errno, _}} -> Port -- port_calls([probe]);
+                {allow, _} -> Port;
+                {deny, _} -> []
+            end,
+    All = lists:usort(Calls ++ [syscall(P) || P <- Added]),
     Prog = alcove_seccomp:program(
              alcove_seccomp:filter(Drv, C, {Kind, All}, errno(Drv, C, Action))),
     case alcove:seccomp(Drv, C, seccomp_set_mode_filter, 0, Prog) of

@@ -34,6 +34,7 @@
     no_new_privs/1,
     seccomp_deny/1,
     seccomp_allow/1,
+    seccomp_allow_probe/1,
     seccomp_unknown_errno/1,
     port_calls_traced/1,
     port_calls_deny/1,
@@ -70,6 +71,7 @@ all() ->
         no_new_privs,
         seccomp_deny,
         seccomp_allow,
+        seccomp_allow_probe,
         seccomp_unknown_errno,
         port_calls_traced,
         port_calls_deny,
@@ -430,6 +432,19 @@ seccomp_allow(Config) ->
     {error, eperm} = alcove:mkdir(Drv, [Pid], "/nonexistent/x", 8#755),
     Pid = alcove:getpid(Drv, [Pid]).
 
+%% An allow list gets the port's look at the program (open) only when
+%% its action is not an errno: refused, the port goes on, and the
+%% program does not get open; another action (ENOSYS, SECCOMP_RET_TRACE
+%% without a tracer) would refuse the port's own open otherwise.
+seccomp_allow_probe(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, Errno} = alcove_sandbox:run(Drv, [], #{seccomp => {allow, []}}),
+    {error, eperm} = alcove:open(Drv, [Errno], "/", [o_rdonly, o_directory], 0),
+    {ok, Trace} = alcove_sandbox:run(Drv, [], #{seccomp => {allow, [], {trace, 1}}}),
+    {ok, Fd} = alcove:open(Drv, [Trace], "/", [o_rdonly, o_directory], 0),
+    {error, enosys} = alcove:mkdir(Drv, [Trace], "/nonexistent/x", 8#755),
+    ok = alcove:close(Drv, [Trace], Fd).
+
 %% An errno name the child does not know fails the seccomp step, named;
 %% the child is killed.
 seccomp_unknown_errno(Config) ->
@@ -444,8 +459,8 @@ seccomp_unknown_errno(Config) ->
 %% lets it through) is traced by strace(1) from its filter to its exec,
 %% running a program, then alcove itself (the handover). The list covers
 %% at least the calls traced, and nothing unexplained extra: each call
-%% it gives the paths exec, exec_optional or reexec is in the trace of
-%% its run (or the call it stands in for on other architectures is);
+%% it gives the paths exec, exec_optional, probe or reexec is in the trace of
+%% its run (or the call standing in for it on other architectures is);
 %% the calls of the other paths (signals, a full upstream, memory,
 %% exit) are named for the paths a quiet run does not take.
 port_calls_traced(Config) ->
@@ -465,14 +480,14 @@ port_calls_traced(Config) ->
                                          [C | [A || {A, {instead_of, I}} <- Listed, I =:= C]])]
              end,
     {untraced, []} = {untraced, Traced(Exec, exec) ++ Traced(Exec, exec_optional)
-                                ++ Traced(Reexec, reexec)},
+                                ++ Traced(Exec, probe) ++ Traced(Reexec, reexec)},
     true = lists:member(execve, Exec) andalso lists:member(memfd_create, Reexec).
 
 %% A deny list may hold the calls the port goes on without, not those
 %% it needs.
 port_calls_deny(_Config) ->
     Listed = alcove_sandbox:port_calls(),
-    Optional = [C || {C, P} <- Listed, P =:= exec_optional orelse P =:= reexec],
+    Optional = [C || {C, P} <- Listed, lists:member(P, [exec_optional, probe, reexec])],
     lists:foreach(
       fun({C, P}) ->
               Spec = #{seccomp => {deny, [C]}},
@@ -617,14 +632,14 @@ traced(C, N) ->
     end.
 
 %% The calls of Pid after the one installing the filter, up to execve:
-%% one per line starting "Pid name(" (a call resumed later is counted
-%% where it starts).
+%% one per line "Pid name(" (strace pads the PID; a call resumed later
+%% is counted where it starts).
 window(Log, Pid) ->
-    Lines = [L || <<P:(byte_size(Pid))/binary, " ", L/binary>>
-                      <- binary:split(Log, <<"\n">>, [global]), P =:= Pid],
     Calls = [binary_to_atom(Name)
-             || L <- Lines, {match, [Name]} <- [re:run(L, "^([a-z0-9_]+)\\(",
-                                                        [{capture, all_but_first, binary}])]],
+             || L <- binary:split(Log, <<"\n">>, [global]),
+                {match, [P, Name]} <- [re:run(L, "^([0-9]+) +([a-z0-9_]+)\\(",
+                                              [{capture, all_but_first, binary}])],
+                P =:= Pid],
     After = lists:dropwhile(fun(C) -> C =/= seccomp end, Calls),
     [seccomp | Rest] = After,
     {Window, [execve | _]} = lists:splitwith(fun(C) -> C =/= execve end, Rest),
