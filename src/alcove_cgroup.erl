@@ -19,6 +19,11 @@
 %% files), is_dir/3, is_file/3, and the path functions join/2, relpath/1
 %% and expand/1. hierarchies/2 lists the hierarchies, v1 and v2.
 %%
+%% The `group_' functions make, fill and remove a group with memory,
+%% pids and cpu limits in whichever version the host offers, v2 or v1
+%% (the cgroup of alcove_sandbox): group_backend/4 picks the version,
+%% group_create/5, group_join/6 and group_remove/4 act on it.
+%%
 %% Errors are those of the kernel: `{error, posix()}' from the v1
 %% functions, `{error, {posix(), Path}}' from the v2 ones, Path being the
 %% file or directory that failed.
@@ -53,8 +58,15 @@
     v2_kill/3,
     v2_destroy/3
 ]).
+-export([
+    group_backend/4,
+    group_dirs/2,
+    group_create/5,
+    group_join/6,
+    group_remove/4
+]).
 
--export_type([name/0, mount/0, mount_entry/0]).
+-export_type([name/0, mount/0, mount_entry/0, limits/0, backend/0]).
 
 -type name() :: iodata() | [iodata()].
 -type mount() :: {v1, Path :: binary(), Controllers :: [binary()]}
@@ -62,11 +74,16 @@
 -type mount_entry() :: {Source :: binary(), Dir :: binary(), Type :: binary(),
                         Options :: binary(), Freq :: binary(),
                         Passno :: binary()}.
+-type limits() :: #{memory_max => pos_integer(), pids_max => pos_integer(),
+                    cpu_max => {Quota :: pos_integer(), Period :: pos_integer()}}.
+-type backend() :: {v2, Root :: binary()}
+    | {v1, [{Controller :: binary(), Root :: binary()}]}.
 -type drv() :: alcove:drv().
 -type chain() :: alcove:fork_chain().
 -type error() :: {error, {alcove:posix(), Path :: binary()}}.
 
--define(READ_CHUNK, 65536).
+%% The limits of a group (group_join/6) and their controllers.
+-define(LIMITS, [{memory_max, <<"memory">>}, {pids_max, <<"pids">>}, {cpu_max, <<"cpu">>}]).
 
 %% The cgroup of create/2 and destroy/2, the reference's default.
 -define(NAMESPACE, <<"alcove">>).
@@ -101,19 +118,19 @@ create(Drv, Pids) ->
 -spec create(drv(), chain(), name()) -> ok | {error, alcove:posix()}.
 create(Drv, Pids, Name) ->
     v1_name(Name, fun(Parts) ->
-        each(fun({v1, Root, _}) ->
-                     mkdirs(Drv, Pids, Root, Parts)
-             end, v1(Drv, Pids, <<>>))
+        case each(fun({v1, Root, _}) -> mkdirs(Drv, Pids, Root, Parts) end,
+                  v1(Drv, Pids, <<>>)) of
+            ok -> ok;
+            {error, {E, _}} -> {error, E}
+        end
     end).
 
+%% Each directory from Root down to Parts; one that exists is kept.
 mkdirs(Drv, Pids, Root, Parts) ->
-    Dirs = [join([Root | lists:sublist(Parts, N)]) || N <- lists:seq(1, length(Parts))],
-    each(fun(Dir) ->
-                 case alcove:mkdir(Drv, Pids, Dir, 8#755) of
-                     {error, eexist} -> ok;
-                     Res -> Res
-                 end
-         end, Dirs).
+    each(fun(Dir) -> mkdir(Drv, Pids, Dir) end, subdirs(Root, Parts)).
+
+subdirs(Root, Parts) ->
+    [join([Root | lists:sublist(Parts, N)]) || N <- lists:seq(1, length(Parts))].
 
 %% @doc Write Value to the file Key of the cgroup in the hierarchies of
 %% controller Type (`<<>>': every hierarchy). Returns the bytes written.
@@ -304,13 +321,7 @@ fold_dir(Drv, Pids, Dir, MP, Fun, AccIn) ->
 %% @doc Whether Path is a directory the process can open.
 -spec is_dir(drv(), chain(), iodata()) -> boolean().
 is_dir(Drv, Pids, Path) ->
-    case alcove:open(Drv, Pids, Path, [o_rdonly, o_directory, o_cloexec], 0) of
-        {ok, Fd} ->
-            _ = alcove:close(Drv, Pids, Fd),
-            true;
-        {error, _} ->
-            false
-    end.
+    open_dir(Drv, Pids, Path) =:= ok.
 
 %% @doc Whether Path names something that is not a directory (such as
 %% the file of a cgroup), as the process sees it. The path is opened
@@ -319,15 +330,10 @@ is_dir(Drv, Pids, Path) ->
 %% on it and needs no read permission.
 -spec is_file(drv(), chain(), iodata()) -> boolean().
 is_file(Drv, Pids, Path) ->
-    case alcove:open(Drv, Pids, Path, [o_rdonly, o_directory, o_cloexec], 0) of
-        {ok, Fd} ->
-            _ = alcove:close(Drv, Pids, Fd),
-            false;
-        {error, enotdir} ->
-            true;
-        {error, _} ->
-            false
-    end.
+    open_dir(Drv, Pids, Path) =:= {error, enotdir}.
+
+open_dir(Drv, Pids, Path) ->
+    alcove_file:probe(Drv, Pids, Path, [o_rdonly, o_directory, o_cloexec], 0).
 
 %%% Paths (the reference's helpers)
 
@@ -411,7 +417,7 @@ v2_create(Drv, Pids, Name) ->
 -spec v2_create(drv(), chain(), name(), [iodata()]) -> ok | error().
 v2_create(Drv, Pids, Name, Controllers) ->
     with_path(Drv, Pids, Name, fun(Root, Parts) ->
-        Dirs = [join([Root | lists:sublist(Parts, N)]) || N <- lists:seq(1, length(Parts))],
+        Dirs = subdirs(Root, Parts),
         Parents = [Root | lists:droplast(Dirs)],
         each(fun({Parent, Dir}) ->
                      case enable(Drv, Pids, Parent, Controllers) of
@@ -549,40 +555,152 @@ with_file(Drv, Pids, Name, Key, Fun) ->
             {error, {einval, K}}
     end.
 
-%%% Files through the port
+%%% Groups with limits (alcove_sandbox's)
+
+%% @doc Where a group with Limits can be made, as the process sees the
+%% hierarchies: in the unified one when its root offers every
+%% controller the limits need (`{v2, Root}'), else in the v1 hierarchies
+%% of those controllers (`{v1, [{Controller, Root}]}', the first mount of
+%% each). Version `v2' or `v1' asks for one of them; `auto' takes v2
+%% when it can, else v1. `{error, {unsupported, Controllers}}' names the
+%% controllers missing.
+-spec group_backend(drv(), chain(), limits(), auto | v1 | v2) ->
+    {ok, backend()} | {error, {unsupported, [binary()]}}.
+group_backend(Drv, Pids, Limits, Version) ->
+    Need = controllers(Limits),
+    Mounts = hierarchies(Drv, Pids),
+    V2 = case [P || {v2, P} <- Mounts] of
+             [Root | _] ->
+                 case read_list(Drv, Pids, Root, <<"cgroup.controllers">>) of
+                     {ok, Have} -> have({v2, Root}, Need -- Have);
+                     {error, _} -> {error, {unsupported, Need}}
+                 end;
+             [] ->
+                 {error, {unsupported, Need}}
+         end,
+    Roots = [{C, R} || C <- Need, [R | _] <- [v1_roots(Mounts, C)]],
+    V1 = have({v1, Roots}, Need -- [C || {C, _} <- Roots]),
+    case {Version, V2} of
+        {v2, _} -> V2;
+        {auto, {ok, _}} -> V2;
+        _ -> V1
+    end.
+
+have(Backend, []) -> {ok, Backend};
+have(_, Missing) -> {error, {unsupported, Missing}}.
+
+v1_roots(Mounts, C) ->
+    [P || {v1, P, Cs} <- Mounts, lists:member(C, Cs)].
+
+%% The controllers of the limits, in the order of ?LIMITS.
+controllers(Limits) ->
+    [C || {K, C} <- ?LIMITS, maps:is_key(K, Limits)].
+
+%% @doc The directories of the group Name: one in the unified hierarchy,
+%% or one per v1 hierarchy.
+-spec group_dirs(backend(), binary()) -> [binary()].
+group_dirs({v2, Root}, Name) ->
+    [<<Root/binary, "/", Name/binary>>];
+group_dirs({v1, _} = Backend, Name) ->
+    [<<Root/binary, "/", Name/binary>> || Root <- v1_group_roots(Backend)].
+
+v1_group_roots({v1, Roots}) ->
+    lists:usort([R || {_, R} <- Roots]).
+
+%% @doc Make the group Name (a path checked by the caller) and its
+%% parents; in v2 the controllers of Limits are enabled down to it, and
+%% one it did not get is `{error, {unsupported, Controllers}}'. A group
+%% that exists is used.
+-spec group_create(drv(), chain(), backend(), binary(), limits()) ->
+    ok | error() | {error, {unsupported, [binary()]}}.
+group_create(Drv, Pids, {v2, _}, Name, Limits) ->
+    Need = controllers(Limits),
+    case v2_create(Drv, Pids, Name, Need) of
+        ok ->
+            case v2_controllers(Drv, Pids, Name) of
+                {ok, Have} ->
+                    case Need -- Have of
+                        [] -> ok;
+                        Missing -> {error, {unsupported, Missing}}
+                    end;
+                Error ->
+                    Error
+            end;
+        Error ->
+            Error
+    end;
+group_create(Drv, Pids, {v1, _} = Backend, Name, _) ->
+    Parts = binary:split(Name, <<"/">>, [global]),
+    each(fun(Root) -> mkdirs(Drv, Pids, Root, Parts) end, v1_group_roots(Backend)).
+
+%% @doc Write the limits into the group Name, then move the process Pid
+%% in. In v1, memory_max sets memory.memsw.limit_in_bytes too, where
+%% swap is accounted (it is left out where it is not).
+-spec group_join(drv(), chain(), backend(), binary(), limits(), alcove:pid_t()) ->
+    ok | error().
+group_join(Drv, Pids, Backend, Name, Limits, Pid) ->
+    Files = [{<<(root(Backend, C))/binary, "/", Name/binary, "/", File/binary>>, Value, Need}
+             || {K, C} <- ?LIMITS, {ok, L} <- [maps:find(K, Limits)],
+                {File, Value, Need} <- limit_files(element(1, Backend), K, L)],
+    Procs = [{<<Dir/binary, "/cgroup.procs">>, integer_to_binary(Pid), required}
+             || Dir <- group_dirs(Backend, Name)],
+    each(fun({Path, Value, Need}) ->
+                 case {write_file(Drv, Pids, Path, Value), Need} of
+                     {{ok, _}, _} -> ok;
+                     {{error, _}, optional} -> ok;
+                     {Error, required} -> Error
+                 end
+         end, Files ++ Procs).
+
+root({v2, Root}, _) ->
+    Root;
+root({v1, Roots}, C) ->
+    {C, Root} = lists:keyfind(C, 1, Roots),
+    Root.
+
+%% The files a limit writes, with their values, in the order they are
+%% written.
+limit_files(v2, memory_max, N) ->
+    [{<<"memory.max">>, integer_to_binary(N), required}];
+limit_files(v2, pids_max, N) ->
+    [{<<"pids.max">>, integer_to_binary(N), required}];
+limit_files(v2, cpu_max, {Quota, Period}) ->
+    [{<<"cpu.max">>, [integer_to_binary(Quota), " ", integer_to_binary(Period)], required}];
+limit_files(v1, memory_max, N) ->
+    [{<<"memory.limit_in_bytes">>, integer_to_binary(N), required},
+     {<<"memory.memsw.limit_in_bytes">>, integer_to_binary(N), optional}];
+limit_files(v1, pids_max, N) ->
+    [{<<"pids.max">>, integer_to_binary(N), required}];
+limit_files(v1, cpu_max, {Quota, Period}) ->
+    [{<<"cpu.cfs_period_us">>, integer_to_binary(Period), required},
+     {<<"cpu.cfs_quota_us">>, integer_to_binary(Quota), required}].
+
+%% @doc Remove the directories of the group Name, once its processes
+%% have exited: a group whose last process just exited may still be
+%% busy for a moment, and is tried again for about two seconds. A
+%% directory that is not there is ignored.
+-spec group_remove(drv(), chain(), backend(), binary()) -> ok | error().
+group_remove(Drv, Pids, Backend, Name) ->
+    each(fun(Dir) -> rmdir_busy(Drv, Pids, Dir, 100) end, group_dirs(Backend, Name)).
+
+rmdir_busy(Drv, Pids, Dir, N) ->
+    case alcove:rmdir(Drv, Pids, Dir) of
+        ok -> ok;
+        {error, enoent} -> ok;
+        {error, ebusy} when N > 0 -> timer:sleep(20), rmdir_busy(Drv, Pids, Dir, N - 1);
+        {error, E} -> {error, {E, Dir}}
+    end.
+
+%%% Files through the port, errors with the path
 
 read_file(Drv, Pids, Path) ->
-    case alcove:open(Drv, Pids, Path, [o_rdonly, o_cloexec], 0) of
-        {ok, Fd} ->
-            Res = read_all(Drv, Pids, Fd, []),
-            _ = alcove:close(Drv, Pids, Fd),
-            case Res of
-                {ok, _} -> Res;
-                {error, E} -> {error, {E, Path}}
-            end;
-        {error, E} ->
-            {error, {E, Path}}
-    end.
-
-read_all(Drv, Pids, Fd, Acc) ->
-    case alcove:read(Drv, Pids, Fd, ?READ_CHUNK) of
-        {ok, <<>>} -> {ok, iolist_to_binary(lists:reverse(Acc))};
-        {ok, Data} -> read_all(Drv, Pids, Fd, [Data | Acc]);
-        Error -> Error
-    end.
+    at(Path, alcove_file:read(Drv, Pids, Path)).
 
 write_file(Drv, Pids, Path, Data) ->
-    case alcove:open(Drv, Pids, Path, [o_wronly, o_cloexec], 0) of
-        {ok, Fd} ->
-            Res = alcove:write(Drv, Pids, Fd, Data),
-            _ = alcove:close(Drv, Pids, Fd),
-            case Res of
-                {ok, _} -> Res;
-                {error, E} -> {error, {E, Path}}
-            end;
-        {error, E} ->
-            {error, {E, Path}}
-    end.
+    at(Path, alcove_file:write(Drv, Pids, Path, Data)).
+
+at(_, {ok, _} = Ok) -> Ok;
+at(Path, {error, E}) -> {error, {E, iolist_to_binary(Path)}}.
 
 %%% Paths
 

@@ -89,9 +89,12 @@
 %% action for the other (allow) or listed (deny) calls: `{Kind, Calls,
 %% Action}' (see alcove_seccomp; default `{errno, eperm}'). A call is a
 %% name with or without `sys_' (`ptrace', `sys_ptrace'). An allow list
-%% gets the calls the port makes until execve(2) added (read, write,
-%% epoll_wait, fcntl, rt_sigaction, prctl, execve...); a deny list
-%% holding one of them, but prctl, is a bad value.</dd>
+%% gets the calls the port makes until execve(2) added (port_calls/0:
+%% read, write, epoll_wait, fcntl, execve...; open only when the action
+%% is not an errno); a deny list holding one that the port needs is a
+%% bad value. An errno name the child's system
+%% does not know fails the step: `{error, {seccomp, {unknown_errno,
+%% Name}}}'.</dd>
 %% <dt>`argv', `env', `cwd'</dt><dd>The program (its path first, not
 %% searched in PATH), its environment (`"K=V"' or `{K, V}'; default
 %% empty) and working directory. Without `argv' the child is left in
@@ -99,18 +102,16 @@
 %% </dl>
 %%
 %% == The order ==
-%% steps/0 lists the steps run/3 takes, each a function below: clone,
-%% uid_map, deny_setgroups, gid_map (the id maps before any call that
-%% needs an id), make_private, scratch_root, new_root, mounts (mount
-%% points before the root moves), pivot_root or chroot, hostname,
-%% rlimits, cgroup (the parent moves the child), cgroup_ns (the cgroup
-%% namespace is unshared once the child is in its group, so that the
-%% group is its root), setgroups, setgid,
-%% setuid (dropping privileges after every privileged step), chdir,
-%% no_new_privs, seccomp (last of the set up: the filter may forbid
-%% what the earlier steps need), exec. When the kernel refuses a step
-%% the child is killed (its exit event still reaches the owner of the
-%% port), a cgroup made is removed, and run/3 returns
+%% steps/0 lists the steps run/3 takes, in order, from clone to exec; a
+%% step the spec does not ask for does nothing. The order is the one
+%% safe order: the id maps are written before any call that needs an
+%% id; mount points are made before the root moves; the parent moves
+%% the child into its cgroup before the cgroup namespace is unshared,
+%% so that the group is its root; privileges are dropped after every
+%% privileged step; the seccomp filter comes last of the set up, as it
+%% may forbid what the earlier steps need. When the kernel refuses a
+%% step the child is killed (its exit event still reaches the owner of
+%% the port), a cgroup made is removed, and run/3 returns
 %% `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
 %% `{error, {mounts, {eacces, Entry}}}', `{error, {cgroup, {einval,
 %% File}}}'.
@@ -142,13 +143,14 @@
     run/3,
     check/1,
     steps/0,
+    port_calls/0,
     rootless_clone/3,
     cgroup_version/3,
     cgroup_dirs/4,
     cleanup/4
 ]).
 
--export_type([spec/0, step/0, mount/0]).
+-export_type([spec/0, step/0, mount/0, port_call_path/0]).
 
 -type namespace() :: pid | mount | net | uts | ipc | user | cgroup.
 -type id() :: 0..16#fffffffe.
@@ -190,11 +192,12 @@
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata()
 }.
+-type port_call_path() :: exec | exec_optional | probe | reexec
+    | {instead_of, atom()} | signal | flush | memory | exit.
 -type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
     | scratch_root | new_root | mounts | pivot_root | chroot | hostname
     | rlimits | cgroup | cgroup_ns | setgroups | setgid | setuid | chdir
     | no_new_privs | seccomp | exec.
--type backend() :: {v2, Root :: binary()} | {v1, Mounts :: [binary()]}.
 
 -record(st, {
     drv :: alcove:drv(),
@@ -205,7 +208,7 @@
     child = [] :: alcove:fork_chain(),
     new = <<>> :: binary(),   % the new root while it is built
     old = <<>> :: binary(),   % the old root while the new one is built
-    cgroup = none :: none | {backend(), binary()}
+    cgroup = none :: none | {alcove_cgroup:backend(), binary()}
 }).
 
 -define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
@@ -222,11 +225,6 @@
 -define(CGROUP_KEYS, [memory_max, pids_max, cpu_max, name, version, optional]).
 -define(FLAGS, [{ro, ms_rdonly}, {nosuid, ms_nosuid}, {nodev, ms_nodev},
                 {noexec, ms_noexec}]).
-%% What the port does between installing a filter and execve(2).
--define(PORT_CALLS, [read, write, readv, writev, epoll_wait, epoll_pwait,
-                     epoll_ctl, poll, fcntl, close, rt_sigaction,
-                     rt_sigprocmask, rt_sigreturn, restart_syscall, prctl,
-                     execve, brk, mmap, munmap, getpid, exit, exit_group]).
 -define(DEV_NODES, [<<"null">>, <<"zero">>, <<"full">>, <<"random">>,
                     <<"urandom">>, <<"tty">>]).
 -define(DEV_LINKS, [{<<"/proc/self/fd">>, <<"fd">>},
@@ -248,7 +246,7 @@
 run(Drv, Chain, Spec) ->
     case parse(Spec) of
         {ok, Cfg} ->
-            steps(steps(), #st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec});
+            run_steps(table(), #st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec});
         {error, _} = Error -> Error
     end.
 
@@ -264,9 +262,66 @@ check(Spec) ->
 %% does not ask for do nothing.
 -spec steps() -> [step()].
 steps() ->
-    [clone, uid_map, deny_setgroups, gid_map, make_private, scratch_root,
-     new_root, mounts, pivot_root, chroot, hostname, rlimits, cgroup,
-     cgroup_ns, setgroups, setgid, setuid, chdir, no_new_privs, seccomp, exec].
+    [Step || {Step, _} <- table()].
+
+%% @doc The system calls the port makes in a sandbox from the
+%% installation of its seccomp filter to execve(2), each with the path
+%% that makes it:
+%% <dl>
+%% <dt>`exec'</dt><dd>Answering the exec request: reading it, replying
+%% to the call before, waiting for events, making stdio blocking, no
+%% signal blocked, execve(2).</dd>
+%% <dt>`exec_optional'</dt><dd>No longer reaping orphans (prctl): the
+%% port goes on when refused.</dd>
+%% <dt>`probe'</dt><dd>Whether the program is alcove itself (opened,
+%% its header read): when refused the port runs it as any other
+%% program.</dd>
+%% <dt>`reexec'</dt><dd>When the program is alcove itself: the handover
+%% to the new image. Only that exec needs them.</dd>
+%% <dt>`{instead_of, Call}'</dt><dd>The same as Call on architectures
+%% without it (epoll_pwait for epoll_wait on arm64).</dd>
+%% <dt>`signal'</dt><dd>A signal caught meanwhile (SIGCHLD...), or one
+%% of the port's signals set to be ignored by the user (reset before
+%% exec).</dd>
+%% <dt>`flush'</dt><dd>Waiting for the driver to read what the port
+%% writes, when upstream is full.</dd>
+%% <dt>`memory'</dt><dd>Buffers grown or given back.</dd>
+%% <dt>`exit'</dt><dd>The port stopping: upstream closed, or a broken
+%% invariant reported with the port's PID.</dd>
+%% </dl>
+%% An allow list gets them added, but for an errno action the `probe'
+%% calls (open would otherwise be allowed to the program too): refused
+%% with an errno, the port goes on. A deny list holding a call the port
+%% needs, one of any path but `exec_optional', `probe' and `reexec', is
+%% a bad value.
+%%
+%% The calls of `exec', `exec_optional', `probe' and `reexec' are those
+%% a trace of the port shows, no more: alcove_sandbox_SUITE traces a
+%% sandbox from its filter to its exec, running a program and alcove
+%% itself. The other paths are those a trace of a quiet run does not
+%% take.
+-spec port_calls() -> [{atom(), port_call_path()}].
+port_calls() ->
+    [{read, exec}, {write, exec}, {epoll_wait, exec}, {close, exec}, {fcntl, exec},
+     {rt_sigprocmask, exec}, {execve, exec},
+     {prctl, exec_optional},
+     {openat, probe}, {pread64, probe},
+     {memfd_create, reexec}, {pwrite64, reexec}, {dup2, reexec},
+     {epoll_pwait, {instead_of, epoll_wait}}, {dup3, {instead_of, dup2}},
+     {rt_sigreturn, signal}, {restart_syscall, signal}, {rt_sigaction, signal},
+     {poll, flush}, {epoll_ctl, flush},
+     {brk, memory}, {mmap, memory}, {munmap, memory}, {mremap, memory},
+     {getpid, exit}, {exit_group, exit}].
+
+%% The calls of the paths Paths, and those standing in for them.
+port_calls(Paths) ->
+    Calls = [C || {C, P} <- port_calls(), lists:member(P, Paths)],
+    Calls ++ [C || {C, {instead_of, I}} <- port_calls(), lists:member(I, Calls)].
+
+%% The calls a deny list may not hold: without them the port cannot
+%% reach exec.
+needed() ->
+    [C || {C, _} <- port_calls()] -- port_calls([exec_optional, probe, reexec]).
 
 %% @doc Clone a child into a new user namespace and Namespaces (such as
 %% `[pid, mount, uts, net]'), root inside and the caller's uid and gid
@@ -288,7 +343,7 @@ rootless_clone(_, _, Namespaces) ->
     {ok, v1 | v2} | {error, {unsupported, [binary()]}}.
 cgroup_version(Drv, Chain, CG) ->
     case backend(Drv, Chain, CG) of
-        {ok, {Version, _}} -> {ok, Version};
+        {ok, Backend} -> {ok, element(1, Backend)};
         {error, _} = Error -> Error
     end.
 
@@ -297,16 +352,9 @@ cgroup_version(Drv, Chain, CG) ->
 -spec cgroup_dirs(alcove:drv(), alcove:fork_chain(), spec(), alcove:pid_t()) ->
     {ok, v1 | v2, [binary()]} | {error, term()}.
 cgroup_dirs(Drv, Chain, Spec, Pid) ->
-    case parse(Spec) of
-        {ok, #{cgroup := CG}} ->
-            case backend(Drv, Chain, CG) of
-                {ok, {Version, _} = Backend} ->
-                    {ok, Version, dirs(Backend, cgroup_name(CG, Pid))};
-                {error, _} = Error ->
-                    Error
-            end;
-        {ok, _} ->
-            {error, nocgroup};
+    case group(Drv, Chain, Spec, Pid) of
+        {ok, Backend, Name} ->
+            {ok, element(1, Backend), alcove_cgroup:group_dirs(Backend, Name)};
         {error, _} = Error ->
             Error
     end.
@@ -317,14 +365,28 @@ cgroup_dirs(Drv, Chain, Spec, Pid) ->
 -spec cleanup(alcove:drv(), alcove:fork_chain(), spec(), alcove:pid_t()) ->
     ok | {error, {cgroup, term()}}.
 cleanup(Drv, Chain, Spec, Pid) ->
-    case cgroup_dirs(Drv, Chain, Spec, Pid) of
-        {ok, _, Dirs} ->
-            case remove(Drv, Chain, Dirs) of
+    case group(Drv, Chain, Spec, Pid) of
+        {ok, Backend, Name} ->
+            case alcove_cgroup:group_remove(Drv, Chain, Backend, Name) of
                 ok -> ok;
                 {error, Reason} -> {error, {cgroup, Reason}}
             end;
         {error, _} ->
             ok
+    end.
+
+%% The cgroup backend and name of the sandbox Pid made from Spec.
+group(Drv, Chain, Spec, Pid) ->
+    case parse(Spec) of
+        {ok, #{cgroup := CG}} ->
+            case backend(Drv, Chain, CG) of
+                {ok, Backend} -> {ok, Backend, cgroup_name(CG, Pid)};
+                {error, _} = Error -> Error
+            end;
+        {ok, _} ->
+            {error, nocgroup};
+        {error, _} = Error ->
+            Error
     end.
 
 %%% Checking the spec
@@ -401,9 +463,10 @@ seccomp(Kind, Calls, Action, V) ->
     (Kind =:= allow orelse Kind =:= deny) andalso is_list(Calls)
         andalso lists:all(fun is_atom/1, Calls) andalso action(Action)
         orelse bad(seccomp, V),
-    Nrs = [syscall(C) || C <- Calls],
-    %% the port makes these calls until execve(2)
-    Kind =:= deny andalso [] =/= Nrs -- (Nrs -- [syscall(P) || P <- ?PORT_CALLS, P =/= prctl])
+    %% each once: the filter stays within BPF_MAXINSNS
+    Nrs = lists:usort([syscall(C) || C <- Calls]),
+    %% the port needs these until execve(2)
+    Kind =:= deny andalso [] =/= Nrs -- (Nrs -- [syscall(P) || P <- needed()])
         andalso bad(seccomp, V),
     {Kind, Nrs, Action}.
 
@@ -558,11 +621,27 @@ defaults(Cfg) ->
 
 %%% The steps
 
-steps([], #st{pid = Pid}) ->
+%% The steps of run/3, in order, each with its function: steps/0, the
+%% dispatch and alcove_sandbox_SUITE read this table. Why each comes
+%% where it does is said at its function.
+table() ->
+    [{clone, fun clone/1}, {uid_map, fun uid_map/1},
+     {deny_setgroups, fun deny_setgroups/1}, {gid_map, fun gid_map/1},
+     {make_private, fun make_private/1}, {scratch_root, fun scratch_root/1},
+     {new_root, fun new_root/1}, {mounts, fun mounts/1},
+     {pivot_root, fun pivot_root/1}, {chroot, fun chroot/1},
+     {hostname, fun hostname/1}, {rlimits, fun rlimits/1},
+     {cgroup, fun cgroup/1}, {cgroup_ns, fun cgroup_ns/1},
+     {setgroups, fun setgroups/1}, {setgid, fun setgid/1},
+     {setuid, fun setuid/1}, {chdir, fun chdir/1},
+     {no_new_privs, fun no_new_privs/1}, {seccomp, fun seccomp/1},
+     {exec, fun exec/1}].
+
+run_steps([], #st{pid = Pid}) ->
     {ok, Pid};
-steps([Step | Rest], St) ->
-    try step(Step, St) of
-        St1 -> steps(Rest, St1)
+run_steps([{Step, Fun} | Rest], St) ->
+    try Fun(St) of
+        St1 -> run_steps(Rest, St1)
     catch
         throw:{?MODULE, Reason} ->
             abort(St),
@@ -571,28 +650,6 @@ steps([Step | Rest], St) ->
             abort(St),
             erlang:raise(Class, Reason, Stack)
     end.
-
-step(clone, St) -> clone(St);
-step(uid_map, St) -> uid_map(St);
-step(deny_setgroups, St) -> deny_setgroups(St);
-step(gid_map, St) -> gid_map(St);
-step(make_private, St) -> make_private(St);
-step(scratch_root, St) -> scratch_root(St);
-step(new_root, St) -> new_root(St);
-step(mounts, St) -> mounts(St);
-step(pivot_root, St) -> pivot_root(St);
-step(chroot, St) -> chroot(St);
-step(hostname, St) -> hostname(St);
-step(rlimits, St) -> rlimits(St);
-step(cgroup, St) -> cgroup(St);
-step(cgroup_ns, St) -> cgroup_ns(St);
-step(setgroups, St) -> setgroups(St);
-step(setgid, St) -> setgid(St);
-step(setuid, St) -> setuid(St);
-step(chdir, St) -> chdir(St);
-step(no_new_privs, St) -> no_new_privs(St);
-step(seccomp, St) -> seccomp(St);
-step(exec, St) -> exec(St).
 
 %% clone(2) the child into its namespaces (but cgroup: see cgroup_ns);
 %% fork(2) it when there are none.
@@ -707,29 +764,18 @@ rlimits(#st{drv = Drv, child = C, cfg = #{rlimits := Limits}} = St) ->
 rlimits(St) ->
     St.
 
-%% Create the cgroup, write its limits and move the child in, from the parent.
+%% Create the cgroup, write its limits and move the child in, from the
+%% parent. Without the controllers, or without the right to create the
+%% group, an optional cgroup is left out.
 cgroup(#st{drv = Drv, chain = Chain, pid = Pid, cfg = #{cgroup := CG}} = St) ->
     Optional = maps:get(optional, CG, false),
     case backend(Drv, Chain, CG) of
         {ok, Backend} ->
             Name = cgroup_name(CG, Pid),
-            case cgroup_create(Drv, Chain, Backend, Name, CG) of
-                ok ->
-                    case cgroup_setup(Drv, Chain, Backend, Name, CG, Pid) of
-                        ok ->
-                            St#st{cgroup = {Backend, Name}};
-                        {error, Reason} ->
-                            _ = remove(Drv, Chain, dirs(Backend, Name)),
-                            throw({?MODULE, Reason})
-                    end;
-                {error, {E, _}} when Optional, (E =:= eacces orelse E =:= eperm
-                                                 orelse E =:= erofs
-                                                 orelse E =:= unsupported) ->
-                    _ = remove(Drv, Chain, dirs(Backend, Name)),
-                    St;
-                {error, Reason} ->
-                    _ = remove(Drv, Chain, dirs(Backend, Name)),
-                    throw({?MODULE, Reason})
+            case cgroup_make(Drv, Chain, Backend, Name, limits(CG), Pid) of
+                ok -> St#st{cgroup = {Backend, Name}};
+                {skip, _} when Optional -> St;
+                {_, Reason} -> throw({?MODULE, Reason})
             end;
         {error, _} when Optional ->
             St;
@@ -738,6 +784,25 @@ cgroup(#st{drv = Drv, chain = Chain, pid = Pid, cfg = #{cgroup := CG}} = St) ->
     end;
 cgroup(St) ->
     St.
+
+%% ok once the group is made and joined; else what was made is removed
+%% and the reason returned, as `skip' when the group could not be made
+%% for want of rights or controllers.
+cgroup_make(Drv, Chain, Backend, Name, Limits, Pid) ->
+    Result = case alcove_cgroup:group_create(Drv, Chain, Backend, Name, Limits) of
+                 ok ->
+                     case alcove_cgroup:group_join(Drv, Chain, Backend, Name, Limits, Pid) of
+                         ok -> ok;
+                         {error, Reason} -> {fail, Reason}
+                     end;
+                 {error, {E, _} = Reason} when E =:= eacces; E =:= eperm; E =:= erofs;
+                                               E =:= unsupported ->
+                     {skip, Reason};
+                 {error, Reason} ->
+                     {fail, Reason}
+             end,
+    _ = Result =:= ok orelse alcove_cgroup:group_remove(Drv, Chain, Backend, Name),
+    Result.
 
 %% unshare(CLONE_NEWCGROUP) once in the cgroup: it is the root the child sees.
 cgroup_ns(#st{drv = Drv, child = C} = St) ->
@@ -783,17 +848,20 @@ no_new_privs(#st{drv = Drv, child = C, cfg = #{no_new_privs := true}} = St) ->
 no_new_privs(St) ->
     St.
 
-%% Install the seccomp filter, the last limit before exec.
+%% Install the seccomp filter, the last limit before exec. The spec is
+%% checked: building the filter fails only on an errno name the child
+%% does not know (and raises where alcove_seccomp has no audit
+%% architecture for the port, a port built for an unknown machine).
 seccomp(#st{drv = Drv, child = C, cfg = #{seccomp := {Kind, Calls, Action}}} = St) ->
-    All = case Kind of
-              allow -> lists:usort(Calls ++ [syscall(P) || P <- ?PORT_CALLS]);
-              deny -> Calls
-          end,
-    Prog = try
-               alcove_seccomp:program(alcove_seccomp:filter(Drv, C, {Kind, All}, Action))
-           catch
-               error:Why -> throw({?MODULE, Why})
-           end,
+    Port = [Call || {Call, _} <- port_calls()],
+    Added = case {Kind, Action} of
+                {allow, {errno, _}} -> Port -- port_calls([probe]);
+                {allow, _} -> Port;
+                {deny, _} -> []
+            end,
+    All = lists:usort(Calls ++ [syscall(P) || P <- Added]),
+    Prog = alcove_seccomp:program(
+             alcove_seccomp:filter(Drv, C, {Kind, All}, errno(Drv, C, Action))),
     case alcove:seccomp(Drv, C, seccomp_set_mode_filter, 0, Prog) of
         {error, enosys} ->
             ok(alcove:prctl(Drv, C, pr_set_seccomp, seccomp_mode_filter, Prog, 0, 0));
@@ -803,6 +871,21 @@ seccomp(#st{drv = Drv, child = C, cfg = #{seccomp := {Kind, Calls, Action}}} = S
     St;
 seccomp(St) ->
     St.
+
+%% An action's errno name as the child's number (the errno values of the
+%% systems alcove runs on are below 256).
+errno(Drv, C, {errno, Name}) when is_atom(Name) ->
+    {errno, errno_nr(Drv, C, Name, 1)};
+errno(_, _, Action) ->
+    Action.
+
+errno_nr(_, _, Name, 256) ->
+    throw({?MODULE, {unknown_errno, Name}});
+errno_nr(Drv, C, Name, N) ->
+    case alcove:errno_id(Drv, C, N) of
+        Name -> N;
+        _ -> errno_nr(Drv, C, Name, N + 1)
+    end.
 
 %% execve(2) the program with its environment.
 exec(#st{drv = Drv, child = C, cfg = #{argv := [Arg0 | _] = Argv} = Cfg} = St) ->
@@ -821,7 +904,7 @@ abort(#st{drv = Drv, chain = Chain, pid = Pid, cgroup = CG}) ->
             ok;
         {Backend, Name} ->
             gone(Drv, Chain, Pid, 500),
-            _ = remove(Drv, Chain, dirs(Backend, Name)),
+            _ = alcove_cgroup:group_remove(Drv, Chain, Backend, Name),
             ok
     end.
 
@@ -857,36 +940,9 @@ write_map(#st{drv = Drv, chain = Chain, cfg = Cfg} = St, Key, Get) ->
 
 %% Write a file of the child's /proc entry, in one write, from the parent.
 proc_write(#st{drv = Drv, chain = Chain, pid = Pid}, File, Data) ->
-    write_file(Drv, Chain, <<"/proc/", (integer_to_binary(Pid))/binary, "/", File/binary>>,
-               Data).
-
-write_file(Drv, Chain, Path, Data) ->
-    case alcove:open(Drv, Chain, Path, [o_wronly, o_cloexec], 0) of
-        {ok, Fd} ->
-            Res = alcove:write(Drv, Chain, Fd, Data),
-            _ = alcove:close(Drv, Chain, Fd),
-            case Res of
-                {ok, _} -> ok;
-                {error, _} = Error -> Error
-            end;
-        {error, _} = Error ->
-            Error
-    end.
-
-read_file(Drv, Chain, Path) ->
-    case alcove:open(Drv, Chain, Path, [o_rdonly, o_cloexec], 0) of
-        {ok, Fd} ->
-            Res = read_all(Drv, Chain, Fd, []),
-            _ = alcove:close(Drv, Chain, Fd),
-            Res;
-        {error, _} = Error ->
-            Error
-    end.
-
-read_all(Drv, Chain, Fd, Acc) ->
-    case alcove:read(Drv, Chain, Fd, 65536) of
-        {ok, <<>>} -> {ok, iolist_to_binary(lists:reverse(Acc))};
-        {ok, Data} -> read_all(Drv, Chain, Fd, [Data | Acc]);
+    case alcove_file:write(Drv, Chain,
+                           <<"/proc/", (integer_to_binary(Pid))/binary, "/", File/binary>>, Data) of
+        {ok, _} -> ok;
         {error, _} = Error -> Error
     end.
 
@@ -942,7 +998,7 @@ flags(Opts) -> [F || {O, F} <- ?FLAGS, lists:member(O, Opts)].
 
 %% The flags of the mount at Target, from the child's mountinfo.
 mount_flags(#st{drv = Drv, child = C, old = Old}, Target) ->
-    case read_file(Drv, C, <<Old/binary, "/proc/self/mountinfo">>) of
+    case alcove_file:read(Drv, C, <<Old/binary, "/proc/self/mountinfo">>) of
         {ok, Info} ->
             Lines = [binary:split(L, <<" ">>, [global])
                      || L <- binary:split(Info, <<"\n">>, [global, trim_all])],
@@ -969,20 +1025,16 @@ unescape(<<>>) ->
 mountpoint(#st{new = <<>>}, _, _) ->
     ok;
 mountpoint(#st{drv = Drv, child = C} = St, Path, Kind) ->
-    case alcove:open(Drv, C, Path, [o_path, o_cloexec], 0) of
-        {ok, Fd} ->
-            _ = alcove:close(Drv, C, Fd),
+    case alcove_file:probe(Drv, C, Path, [o_path, o_cloexec], 0) of
+        ok ->
             ok;
         {error, enoent} ->
             mkdir_p(St, filename:dirname(Path), 8#755),
-            case Kind of
-                dir ->
-                    ok(alcove:mkdir(Drv, C, Path, 8#755));
-                file ->
-                    Fd = val(alcove:open(Drv, C, Path, [o_wronly, o_creat, o_excl, o_cloexec],
-                                        8#644)),
-                    ok(alcove:close(Drv, C, Fd))
-            end;
+            ok(case Kind of
+                   dir -> alcove:mkdir(Drv, C, Path, 8#755);
+                   file -> alcove_file:probe(Drv, C, Path,
+                                             [o_wronly, o_creat, o_excl, o_cloexec], 8#644)
+               end);
         {error, E} ->
             throw({?MODULE, E})
     end.
@@ -1000,8 +1052,8 @@ mkdir_p(#st{drv = Drv, child = C}, Path, Mode) ->
 
 %% Whether a bind source is a directory.
 kind(#st{drv = Drv, child = C}, Source) ->
-    case alcove:open(Drv, C, Source, [o_path, o_directory, o_cloexec], 0) of
-        {ok, Fd} -> _ = alcove:close(Drv, C, Fd), dir;
+    case alcove_file:probe(Drv, C, Source, [o_path, o_directory, o_cloexec], 0) of
+        ok -> dir;
         {error, enotdir} -> file;
         {error, E} -> throw({?MODULE, E})
     end.
@@ -1011,132 +1063,8 @@ kind(#st{drv = Drv, child = C}, Source) ->
 cgroup_name(#{name := Name}, _) -> Name;
 cgroup_name(_, Pid) -> <<"alcove-sandbox-", (integer_to_binary(Pid))/binary>>.
 
-%% The files each limit writes, by controller.
-limits(CG) ->
-    [{<<"memory">>, memory_max, N} || #{memory_max := N} <- [CG]]
-        ++ [{<<"pids">>, pids_max, N} || #{pids_max := N} <- [CG]]
-        ++ [{<<"cpu">>, cpu_max, N} || #{cpu_max := N} <- [CG]].
-
-controllers(CG) -> [C || {C, _, _} <- limits(CG)].
-
 backend(Drv, Chain, CG) ->
-    Need = controllers(CG),
-    Mounts = alcove_cgroup:hierarchies(Drv, Chain),
-    V2 = case [P || {v2, P} <- Mounts] of
-             [Root | _] ->
-                 case read_file(Drv, Chain, <<Root/binary, "/cgroup.controllers">>) of
-                     {ok, Data} ->
-                         Have = binary:split(Data, [<<" ">>, <<"\n">>], [global, trim_all]),
-                         case Need -- Have of
-                             [] -> {ok, {v2, Root}};
-                             Missing -> {error, {unsupported, Missing}}
-                         end;
-                     {error, _} ->
-                         {error, {unsupported, Need}}
-                 end;
-             [] ->
-                 {error, {unsupported, Need}}
-         end,
-    V1 = case [C || C <- Need, [] =:= v1_mounts(Mounts, C)] of
-             [] -> {ok, {v1, lists:usort(lists:append([v1_mounts(Mounts, C) || C <- Need]))}};
-             Missing1 -> {error, {unsupported, Missing1}}
-         end,
-    case {maps:get(version, CG, auto), V2, V1} of
-        {v2, _, _} -> V2;
-        {v1, _, _} -> V1;
-        {auto, {ok, _}, _} -> V2;
-        {auto, _, {ok, _}} -> V1;
-        {auto, _, _} -> V1
-    end.
+    alcove_cgroup:group_backend(Drv, Chain, limits(CG), maps:get(version, CG, auto)).
 
-v1_mounts(Mounts, C) ->
-    [P || {v1, P, Cs} <- Mounts, lists:member(C, Cs)].
-
-dirs({v2, Root}, Name) -> [<<Root/binary, "/", Name/binary>>];
-dirs({v1, Roots}, Name) -> [<<Root/binary, "/", Name/binary>> || Root <- Roots].
-
-cgroup_create(Drv, Chain, {v2, _}, Name, CG) ->
-    case alcove_cgroup:v2_create(Drv, Chain, Name, controllers(CG)) of
-        ok ->
-            case alcove_cgroup:v2_controllers(Drv, Chain, Name) of
-                {ok, Have} ->
-                    case controllers(CG) -- Have of
-                        [] -> ok;
-                        Missing -> {error, {unsupported, Missing}}
-                    end;
-                {error, _} = Error ->
-                    Error
-            end;
-        {error, _} = Error ->
-            Error
-    end;
-cgroup_create(Drv, Chain, {v1, Roots}, Name, _) ->
-    Parts = binary:split(Name, <<"/">>, [global]),
-    each(fun(Dir) ->
-                 case alcove:mkdir(Drv, Chain, Dir, 8#755) of
-                     ok -> ok;
-                     {error, eexist} -> ok;
-                     {error, E} -> {error, {E, Dir}}
-                 end
-         end, [iolist_to_binary(lists:join(<<"/">>, [Root | lists:sublist(Parts, N)]))
-               || Root <- Roots, N <- lists:seq(1, length(Parts))]).
-
-cgroup_setup(Drv, Chain, {v2, _}, Name, CG, Pid) ->
-    Files = [case L of
-                 memory_max -> {<<"memory.max">>, integer_to_binary(N)};
-                 pids_max -> {<<"pids.max">>, integer_to_binary(N)};
-                 cpu_max -> {<<"cpu.max">>, io_lib:format("~B ~B", [element(1, N), element(2, N)])}
-             end || {_, L, N} <- limits(CG)],
-    each(fun({File, Value}) ->
-                 case alcove_cgroup:v2_set(Drv, Chain, Name, File, Value) of
-                     {ok, _} -> ok;
-                     {error, _} = Error -> Error
-                 end
-         end, Files ++ [{<<"cgroup.procs">>, integer_to_binary(Pid)}]);
-cgroup_setup(Drv, Chain, {v1, Roots} = Backend, Name, CG, Pid) ->
-    Mounts = alcove_cgroup:hierarchies(Drv, Chain),
-    Dir = fun(C) -> [R] = [R || R <- v1_mounts(Mounts, C), lists:member(R, Roots)],
-                    <<R/binary, "/", Name/binary, "/">>
-          end,
-    Files = lists:append(
-              [case L of
-                   memory_max ->
-                       [{Dir(C), <<"memory.limit_in_bytes">>, N, required},
-                        {Dir(C), <<"memory.memsw.limit_in_bytes">>, N, optional}];
-                   pids_max ->
-                       [{Dir(C), <<"pids.max">>, N, required}];
-                   cpu_max ->
-                       {Q, P} = N,
-                       [{Dir(C), <<"cpu.cfs_period_us">>, P, required},
-                        {Dir(C), <<"cpu.cfs_quota_us">>, Q, required}]
-               end || {C, L, N} <- limits(CG)]),
-    Procs = [{D, <<"cgroup.procs">>, Pid, required}
-             || D <- [<<D0/binary, "/">> || D0 <- dirs(Backend, Name)]],
-    each(fun({D, File, Value, Need}) ->
-                 Path = <<D/binary, File/binary>>,
-                 case {write_file(Drv, Chain, Path, integer_to_binary(Value)), Need} of
-                     {ok, _} -> ok;
-                     {{error, _}, optional} -> ok;
-                     {{error, E}, required} -> {error, {E, Path}}
-                 end
-         end, Files ++ Procs).
-
-%% rmdir each directory; a group whose last process just exited may
-%% still be busy for a moment.
-remove(Drv, Chain, Dirs) ->
-    each(fun(Dir) -> rmdir(Drv, Chain, Dir, 100) end, Dirs).
-
-rmdir(Drv, Chain, Dir, N) ->
-    case alcove:rmdir(Drv, Chain, Dir) of
-        ok -> ok;
-        {error, enoent} -> ok;
-        {error, ebusy} when N > 0 -> timer:sleep(20), rmdir(Drv, Chain, Dir, N - 1);
-        {error, E} -> {error, {E, Dir}}
-    end.
-
-each(_, []) -> ok;
-each(Fun, [H | T]) ->
-    case Fun(H) of
-        ok -> each(Fun, T);
-        Error -> Error
-    end.
+limits(CG) ->
+    maps:with([memory_max, pids_max, cpu_max], CG).

@@ -30,6 +30,7 @@
     v1_tasks_and_procs/1,
     v1_pids_limit/1,
     v1_through_chain/1,
+    v1_group_limits/1,
     v2_root/1,
     v2_create_destroy/1,
     v2_subtree_control/1,
@@ -40,7 +41,9 @@
     v2_move_events/1,
     v2_freeze/1,
     v2_kill/1,
-    v2_errors/1
+    v2_errors/1,
+    v2_group_backend/1,
+    file_through_port/1
 ]).
 
 -define(V1, "/sys/fs/cgroup").
@@ -50,7 +53,7 @@ suite() ->
     [{timetrap, {seconds, 60}}].
 
 all() ->
-    [{group, v1}, {group, v2}].
+    [{group, v1}, {group, v2}, file_through_port].
 
 groups() ->
     [{v1, [], [
@@ -62,7 +65,8 @@ groups() ->
         v1_errors,
         v1_tasks_and_procs,
         v1_pids_limit,
-        v1_through_chain
+        v1_through_chain,
+        v1_group_limits
      ]},
      {v2, [], [
         v2_root,
@@ -75,7 +79,8 @@ groups() ->
         v2_move_events,
         v2_freeze,
         v2_kill,
-        v2_errors
+        v2_errors,
+        v2_group_backend
      ]}].
 
 init_per_group(_, Config) ->
@@ -343,6 +348,41 @@ v1_through_chain(Config) ->
     ok = alcove_cgroup:destroy(Drv, [C], Name),
     [false = filelib:is_dir(filename:join(Dir, Name)) || {v1, Dir} <- cgroup_mounts()].
 
+%% The group_ functions in v1 (the memory, pids and cpu controllers
+%% of this host are in v1 hierarchies): the backend names one hierarchy
+%% per controller, group_create/5 makes the group in each, group_join/6
+%% writes the limits and moves the process in, group_remove/4 removes
+%% the group once the process is gone.
+v1_group_limits(Config) ->
+    Drv = ?config(drv, Config),
+    Name = list_to_binary(?config(name, Config)),
+    Limits = #{memory_max => 32 bsl 20, pids_max => 7, cpu_max => {50000, 100000}},
+    {ok, {v1, Roots} = Backend} = alcove_cgroup:group_backend(Drv, [], Limits, v1),
+    [<<"memory">>, <<"pids">>, <<"cpu">>] = [C || {C, _} <- Roots],
+    Mounts = alcove_cgroup:hierarchies(Drv, []),
+    [true = lists:member(C, Cs) || {C, Root} <- Roots, {v1, R, Cs} <- Mounts, R =:= Root],
+    Dirs = alcove_cgroup:group_dirs(Backend, Name),
+    Dirs = lists:usort([<<Root/binary, "/", Name/binary>> || {_, Root} <- Roots]),
+    ok = alcove_cgroup:group_create(Drv, [], Backend, Name, Limits),
+    [true = filelib:is_dir(D) || D <- Dirs],
+    {ok, C} = alcove:fork(Drv, []),
+    ok = alcove_cgroup:group_join(Drv, [], Backend, Name, Limits, C),
+    Dir = fun(Ctl) ->
+                  {Ctl, Root} = lists:keyfind(Ctl, 1, Roots),
+                  <<Root/binary, "/", Name/binary>>
+          end,
+    <<"33554432">> = cat(Dir(<<"memory">>), "memory.limit_in_bytes"),
+    <<"7">> = cat(Dir(<<"pids">>), "pids.max"),
+    <<"50000">> = cat(Dir(<<"cpu">>), "cpu.cfs_quota_us"),
+    <<"100000">> = cat(Dir(<<"cpu">>), "cpu.cfs_period_us"),
+    Pid = integer_to_binary(C),
+    [[Pid] = binary:split(cat(D, "cgroup.procs"), <<"\n">>, [global, trim_all]) || D <- Dirs],
+    {error, {ebusy, _}} = alcove_cgroup:group_remove(Drv, [], Backend, Name),
+    ok = alcove:kill(Drv, [], C, sigkill),
+    ok = alcove_cgroup:group_remove(Drv, [], Backend, Name),
+    [false = filelib:is_dir(D) || D <- Dirs],
+    ok = alcove_cgroup:group_remove(Drv, [], Backend, Name).
+
 %%% cgroup v2
 
 %% v2_root/2 finds the cgroup2 mount of /proc/self/mounts
@@ -501,7 +541,7 @@ v2_move_events(Config) ->
     {ok, [{populated, 1}, {frozen, 0}]} = alcove_cgroup:v2_events(Drv, [], Name),
     {ok, Pid} = alcove_cgroup:v2_get(Drv, [], Name, <<"cgroup.procs">>),
     {"", "/" ++ Name} = lists:keyfind("", 1, proc_cgroup(C)),
-    Dir = list_to_binary(filename:join(Root, Name)),
+    Dir = iolist_to_binary(filename:join(Root, Name)),
     {error, {ebusy, Dir}} = alcove_cgroup:v2_destroy(Drv, [], Name),
     Procs = list_to_binary(filename:join([Root, Name, "cgroup.procs"])),
     {error, {esrch, Procs}} = alcove_cgroup:v2_move(Drv, [], Name, pid_max() + 1),
@@ -610,6 +650,70 @@ v2_errors(Config) ->
 %%% Helpers
 
 %% The cgroup file systems of /proc/self/mounts, read by the VM itself.
+%% group_backend/4 asked for v2: the unified root when it offers the
+%% controllers of the limits, else the ones it lacks, as its
+%% cgroup.controllers says; auto takes v2 only then. Without limits a
+%% group is made there whatever the host offers: the process joins it,
+%% and it is removed once the process is gone.
+v2_group_backend(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, Root} = v2_mount(),
+    Offered = read_list(filename:join(Root, "cgroup.controllers")),
+    Limits = #{memory_max => 1 bsl 20, pids_max => 4},
+    Expect = case [C || C <- ["memory", "pids"], not lists:member(C, Offered)] of
+                 [] -> {ok, {v2, list_to_binary(Root)}};
+                 Missing -> {error, {unsupported, [list_to_binary(M) || M <- Missing]}}
+             end,
+    Expect = alcove_cgroup:group_backend(Drv, [], Limits, v2),
+    {ok, Auto} = alcove_cgroup:group_backend(Drv, [], Limits, auto),
+    true = (element(1, Auto) =:= v2) =:= (element(1, Expect) =:= ok),
+    {ok, {v2, _} = Backend} = alcove_cgroup:group_backend(Drv, [], #{}, v2),
+    Name = list_to_binary(?config(name, Config) ++ "/box"),
+    [Dir] = alcove_cgroup:group_dirs(Backend, Name),
+    Dir = iolist_to_binary(filename:join(Root, Name)),
+    ok = alcove_cgroup:group_create(Drv, [], Backend, Name, #{}),
+    {ok, C} = alcove:fork(Drv, []),
+    ok = alcove_cgroup:group_join(Drv, [], Backend, Name, #{}, C),
+    Pid = integer_to_binary(C),
+    [Pid] = binary:split(cat(Dir, "cgroup.procs"), <<"\n">>, [global, trim_all]),
+    ok = alcove:kill(Drv, [], C, sigkill),
+    ok = alcove_cgroup:group_remove(Drv, [], Backend, Name),
+    false = filelib:is_dir(Dir).
+
+%%% Files through the port (alcove_file)
+
+%% read/3 reads a file to its end, past one read's worth; write/4 writes
+%% all of its data into a file that exists, not truncating it; probe/5
+%% opens and closes; errors are the kernel's.
+file_through_port(Config) ->
+    Drv = ?config(drv, Config),
+    Dir = ?config(priv_dir, Config),
+    FdDir = "/proc/" ++ integer_to_list(alcove:getpid(Drv, [])) ++ "/fd",
+    {ok, Fds} = file:list_dir(FdDir),
+    Big = filename:join(Dir, "big"),
+    Data = crypto:strong_rand_bytes(200000),
+    ok = file:write_file(Big, Data),
+    {ok, Data} = alcove_file:read(Drv, [], Big),
+    {ok, 5} = alcove_file:write(Drv, [], Big, [<<"he">>, "llo"]),
+    {ok, <<"hello", Rest/binary>>} = file:read_file(Big),
+    Rest = binary:part(Data, 5, 200000 - 5),
+    {ok, 0} = alcove_file:write(Drv, [], Big, <<>>),
+    Missing = filename:join(Dir, "missing"),
+    {error, enoent} = alcove_file:read(Drv, [], Missing),
+    {error, enoent} = alcove_file:write(Drv, [], Missing, <<"x">>),
+    {error, eisdir} = alcove_file:write(Drv, [], Dir, <<"x">>),
+    ok = alcove_file:probe(Drv, [], Dir, [o_rdonly, o_directory], 0),
+    {error, enotdir} = alcove_file:probe(Drv, [], Big, [o_rdonly, o_directory], 0),
+    ok = alcove_file:probe(Drv, [], Missing, [o_wronly, o_creat, o_excl], 8#600),
+    {ok, <<>>} = file:read_file(Missing),
+    {error, eexist} = alcove_file:probe(Drv, [], Missing, [o_wronly, o_creat, o_excl], 8#600),
+    %% no descriptor left open in the port
+    {ok, Fds} = file:list_dir(FdDir).
+
+cat(Dir, File) ->
+    {ok, B} = file:read_file(filename:join(Dir, File)),
+    string:trim(B).
+
 cgroup_mounts() ->
     {ok, Data} = file:read_file("/proc/self/mounts"),
     lists:filtermap(
