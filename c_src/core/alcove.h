@@ -193,37 +193,102 @@ int fd_high(alcove_t *ap, int fd);
 void fd_note(alcove_t *ap, int64_t fd);
 void fd_probe(alcove_t *ap);
 int fdspace_unshare(const alcove_t *ap);
-
-/* loop.c */
-void alcove_init(alcove_t *ap, int in, int out);
-int alcove_loop(alcove_t *ap);
-void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
-void pdeathsig_arm(alcove_t *ap);
-void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
-void stop_children(alcove_t *ap);
-void obuf_mark(alcove_t *ap, obuf_t *o);
+/* Is fd one of the loop's own (upstream, epoll, the signal and splice
+ * pipes, a child's control socket or stdio)? */
+bool fd_internal(alcove_t *ap, int64_t fd);
+/* Grow the pipe fd to PIPE_BIG, once (*grown) and for at most
+ * PIPE_GROW_MAX pipes of this process: true if it was grown now. */
 bool pipe_grow(alcove_t *ap, int fd, bool *grown);
-void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
-void rq_push(alcove_t *ap, fdref_t *r);
-int flush_blocking(alcove_t *ap, obuf_t *o);
-void send_event(alcove_t *ap, ei_x_buff *x);
 
-/* child.c */
+/* event.c: the event core */
+int set_nonblock(int fd);
+void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
+void fd_want_out(alcove_t *ap, fdref_t *r, bool on);
+/* Close a watched descriptor (it leaves the epoll set) and mark it so. */
+void ref_close(fdref_t *r);
+void rq_push(alcove_t *ap, fdref_t *r);
+/* Take r off the ready queue or the parked list, wherever it is. */
+void rq_drop(alcove_t *ap, fdref_t *r);
+/* o has bytes to write: flushed at the end of this turn. */
+void obuf_mark(alcove_t *ap, obuf_t *o);
+void obuf_unmark(alcove_t *ap, obuf_t *o);
+/* The event loop on the upstream channel in, out; fresh: a new image,
+ * whose signal handlers are set (sig_init). */
+void loop_init(alcove_t *ap, int in, int out, bool fresh);
+/* Runs until this process is a new child (0: the caller runs it again)
+ * or exits. */
+int alcove_loop(alcove_t *ap);
+
+/* upstream.c: the upstream channel, the writer, splice */
+void up_watch(alcove_t *ap, int in, int out);
+/* Read requests from upstream and run or route each whole frame. */
+void up_read(alcove_t *ap);
+int up_frames(alcove_t *ap);
+/* A frame of type for the child pid, with n bytes of payload p. */
+void send_up(alcove_t *ap, uint8_t type, pid_t pid, const char *p, size_t n);
+void send_event(alcove_t *ap, ei_x_buff *x);
+/* A payload of the pipe r of child c moved into spipe, to go upstream
+ * by splice(2); false: read r as usual. */
+bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r);
+/* The pipe r (any, if NULL) may close: what was spliced from it is in
+ * spipe and still goes upstream. */
+void splice_release(alcove_t *ap, const fdref_t *r);
+/* Write what o holds (and, upstream, a spliced payload where it
+ * belongs); 0 when empty or blocked, -1 when the reader is gone. */
+int obuf_flush(alcove_t *ap, obuf_t *o);
+/* The same, waiting until all is written: -1 when the reader is gone. */
+int flush_blocking(alcove_t *ap, obuf_t *o);
+
+/* children.c: the children table */
 child_t *child_get(alcove_t *ap, pid_t pid);
 child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err);
 void child_del(alcove_t *ap, child_t *c);
-void child_reap(alcove_t *ap);
-void child_reaped(alcove_t *ap, pid_t pid, int status);
+void child_closefds(child_t *c);
+/* The child whose stdin (0), stdout (1) or stderr (2) is fd here. */
+child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
+/* In a new child: an empty table, the parent's kept in ap->inherited. */
+void children_forget(alcove_t *ap);
+
+/* child_io.c: a child's control socket and stdio */
 void child_read(alcove_t *ap, fdref_t *r);
+/* Bytes reached the stdin pipe (or never will): answer the writes that
+ * are done, and close stdin if eof/3 asked for it. */
 void child_wrote(alcove_t *ap, child_t *c);
 /* eof/3 on stream 0, 1 or 2: 0 when answered (or to be), else an errno.
  * c may be freed. */
 int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id);
+/* Read what a dead child left in its control socket and pipes. */
+void child_drain(alcove_t *ap, child_t *c);
+
+/* lifecycle.c: start, fork, reaping, exit */
+void alcove_init(alcove_t *ap, int in, int out);
+/* Called in a new child, with its control socket: drop everything that
+ * belongs to the parent and start over as a child's event loop. */
+void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
+/* A control process must not outlive its parent. The kernel forgets
+ * this on every change of credentials, so setuid and its kin call this
+ * again. In a new PID namespace the parent is not visible (getppid() is
+ * 0). */
+void pdeathsig_arm(alcove_t *ap);
+/* The exit of a child reaped here, once its output is all read. */
+void child_reaped(alcove_t *ap, pid_t pid, int status);
+void child_reap(alcove_t *ap);
+/* c exited and all it wrote is read: report its exit, forget it. */
 void child_finish(alcove_t *ap, child_t *c);
-void child_closefds(child_t *c);
-bool fd_internal(alcove_t *ap, int64_t fd);
-/* The child whose stdin (0), stdout (1) or stderr (2) is fd here. */
-child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
+/* Stop every child and wait for them.
+ *
+ * Programs get their signaloneof signal and, SHUTDOWN_MS later, SIGKILL.
+ * Event loop children see their control socket close and do the same
+ * for their own children, so they are given longer, the more so the
+ * higher in the tree: a parent that killed them first would orphan
+ * their children.
+ *
+ * Async-signal-safe: upstream gone during a blocking call, the SIGIO
+ * handler (sig.c) runs it. So it allocates nothing and changes no list:
+ * a child found dead is only marked. */
+void stop_children(alcove_t *ap);
+/* Stop every child, send what is left upstream and exit. */
+void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
 
 /* call_id.c: the children (ulimit -n) / 4 - 4 allows */
 int32_t maxchild_of(uint64_t nofile);
@@ -238,10 +303,8 @@ void sig_block_calls(alcove_t *ap, bool on);
 
 /* dispatch.c */
 void dispatch(alcove_t *ap, const down_hdr_t *h);
-int up_frames(alcove_t *ap);
 void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
 void reply_ok_to(alcove_t *ap, uint32_t id);
-int set_nonblock(int fd);
 
 /* die.c */
 void die(int code, const char *why) __attribute__((noreturn));

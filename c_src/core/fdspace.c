@@ -128,6 +128,46 @@ int fdspace_unshare(const alcove_t *ap)
 #endif
 }
 
+/* The loop's own descriptors are not the caller's to close, read, write
+ * or change: a write to the upstream channel would be taken for frames,
+ * a read would take requests out of it, a cleared O_NONBLOCK would block
+ * the loop. (This prevents accidents: it is no boundary, as a path such
+ * as /proc/self/fd/1 opens the same pipe again.) */
+bool fd_internal(alcove_t *ap, int64_t fd)
+{
+    /* split: the loop's descriptors are exactly those above fd_base, and
+     * upstream, which the port has on 0 and 1 */
+    if (ap->fork_fast)
+        return fd >= ap->fd_base || fd == ap->up_in.fd || fd == ap->up_out.fd;
+    if (fd == ap->epfd || fd == ap->sigpipe[0] || fd == ap->sigpipe[1] ||
+        fd == ap->up_in.fd || fd == ap->up_out.fd ||
+        (fd >= 0 &&
+         (fd == ap->spipe[0] || fd == ap->spipe[1] || fd == ap->upctl)))
+        return true;
+    for (child_t *c = ap->first; c; c = c->next)
+        if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
+            fd == c->err.fd)
+            return true;
+    return false;
+}
+
+bool pipe_grow(alcove_t *ap, int fd, bool *grown)
+{
+#ifdef F_SETPIPE_SZ
+    if (*grown || ap->pipes_grown >= PIPE_GROW_MAX ||
+        fcntl(fd, F_SETPIPE_SZ, PIPE_BIG) < 0)
+        return false;
+    *grown = true;
+    ap->pipes_grown++;
+    return true;
+#else
+    (void)ap;
+    (void)fd;
+    (void)grown;
+    return false;
+#endif
+}
+
 /* The reference's loop holds descriptors 3, 4 and 5, and code written for
  * it (prx's re-exec) changes their flags: here they hold one inert
  * object, close-on-exec, while the loop's own live at FD_BASE. */
