@@ -4,6 +4,11 @@
  * runs the event loop. Each process holds its upstream channel (the
  * port's stdin/stdout, or a child's control socket), its children with
  * their control sockets and stdio pipes, and the options of getopt/3.
+ * alcove_t keeps each file's state in a sub-structure of its own.
+ *
+ * The one header of core/: its functions are declared below in
+ * sections, each named after the file that defines them (reexec.h and
+ * spawn.h declare their own).
  */
 #ifndef ALCOVE_H
 #define ALCOVE_H
@@ -67,7 +72,7 @@ typedef struct fdref {
     bool writable;
     bool queued; /* on the ready queue or the parked list */
     bool hup;    /* the writer is gone: read until EOF, short reads too */
-    bool big;    /* its last read was large: splice the next (child.c) */
+    bool big;    /* its last read was large: splice the next (upstream.c) */
     struct child *child;
     struct fdref *next; /* ready queue link */
 } fdref_t;
@@ -112,7 +117,7 @@ typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
 
 /* The payload of an upstream frame, moved by splice(2) from a child's pipe
  * into this loop's own pipe (spipe), then to the upstream descriptor once
- * the first `before` bytes of up_obuf, its header last, are written. src
+ * the first `before` bytes of up.obuf, its header last, are written. src
  * is that child's pipe, not read meanwhile. */
 typedef struct {
     fdref_t *src;
@@ -127,62 +132,91 @@ typedef struct inherited {
     struct inherited *older;
 } inherited_t;
 
-typedef struct alcove {
-    int depth; /* length of the fork chain to this process */
-    pid_t pid;
-    pid_t ppid; /* the parent, as seen when forked */
-
-    /* options: getopt/3, setopt/4 */
+/* Options: getopt/3, setopt/4, and filter/3,4's sets. A child starts
+ * with its parent's (child_filter becoming its filter). */
+typedef struct {
     int32_t maxchild;
     int32_t maxforkdepth;
     int32_t exit_status;
     int32_t termsig;
     int32_t flowcontrol;
     int32_t signaloneof;
-
     uint8_t filter[32];       /* calls forbidden here */
     uint8_t child_filter[32]; /* calls forbidden in new children */
+} alcove_opt_t;
 
+/* event.c: the epoll set, the ready queue, the parked list and the
+ * buffers to flush this turn. */
+typedef struct {
     int epfd;
-    int sigpipe[2];
-    fdref_t up_in, up_out, sigref;
-    abuf_t up_ibuf;
-    obuf_t up_obuf;
-    bool up_closed;
-    int upctl;         /* the port's control connection: reexec.h */
-    uint32_t req_id;   /* the request being run */
-    bool up_async;     /* F_SETOWN and F_SETSIG done: see sig_block_calls */
-    int up_flags;      /* its file status flags, O_ASYNC off */
-    bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
-    upsplice_t splice; /* at most one at a time */
-    int spipe[2];      /* holds the payload: only this process reads it */
-
-    child_t **bucket;
-    size_t nbucket;
-    size_t nchild;
-    child_t *first, *last;
-    inherited_t *inherited;
-
     fdref_t *rq_head, *rq_tail;     /* ready to read */
     fdref_t *park_head, *park_tail; /* ready, but upstream is full */
     obuf_t *dirty;
+} alcove_ev_t;
 
-    sigdisp_t sigdisp[NSIG];
+/* upstream.c: the upstream channel, its buffers and splice. */
+typedef struct {
+    fdref_t in, out;
+    abuf_t ibuf;
+    obuf_t obuf;
+    bool closed;
+    int ctl;           /* the port's control connection: reexec.h */
+    bool can_splice;   /* upstream is a pipe or a socket: splice(2) to it */
+    upsplice_t splice; /* at most one at a time */
+    int spipe[2];      /* holds the payload: only this process reads it */
+} alcove_up_t;
 
-    ei_x_buff x; /* the reply being built */
+/* sig.c: the signal self-pipe and the user's dispositions. */
+typedef struct {
+    int pipe[2];
+    fdref_t ref;
+    sigdisp_t disp[NSIG];
+    bool up_async; /* F_SETOWN and F_SETSIG done: see sig_block_calls */
+    int up_flags;  /* upstream's file status flags, O_ASYNC off */
+} alcove_sig_t;
 
+/* children.c: the children table. */
+typedef struct {
+    child_t **bucket;
+    size_t nbucket;
+    size_t n;
+    child_t *first, *last;
+    inherited_t *inherited;
+} alcove_kids_t;
+
+/* fdspace.c: where this loop's descriptors are, and its pipes grown. */
+typedef struct {
+    int base;        /* this loop's descriptors are here and above */
+    bool fork_fast;  /* and only they: see fdspace.c */
+    bool fork_never; /* not even probed: a filter may deny the probe */
     int pipes_grown;
+} alcove_fds_t;
+
+/* lifecycle.c: whether the loop goes on. */
+typedef struct {
+    bool newchild; /* this process was just forked: restart the loop */
+    bool leaving;  /* exit/3 was called */
+    int status;    /* of exit/3 */
+} alcove_life_t;
+
+typedef struct alcove {
+    int depth; /* length of the fork chain to this process */
+    pid_t pid;
+    pid_t ppid; /* the parent, as seen when forked */
+
+    alcove_opt_t opt;
+    alcove_ev_t ev;
+    alcove_up_t up;
+    alcove_sig_t sig;
+    alcove_kids_t kids;
+    alcove_fds_t fds;
+    alcove_life_t life;
+
+    ei_x_buff x;     /* the reply being built: dispatch.c */
+    uint32_t req_id; /* the request being run */
 
     char *title;     /* the arguments' memory, for setproctitle/3 */
     size_t titlelen; /* its length, the last NUL included */
-
-    int fd_base;     /* this loop's descriptors are here and above */
-    bool fork_fast;  /* and only they: see fdspace.c */
-    bool fork_never; /* not even probed: a filter may deny the probe */
-
-    bool newchild; /* this process was just forked: restart the loop */
-    bool leaving;  /* exit/1 was called */
-    int leave_status;
 } alcove_t;
 
 /* fdspace.c: a loop's own descriptors are kept at FD_BASE and above */
@@ -246,7 +280,7 @@ void child_del(alcove_t *ap, child_t *c);
 void child_closefds(child_t *c);
 /* The child whose stdin (0), stdout (1) or stderr (2) is fd here. */
 child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
-/* In a new child: an empty table, the parent's kept in ap->inherited. */
+/* In a new child: an empty table, the parent's kept in ap->kids.inherited. */
 void children_forget(alcove_t *ap);
 
 /* child_io.c: a child's control socket and stdio */

@@ -18,9 +18,9 @@ static void ack(alcove_t *ap, uint32_t id)
     int idx = REPLY_HDR;
     ei_encode_version(t, &idx);
     ei_encode_atom(t, &idx, "ok");
-    if (reply_frame(&ap->up_obuf.b, t, (size_t)idx, id, 0) < 0)
+    if (reply_frame(&ap->up.obuf.b, t, (size_t)idx, id, 0) < 0)
         die(DIE_NOMEM, "out of memory");
-    obuf_mark(ap, &ap->up_obuf);
+    obuf_mark(ap, &ap->up.obuf);
 }
 
 /* stdin closed on a child still in its event loop: it shuts down as the
@@ -116,9 +116,9 @@ static bool ctl_read(alcove_t *ap, child_t *c)
         int rv = -1;
         if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
             rv =
-                abuf_append(&ap->up_obuf.b, body - FRAME_LEN, FRAME_LEN + len);
+                abuf_append(&ap->up.obuf.b, body - FRAME_LEN, FRAME_LEN + len);
         else if (fr == FRAME_OK)
-            rv = up_push(&ap->up_obuf.b, (uint32_t)c->pid, body, len);
+            rv = up_push(&ap->up.obuf.b, (uint32_t)c->pid, body, len);
         if (rv < 0) {
             /* a child that speaks nonsense is cut off, not obeyed */
             kill(c->pid, SIGKILL);
@@ -127,7 +127,7 @@ static bool ctl_read(alcove_t *ap, child_t *c)
         }
         abuf_consume(b, FRAME_LEN + len);
     }
-    obuf_mark(ap, &ap->up_obuf);
+    obuf_mark(ap, &ap->up.obuf);
     abuf_trim(b, KEEP_CHILD);
     return (size_t)n == want || c->ctl.hup;
 }
@@ -139,10 +139,10 @@ static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
     if (c->flowcontrol == 0 && !c->exited)
         return false;
     /* its bytes are on their way upstream: read again once they are */
-    if (ap->splice.src == r || stdio_splice(ap, c, r))
+    if (ap->up.splice.src == r || stdio_splice(ap, c, r))
         return false;
 
-    char *p = up_begin(&ap->up_obuf.b, READ_CHUNK);
+    char *p = up_begin(&ap->up.obuf.b, READ_CHUNK);
     if (p == NULL)
         die(DIE_NOMEM, "out of memory");
     ssize_t n = read(r->fd, p, READ_CHUNK);
@@ -156,13 +156,13 @@ static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
         ref_close(r);
         return false;
     }
-    up_commit(&ap->up_obuf.b, r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
+    up_commit(&ap->up.obuf.b, r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
               (uint32_t)c->pid, (size_t)n);
     r->big = n >= SPLICE_MIN;
     /* a full default pipe: this child streams its output */
     if (r->kind == FD_STDOUT && n >= 65536)
         (void)pipe_grow(ap, r->fd, &c->out_grown);
-    obuf_mark(ap, &ap->up_obuf);
+    obuf_mark(ap, &ap->up.obuf);
     if (c->flowcontrol > 0)
         c->flowcontrol--;
     /* a dead child's pipe is read to its end: no edge may come again */

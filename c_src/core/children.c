@@ -11,7 +11,7 @@
 
 static size_t slot(const alcove_t *ap, pid_t pid)
 {
-    return ((uint32_t)pid * 2654435761u) & (ap->nbucket - 1);
+    return ((uint32_t)pid * 2654435761u) & (ap->kids.nbucket - 1);
 }
 
 static void rehash(alcove_t *ap, size_t n)
@@ -21,10 +21,10 @@ static void rehash(alcove_t *ap, size_t n)
     child_t **b = calloc(n, sizeof(*b));
     if (b == NULL)
         die(DIE_NOMEM, "out of memory");
-    free(ap->bucket);
-    ap->bucket = b;
-    ap->nbucket = n;
-    for (child_t *c = ap->first; c; c = c->next) {
+    free(ap->kids.bucket);
+    ap->kids.bucket = b;
+    ap->kids.nbucket = n;
+    for (child_t *c = ap->kids.first; c; c = c->next) {
         size_t i = slot(ap, c->pid);
         c->hnext = b[i];
         b[i] = c;
@@ -33,9 +33,9 @@ static void rehash(alcove_t *ap, size_t n)
 
 child_t *child_get(alcove_t *ap, pid_t pid)
 {
-    if (ap->nbucket == 0)
+    if (ap->kids.nbucket == 0)
         return NULL;
-    for (child_t *c = ap->bucket[slot(ap, pid)]; c; c = c->hnext)
+    for (child_t *c = ap->kids.bucket[slot(ap, pid)]; c; c = c->hnext)
         if (c->pid == pid)
             return c;
     return NULL;
@@ -56,8 +56,8 @@ child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
     if (c == NULL)
         die(DIE_NOMEM, "out of memory");
     c->pid = pid;
-    c->flowcontrol = ap->flowcontrol;
-    c->signaloneof = ap->signaloneof;
+    c->flowcontrol = ap->opt.flowcontrol;
+    c->signaloneof = ap->opt.signaloneof;
     ref_init(ap, c, &c->ctl, ctl, FD_CTL, EPOLLIN);
     ref_init(ap, c, &c->in, in, FD_STDIN, 0);
     ref_init(ap, c, &c->out, out, FD_STDOUT, EPOLLIN);
@@ -65,20 +65,20 @@ child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
     c->ctl_out.ref = &c->ctl;
     c->stdin_out.ref = &c->in;
 
-    c->prev = ap->last;
-    if (ap->last)
-        ap->last->next = c;
+    c->prev = ap->kids.last;
+    if (ap->kids.last)
+        ap->kids.last->next = c;
     else
-        ap->first = c;
-    ap->last = c;
-    ap->nchild++;
+        ap->kids.first = c;
+    ap->kids.last = c;
+    ap->kids.n++;
 
-    if (ap->nchild > ap->nbucket)
-        rehash(ap, ap->nbucket ? ap->nbucket * 2 : 64);
+    if (ap->kids.n > ap->kids.nbucket)
+        rehash(ap, ap->kids.nbucket ? ap->kids.nbucket * 2 : 64);
     else {
         size_t i = slot(ap, pid);
-        c->hnext = ap->bucket[i];
-        ap->bucket[i] = c;
+        c->hnext = ap->kids.bucket[i];
+        ap->kids.bucket[i] = c;
     }
     return c;
 }
@@ -87,7 +87,7 @@ child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream)
 {
     if (fd < 0)
         return NULL;
-    for (child_t *c = ap->first; c; c = c->next) {
+    for (child_t *c = ap->kids.first; c; c = c->next) {
         const int fds[] = {c->in.fd, c->out.fd, c->err.fd};
         for (int i = 0; i < 3; i++) {
             if (fds[i] == fd) {
@@ -109,7 +109,7 @@ void child_closefds(child_t *c)
 
 void child_del(alcove_t *ap, child_t *c)
 {
-    ap->pipes_grown -= c->in_grown + c->out_grown;
+    ap->fds.pipes_grown -= c->in_grown + c->out_grown;
     rq_drop(ap, &c->ctl);
     rq_drop(ap, &c->out);
     rq_drop(ap, &c->err);
@@ -117,19 +117,19 @@ void child_del(alcove_t *ap, child_t *c)
     obuf_unmark(ap, &c->stdin_out);
     child_closefds(c);
 
-    child_t **p = &ap->bucket[slot(ap, c->pid)];
+    child_t **p = &ap->kids.bucket[slot(ap, c->pid)];
     while (*p != c)
         p = &(*p)->hnext;
     *p = c->hnext;
     if (c->prev)
         c->prev->next = c->next;
     else
-        ap->first = c->next;
+        ap->kids.first = c->next;
     if (c->next)
         c->next->prev = c->prev;
     else
-        ap->last = c->prev;
-    ap->nchild--;
+        ap->kids.last = c->prev;
+    ap->kids.n--;
 
     /* unlinked before freed: a signal handler may walk the list (sig.c) */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -141,17 +141,18 @@ void child_del(alcove_t *ap, child_t *c)
 }
 
 /* Its parent's entries are left as they are, reachable from
- * ap->inherited (a leak checker sees them): freeing them would write to
+ * ap->kids.inherited (a leak checker sees them): freeing them would write to
  * every page of the parent's heap they are on, a copy of each. */
 void children_forget(alcove_t *ap)
 {
     inherited_t *in = malloc(sizeof(*in));
     if (in == NULL)
         die(DIE_NOMEM, "out of memory");
-    *in = (inherited_t){
-        .first = ap->first, .bucket = ap->bucket, .older = ap->inherited};
-    ap->inherited = in;
-    ap->bucket = NULL;
-    ap->nbucket = ap->nchild = 0;
-    ap->first = ap->last = NULL;
+    *in = (inherited_t){.first = ap->kids.first,
+                        .bucket = ap->kids.bucket,
+                        .older = ap->kids.inherited};
+    ap->kids.inherited = in;
+    ap->kids.bucket = NULL;
+    ap->kids.nbucket = ap->kids.n = 0;
+    ap->kids.first = ap->kids.last = NULL;
 }

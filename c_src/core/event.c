@@ -32,7 +32,7 @@ int set_nonblock(int fd)
 void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events)
 {
     struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = r};
-    if (epoll_ctl(ap->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
+    if (epoll_ctl(ap->ev.epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
         die(DIE_SYS, "epoll_ctl");
     r->events = events;
 }
@@ -46,7 +46,7 @@ void fd_want_out(alcove_t *ap, fdref_t *r, bool on)
     if (events == r->events || r->fd < 0)
         return;
     struct epoll_event ev = {.events = events | EPOLLET, .data.ptr = r};
-    if (epoll_ctl(ap->epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0)
+    if (epoll_ctl(ap->ev.epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0)
         die(DIE_SYS, "epoll_ctl");
     r->events = events;
 }
@@ -64,21 +64,21 @@ void rq_push(alcove_t *ap, fdref_t *r)
         return;
     r->queued = true;
     r->next = NULL;
-    if (ap->rq_tail)
-        ap->rq_tail->next = r;
+    if (ap->ev.rq_tail)
+        ap->ev.rq_tail->next = r;
     else
-        ap->rq_head = r;
-    ap->rq_tail = r;
+        ap->ev.rq_head = r;
+    ap->ev.rq_tail = r;
 }
 
 static fdref_t *rq_pop(alcove_t *ap)
 {
-    fdref_t *r = ap->rq_head;
+    fdref_t *r = ap->ev.rq_head;
     if (r == NULL)
         return NULL;
-    ap->rq_head = r->next;
-    if (ap->rq_head == NULL)
-        ap->rq_tail = NULL;
+    ap->ev.rq_head = r->next;
+    if (ap->ev.rq_head == NULL)
+        ap->ev.rq_tail = NULL;
     r->queued = false;
     return r;
 }
@@ -87,17 +87,17 @@ static void park(alcove_t *ap, fdref_t *r)
 {
     r->queued = true;
     r->next = NULL;
-    if (ap->park_tail)
-        ap->park_tail->next = r;
+    if (ap->ev.park_tail)
+        ap->ev.park_tail->next = r;
     else
-        ap->park_head = r;
-    ap->park_tail = r;
+        ap->ev.park_head = r;
+    ap->ev.park_tail = r;
 }
 
 static void unpark(alcove_t *ap)
 {
-    fdref_t *r = ap->park_head;
-    ap->park_head = ap->park_tail = NULL;
+    fdref_t *r = ap->ev.park_head;
+    ap->ev.park_head = ap->ev.park_tail = NULL;
     while (r) {
         fdref_t *next = r->next;
         r->queued = false;
@@ -127,8 +127,8 @@ void rq_drop(alcove_t *ap, fdref_t *r)
 {
     if (!r->queued)
         return;
-    unqueue(&ap->rq_head, &ap->rq_tail, r);
-    unqueue(&ap->park_head, &ap->park_tail, r);
+    unqueue(&ap->ev.rq_head, &ap->ev.rq_tail, r);
+    unqueue(&ap->ev.park_head, &ap->ev.park_tail, r);
     r->queued = false;
 }
 
@@ -137,15 +137,15 @@ void obuf_mark(alcove_t *ap, obuf_t *o)
     if (o->dirty)
         return;
     o->dirty = true;
-    o->next = ap->dirty;
-    ap->dirty = o;
+    o->next = ap->ev.dirty;
+    ap->ev.dirty = o;
 }
 
 void obuf_unmark(alcove_t *ap, obuf_t *o)
 {
     if (!o->dirty)
         return;
-    for (obuf_t **p = &ap->dirty; *p; p = &(*p)->next) {
+    for (obuf_t **p = &ap->ev.dirty; *p; p = &(*p)->next) {
         if (*p == o) {
             *p = o->next;
             break;
@@ -165,8 +165,8 @@ static void flush_one(alcove_t *ap, obuf_t *o)
     switch (r->kind) {
     case FD_UP_OUT:
         if (rv < 0)
-            ap->up_closed = true; /* nobody to serve: shut down */
-        else if (o->b.len < LOW_WATER && ap->park_head)
+            ap->up.closed = true; /* nobody to serve: shut down */
+        else if (o->b.len < LOW_WATER && ap->ev.park_head)
             unpark(ap);
         break;
     case FD_STDIN:
@@ -187,9 +187,9 @@ static void flush_one(alcove_t *ap, obuf_t *o)
 
 static void flush_dirty(alcove_t *ap)
 {
-    while (ap->dirty) {
-        obuf_t *o = ap->dirty;
-        ap->dirty = o->next;
+    while (ap->ev.dirty) {
+        obuf_t *o = ap->ev.dirty;
+        ap->ev.dirty = o->next;
         o->dirty = false;
         if (o->ref->writable || o->ref->fd < 0)
             flush_one(ap, o);
@@ -205,14 +205,14 @@ static void serve(alcove_t *ap)
         switch (r->kind) {
         case FD_UP_IN:
             up_read(ap);
-            if (ap->newchild)
+            if (ap->life.newchild)
                 return;
             break;
         case FD_SIGNAL:
             sig_read(ap);
             break;
         default:
-            if (ap->up_obuf.b.len >= HIGH_WATER)
+            if (ap->up.obuf.b.len >= HIGH_WATER)
                 park(ap, r);
             else
                 child_read(ap, r);
@@ -227,7 +227,7 @@ static void on_event(alcove_t *ap, const struct epoll_event *ev)
     if (ev->events & EPOLLOUT) {
         r->writable = true;
         if (r->kind == FD_UP_OUT)
-            obuf_mark(ap, &ap->up_obuf);
+            obuf_mark(ap, &ap->up.obuf);
         else if (r->kind == FD_STDIN)
             obuf_mark(ap, &r->child->stdin_out);
         else if (r->kind == FD_CTL)
@@ -258,14 +258,14 @@ int alcove_loop(alcove_t *ap)
 
     for (;;) {
         flush_dirty(ap);
-        if (ap->leaving) {
-            flush_blocking(ap, &ap->up_obuf);
+        if (ap->life.leaving) {
+            flush_blocking(ap, &ap->up.obuf);
             alcove_shutdown(ap);
         }
-        if (ap->up_closed)
+        if (ap->up.closed)
             alcove_shutdown(ap);
 
-        int n = epoll_wait(ap->epfd, ev, 64, ap->rq_head ? 0 : -1);
+        int n = epoll_wait(ap->ev.epfd, ev, 64, ap->ev.rq_head ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -275,17 +275,17 @@ int alcove_loop(alcove_t *ap)
             on_event(ap, &ev[i]);
 
         serve(ap);
-        if (ap->newchild)
+        if (ap->life.newchild)
             return 0;
     }
 }
 
 void loop_init(alcove_t *ap, int in, int out, bool fresh)
 {
-    ap->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (ap->epfd < 0)
+    ap->ev.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (ap->ev.epfd < 0)
         die(DIE_SYS, "epoll_create1");
-    ap->epfd = fd_high(ap, ap->epfd);
+    ap->ev.epfd = fd_high(ap, ap->ev.epfd);
     if (sig_init(ap, fresh) < 0)
         die(DIE_SYS, "signal pipe");
     up_watch(ap, in, out);

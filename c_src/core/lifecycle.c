@@ -47,9 +47,9 @@ void alcove_init(alcove_t *ap, int in, int out)
     }
     if (ei_x_new(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
-    const int own[] = {in, out, ap->upctl};
+    const int own[] = {in, out, ap->up.ctl};
     fdspace_init(ap, own, sizeof(own) / sizeof(own[0]));
-    ap->spipe[0] = ap->spipe[1] = -1;
+    ap->up.spipe[0] = ap->up.spipe[1] = -1;
     loop_init(ap, in, out, true);
 }
 
@@ -79,14 +79,14 @@ static void close_run(int lo, int hi)
 static void close_siblings(const alcove_t *ap)
 {
     int maxfd = -1;
-    for (const child_t *c = ap->first; c; c = c->next) {
+    for (const child_t *c = ap->kids.first; c; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++)
             if (fds[i] > maxfd)
                 maxfd = fds[i];
     }
     uint64_t *map = maxfd < 0 ? NULL : calloc((size_t)maxfd / 64 + 1, 8);
-    for (const child_t *c = ap->first; c; c = c->next) {
+    for (const child_t *c = ap->kids.first; c; c = c->next) {
         const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
         for (size_t i = 0; i < 4; i++) {
             if (fds[i] < 0)
@@ -117,50 +117,51 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
     /* unshared, the parent's own descriptors were never copied */
     if (!unshared) {
         if (ap->depth > 0) {
-            close(ap->up_in.fd);
-            close(ap->up_out.fd);
+            close(ap->up.in.fd);
+            close(ap->up.out.fd);
         }
-        close(ap->epfd);
-        if (ap->upctl >= 0)
-            close(ap->upctl);
-        close(ap->sigpipe[0]);
-        close(ap->sigpipe[1]);
-        if (ap->spipe[0] >= 0) {
-            close(ap->spipe[0]);
-            close(ap->spipe[1]);
+        close(ap->ev.epfd);
+        if (ap->up.ctl >= 0)
+            close(ap->up.ctl);
+        close(ap->sig.pipe[0]);
+        close(ap->sig.pipe[1]);
+        if (ap->up.spipe[0] >= 0) {
+            close(ap->up.spipe[0]);
+            close(ap->up.spipe[1]);
         }
         close_siblings(ap);
     }
-    ap->spipe[0] = ap->spipe[1] = -1;
-    ap->upctl = -1;
+    ap->up.spipe[0] = ap->up.spipe[1] = -1;
+    ap->up.ctl = -1;
     /* a new child starts with no children */
     children_forget(ap);
-    abuf_free(&ap->up_ibuf);
-    abuf_free(&ap->up_obuf.b);
-    ap->up_obuf.dirty = false;
-    ap->splice = (upsplice_t){.src = NULL};
-    ap->rq_head = ap->rq_tail = ap->park_head = ap->park_tail = NULL;
-    ap->dirty = NULL;
+    abuf_free(&ap->up.ibuf);
+    abuf_free(&ap->up.obuf.b);
+    ap->up.obuf.dirty = false;
+    ap->up.splice = (upsplice_t){.src = NULL};
+    ap->ev.rq_head = ap->ev.rq_tail = ap->ev.park_head = ap->ev.park_tail =
+        NULL;
+    ap->ev.dirty = NULL;
 
     ap->depth++;
     ap->pid = getpid();
-    ap->pipes_grown = 0;
-    memcpy(ap->filter, ap->child_filter, sizeof(ap->filter));
+    ap->fds.pipes_grown = 0;
+    memcpy(ap->opt.filter, ap->opt.child_filter, sizeof(ap->opt.filter));
 
     ap->ppid = ppid;
     pdeathsig_arm(ap);
 
     subreaper();
     ctl = fd_high(ap, ctl);
-    int out = fcntl(ctl, F_DUPFD_CLOEXEC, ap->fd_base);
+    int out = fcntl(ctl, F_DUPFD_CLOEXEC, ap->fds.base);
     if (out < 0) {
-        ap->fork_fast = false;
+        ap->fds.fork_fast = false;
         out = fcntl(ctl, F_DUPFD_CLOEXEC, 3);
     }
     if (out < 0)
         die(DIE_SYS, "dup");
     loop_init(ap, ctl, out, false);
-    ap->newchild = true;
+    ap->life.newchild = true;
 }
 
 /* The exit of a child, once all it wrote has gone upstream. */
@@ -170,10 +171,10 @@ static void send_exit(alcove_t *ap, child_t *c)
     if (ei_x_new_with_version(&x) < 0)
         die(DIE_NOMEM, "out of memory");
     int rv = -1;
-    if (WIFEXITED(c->status) && ap->exit_status) {
+    if (WIFEXITED(c->status) && ap->opt.exit_status) {
         rv = ei_x_encode_tuple_header(&x, 2) | enc_atom(&x, "exit_status") |
              enc_int(&x, WEXITSTATUS(c->status));
-    } else if (WIFSIGNALED(c->status) && ap->termsig) {
+    } else if (WIFSIGNALED(c->status) && ap->opt.termsig) {
         const char *name =
             alcove_const_name(&alcove_const_signal, WTERMSIG(c->status));
         rv = ei_x_encode_tuple_header(&x, 2) | enc_atom(&x, "termsig") |
@@ -255,10 +256,10 @@ static void kill_adopted(alcove_t *ap)
 
 static void drain_sigpipe(alcove_t *ap, int ms)
 {
-    struct pollfd pfd = {.fd = ap->sigpipe[0], .events = POLLIN};
+    struct pollfd pfd = {.fd = ap->sig.pipe[0], .events = POLLIN};
     if (poll(&pfd, 1, ms) > 0) {
         char buf[4096];
-        while (read(ap->sigpipe[0], buf, sizeof(buf)) > 0)
+        while (read(ap->sig.pipe[0], buf, sizeof(buf)) > 0)
             ;
     }
 }
@@ -267,15 +268,16 @@ void stop_children(alcove_t *ap)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int below =
-        ap->maxforkdepth > ap->depth ? ap->maxforkdepth - ap->depth : 1;
+    int below = ap->opt.maxforkdepth > ap->depth
+                    ? ap->opt.maxforkdepth - ap->depth
+                    : 1;
     int kill_programs = SHUTDOWN_MS;
     int kill_loops = kill_programs + 250 * below;
     int give_up = kill_loops + 1000;
 
     /* what is spliced is in spipe: the children's pipes may close */
     splice_release(ap, NULL);
-    for (child_t *c = ap->first; c; c = c->next) {
+    for (child_t *c = ap->kids.first; c; c = c->next) {
         c->in_loop = c->ctl.fd >= 0;
         child_closefds(c);
         /* an exited one was reaped, only its output was awaited */
@@ -300,14 +302,14 @@ void stop_children(alcove_t *ap)
         if (t >= give_up)
             break;
         if (t >= kill_programs && !programs_killed) {
-            for (child_t *c = ap->first; c; c = c->next)
+            for (child_t *c = ap->kids.first; c; c = c->next)
                 if (!c->in_loop && !c->exited)
                     kill(c->pid, SIGKILL);
             kill_adopted(ap);
             programs_killed = true;
         }
         if (t >= kill_loops && !loops_killed) {
-            for (child_t *c = ap->first; c; c = c->next)
+            for (child_t *c = ap->kids.first; c; c = c->next)
                 if (!c->exited)
                     kill(c->pid, SIGKILL);
             kill_adopted(ap);
@@ -320,6 +322,6 @@ void stop_children(alcove_t *ap)
 void alcove_shutdown(alcove_t *ap)
 {
     stop_children(ap);
-    obuf_flush(ap, &ap->up_obuf);
-    exit(ap->leave_status);
+    obuf_flush(ap, &ap->up.obuf);
+    exit(ap->life.status);
 }

@@ -6,7 +6,7 @@
  *
  * A child's stdout or stderr that streams goes upstream by splice(2),
  * without a copy through this process: its bytes are moved into this
- * loop's own pipe (spipe), announced by a frame header in up_obuf, and
+ * loop's own pipe (spipe), announced by a frame header in up.obuf, and
  * moved on to upstream once everything before them is written. While
  * they are on their way, the child's pipe is not read.
  */
@@ -22,19 +22,19 @@
 
 void up_watch(alcove_t *ap, int in, int out)
 {
-    ap->up_in = (fdref_t){.fd = in, .kind = FD_UP_IN, .writable = true};
-    ap->up_out = (fdref_t){.fd = out, .kind = FD_UP_OUT, .writable = true};
-    ap->up_obuf.ref = &ap->up_out;
+    ap->up.in = (fdref_t){.fd = in, .kind = FD_UP_IN, .writable = true};
+    ap->up.out = (fdref_t){.fd = out, .kind = FD_UP_OUT, .writable = true};
+    ap->up.obuf.ref = &ap->up.out;
     if (set_nonblock(in) < 0 || set_nonblock(out) < 0)
         die(DIE_SYS, "fcntl");
     struct stat st;
-    ap->up_splice =
+    ap->up.can_splice =
         fstat(out, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
-    fd_watch(ap, &ap->up_in, EPOLLIN);
-    fd_watch(ap, &ap->up_out, 0);
+    fd_watch(ap, &ap->up.in, EPOLLIN);
+    fd_watch(ap, &ap->up.out, 0);
     /* requests may already be waiting */
-    ap->up_in.readable = true;
-    rq_push(ap, &ap->up_in);
+    ap->up.in.readable = true;
+    rq_push(ap, &ap->up.in);
 }
 
 /* Run or route each whole frame held in the upstream buffer; -1 on a
@@ -42,7 +42,7 @@ void up_watch(alcove_t *ap, int in, int out)
  * (fuzz/fuzz_port.c) feeds this very code without a descriptor. */
 int up_frames(alcove_t *ap)
 {
-    abuf_t *b = &ap->up_ibuf;
+    abuf_t *b = &ap->up.ibuf;
     for (;;) {
         const char *body;
         uint32_t len;
@@ -57,10 +57,10 @@ int up_frames(alcove_t *ap)
             dispatch(ap, &h);
         else
             dispatch_short(ap, body, len);
-        if (ap->newchild)
+        if (ap->life.newchild)
             return 0; /* the parent's buffers are gone */
         abuf_consume(b, FRAME_LEN + len);
-        if (ap->leaving)
+        if (ap->life.leaving)
             return 0; /* exit/3: what follows is answered by CLOSED */
     }
     abuf_trim(b, KEEP_UP);
@@ -69,32 +69,32 @@ int up_frames(alcove_t *ap)
 
 void up_read(alcove_t *ap)
 {
-    abuf_t *b = &ap->up_ibuf;
+    abuf_t *b = &ap->up.ibuf;
     size_t want = frame_want(b, READ_CHUNK);
     if (abuf_reserve(b, want) < 0)
         die(DIE_NOMEM, "out of memory");
 
-    ssize_t n = read(ap->up_in.fd, abuf_tail(b), want);
+    ssize_t n = read(ap->up.in.fd, abuf_tail(b), want);
     if (n < 0) {
         if (errno == EINTR) {
-            rq_push(ap, &ap->up_in);
+            rq_push(ap, &ap->up.in);
             return;
         }
         if (errno != EAGAIN) {
-            ap->up_closed = true;
+            ap->up.closed = true;
             return;
         }
         /* requests handed over by a re-exec may be waiting: run them */
-        ap->up_in.readable = false;
+        ap->up.in.readable = false;
     } else if (n == 0) {
         /* the same, before shutting down */
-        ap->up_closed = true;
+        ap->up.closed = true;
     } else {
         b->len += (size_t)n;
-        if ((size_t)n == want || ap->up_in.hup)
-            rq_push(ap, &ap->up_in);
+        if ((size_t)n == want || ap->up.in.hup)
+            rq_push(ap, &ap->up.in);
         else
-            ap->up_in.readable = false;
+            ap->up.in.readable = false;
     }
 
     if (up_frames(ap) < 0)
@@ -103,13 +103,13 @@ void up_read(alcove_t *ap)
 
 void send_up(alcove_t *ap, uint8_t type, pid_t pid, const char *p, size_t n)
 {
-    char *dst = up_begin(&ap->up_obuf.b, n);
+    char *dst = up_begin(&ap->up.obuf.b, n);
     if (dst == NULL)
         die(DIE_NOMEM, "out of memory");
     if (n > 0)
         memcpy(dst, p, n);
-    up_commit(&ap->up_obuf.b, type, (uint32_t)pid, n);
-    obuf_mark(ap, &ap->up_obuf);
+    up_commit(&ap->up.obuf.b, type, (uint32_t)pid, n);
+    obuf_mark(ap, &ap->up.obuf);
 }
 
 /* An event of this process itself: its fork chain is empty here and
@@ -120,10 +120,10 @@ void send_event(alcove_t *ap, ei_x_buff *x)
     put32(hdr, (uint32_t)(UP_HDR + x->index));
     hdr[4] = MSG_EVENT;
     put16(hdr + 5, 0);
-    if (abuf_append(&ap->up_obuf.b, hdr, sizeof(hdr)) < 0 ||
-        abuf_append(&ap->up_obuf.b, x->buff, (size_t)x->index) < 0)
+    if (abuf_append(&ap->up.obuf.b, hdr, sizeof(hdr)) < 0 ||
+        abuf_append(&ap->up.obuf.b, x->buff, (size_t)x->index) < 0)
         die(DIE_NOMEM, "out of memory");
-    obuf_mark(ap, &ap->up_obuf);
+    obuf_mark(ap, &ap->up.obuf);
 }
 
 /* This loop's own pipe for spliced payloads: a child's pipe may be read
@@ -131,15 +131,15 @@ void send_event(alcove_t *ap, ei_x_buff *x)
 static bool spipe_open(alcove_t *ap)
 {
     bool grown = false;
-    if (ap->spipe[0] >= 0)
+    if (ap->up.spipe[0] >= 0)
         return true;
-    if (pipe2(ap->spipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-        ap->up_splice = false;
+    if (pipe2(ap->up.spipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        ap->up.can_splice = false;
         return false;
     }
-    ap->spipe[0] = fd_high(ap, ap->spipe[0]);
-    ap->spipe[1] = fd_high(ap, ap->spipe[1]);
-    (void)pipe_grow(ap, ap->spipe[1], &grown);
+    ap->up.spipe[0] = fd_high(ap, ap->up.spipe[0]);
+    ap->up.spipe[1] = fd_high(ap, ap->up.spipe[1]);
+    (void)pipe_grow(ap, ap->up.spipe[1], &grown);
     return true;
 }
 
@@ -149,26 +149,27 @@ static bool spipe_open(alcove_t *ap)
  * Small output is copied, and many frames go in one write. */
 bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
 {
-    if (!r->big || !ap->up_splice || ap->splice.left > 0 || !spipe_open(ap))
+    if (!r->big || !ap->up.can_splice || ap->up.splice.left > 0 ||
+        !spipe_open(ap))
         return false;
     ssize_t moved;
     do
-        moved = splice(r->fd, NULL, ap->spipe[1], NULL, READ_CHUNK,
+        moved = splice(r->fd, NULL, ap->up.spipe[1], NULL, READ_CHUNK,
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     while (moved < 0 && errno == EINTR);
     if (moved <= 0)
         return false; /* nothing, or the end: read as usual */
     size_t n = (size_t)moved;
     r->big = n >= SPLICE_MIN;
-    if (up_header(&ap->up_obuf.b,
+    if (up_header(&ap->up.obuf.b,
                   r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
                   (uint32_t)c->pid, n) < 0)
         die(DIE_NOMEM, "out of memory");
-    ap->splice =
-        (upsplice_t){.src = r, .before = ap->up_obuf.b.len, .left = n};
+    ap->up.splice =
+        (upsplice_t){.src = r, .before = ap->up.obuf.b.len, .left = n};
     if (r->kind == FD_STDOUT)
         (void)pipe_grow(ap, r->fd, &c->out_grown);
-    obuf_mark(ap, &ap->up_obuf);
+    obuf_mark(ap, &ap->up.obuf);
     if (c->flowcontrol > 0)
         c->flowcontrol--;
     return true;
@@ -177,8 +178,8 @@ bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r)
 static void splice_done(alcove_t *ap)
 {
     /* its pipe is read again, in turn */
-    fdref_t *r = ap->splice.src;
-    ap->splice.src = NULL;
+    fdref_t *r = ap->up.splice.src;
+    ap->up.splice.src = NULL;
     if (r) {
         r->readable = true;
         if (!r->queued)
@@ -188,30 +189,30 @@ static void splice_done(alcove_t *ap)
 
 void splice_release(alcove_t *ap, const fdref_t *r)
 {
-    if (r == NULL || ap->splice.src == r)
-        ap->splice.src = NULL;
+    if (r == NULL || ap->up.splice.src == r)
+        ap->up.splice.src = NULL;
 }
 
 /* Read what is left of the payload into the head of the upstream buffer,
  * where it belongs (everything before it is written). */
 static void unsplice(alcove_t *ap)
 {
-    upsplice_t *sp = &ap->splice;
+    upsplice_t *sp = &ap->up.splice;
     abuf_t b = {.data = NULL};
-    if (abuf_reserve(&b, sp->left + ap->up_obuf.b.len) < 0)
+    if (abuf_reserve(&b, sp->left + ap->up.obuf.b.len) < 0)
         die(DIE_NOMEM, "out of memory");
     while (b.len < sp->left) {
-        ssize_t n = read(ap->spipe[0], abuf_tail(&b), sp->left - b.len);
+        ssize_t n = read(ap->up.spipe[0], abuf_tail(&b), sp->left - b.len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             die(DIE_SYS, "read: the payload pipe ran dry");
         b.len += (size_t)n;
     }
-    if (abuf_append(&b, abuf_head(&ap->up_obuf.b), ap->up_obuf.b.len) < 0)
+    if (abuf_append(&b, abuf_head(&ap->up.obuf.b), ap->up.obuf.b.len) < 0)
         die(DIE_NOMEM, "out of memory");
-    abuf_free(&ap->up_obuf.b);
-    ap->up_obuf.b = b;
+    abuf_free(&ap->up.obuf.b);
+    ap->up.obuf.b = b;
     sp->left = 0;
     splice_done(ap);
 }
@@ -221,14 +222,14 @@ static void unsplice(alcove_t *ap)
  * this process reads it: empty, it is a broken invariant. */
 static int splice_more(alcove_t *ap, int out)
 {
-    upsplice_t *sp = &ap->splice;
-    ssize_t n = splice(ap->spipe[0], NULL, out, NULL, sp->left,
+    upsplice_t *sp = &ap->up.splice;
+    ssize_t n = splice(ap->up.spipe[0], NULL, out, NULL, sp->left,
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EPIPE &&
         errno != ECONNRESET) {
         /* refused (a seccomp filter, an upstream splice cannot write to):
          * the payload goes at the head of the buffer, copied */
-        ap->up_splice = false;
+        ap->up.can_splice = false;
         unsplice(ap);
         return 1;
     }
@@ -244,7 +245,7 @@ static int splice_more(alcove_t *ap, int out)
 
 int obuf_flush(alcove_t *ap, obuf_t *o)
 {
-    upsplice_t *sp = o == &ap->up_obuf ? &ap->splice : NULL;
+    upsplice_t *sp = o == &ap->up.obuf ? &ap->up.splice : NULL;
     for (;;) {
         if (sp && sp->left > 0 && sp->before == 0) {
             int rv = splice_more(ap, o->ref->fd);
@@ -285,7 +286,7 @@ blocked:
 
 static bool obuf_pending(const alcove_t *ap, const obuf_t *o)
 {
-    return o->b.len > 0 || (o == &ap->up_obuf && ap->splice.left > 0);
+    return o->b.len > 0 || (o == &ap->up.obuf && ap->up.splice.left > 0);
 }
 
 int flush_blocking(alcove_t *ap, obuf_t *o)
