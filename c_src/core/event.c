@@ -58,17 +58,22 @@ void ref_close(fdref_t *r)
     r->fd = -1;
 }
 
-void rq_push(alcove_t *ap, fdref_t *r)
+/* Append r to the list head..tail: the ready queue or the parked list. */
+static void enqueue(fdref_t **head, fdref_t **tail, fdref_t *r)
 {
-    if (r->queued)
-        return;
     r->queued = true;
     r->next = NULL;
-    if (ap->ev.rq_tail)
-        ap->ev.rq_tail->next = r;
+    if (*tail)
+        (*tail)->next = r;
     else
-        ap->ev.rq_head = r;
-    ap->ev.rq_tail = r;
+        *head = r;
+    *tail = r;
+}
+
+void rq_push(alcove_t *ap, fdref_t *r)
+{
+    if (!r->queued)
+        enqueue(&ap->ev.rq_head, &ap->ev.rq_tail, r);
 }
 
 static fdref_t *rq_pop(alcove_t *ap)
@@ -85,13 +90,7 @@ static fdref_t *rq_pop(alcove_t *ap)
 
 static void park(alcove_t *ap, fdref_t *r)
 {
-    r->queued = true;
-    r->next = NULL;
-    if (ap->ev.park_tail)
-        ap->ev.park_tail->next = r;
-    else
-        ap->ev.park_head = r;
-    ap->ev.park_tail = r;
+    enqueue(&ap->ev.park_head, &ap->ev.park_tail, r);
 }
 
 static void unpark(alcove_t *ap)
