@@ -304,8 +304,10 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
  * again. In a new PID namespace the parent is not visible (getppid() is
  * 0). */
 void pdeathsig_arm(alcove_t *ap);
-/* The exit of a child reaped here, once its output is all read. */
+/* The child pid was reaped with status: a stop is no exit; an exit is
+ * reported once the child's output is all read. */
 void child_reaped(alcove_t *ap, pid_t pid, int status);
+/* Reap every child that has exited (SIGCHLD). */
 void child_reap(alcove_t *ap);
 /* c exited and all it wrote is read: report its exit, forget it. */
 void child_finish(alcove_t *ap, child_t *c);
