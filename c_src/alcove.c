@@ -52,14 +52,14 @@ int main(int argc, char *argv[])
     int ch;
 
     (void)getrlimit(RLIMIT_NOFILE, &nofile);
-    ap.maxchild = maxchild_of(nofile.rlim_cur == RLIM_INFINITY
-                                  ? UINT64_MAX
-                                  : (uint64_t)nofile.rlim_cur);
-    ap.maxforkdepth = 16;
-    ap.exit_status = 1;
-    ap.termsig = 1;
-    ap.flowcontrol = -1;
-    ap.signaloneof = SIGTERM;
+    ap.opt.maxchild = maxchild_of(nofile.rlim_cur == RLIM_INFINITY
+                                      ? UINT64_MAX
+                                      : (uint64_t)nofile.rlim_cur);
+    ap.opt.maxforkdepth = 16;
+    ap.opt.exit_status = 1;
+    ap.opt.termsig = 1;
+    ap.opt.flowcontrol = -1;
+    ap.opt.signaloneof = SIGTERM;
 
     while ((ch = getopt(argc, argv, ALCOVE_OPTSTRING)) != -1) {
         int o = opt_by_flag(ch);
@@ -72,7 +72,7 @@ int main(int argc, char *argv[])
             usage();
     }
 
-    ap.upctl = -1;
+    ap.up.ctl = -1;
     title(argc, argv);
     /* 0, 1 and 2 must be taken, or a pipe could land on them */
     for (int fd = 0; fd < 3; fd++)
@@ -88,7 +88,7 @@ int main(int argc, char *argv[])
     if (again) {
         /* the user's signal choices, the parent's death signal */
         for (int i = 1; i < NSIG; i++)
-            if (r.sigdisp[i] != ap.sigdisp[i])
+            if (r.sigdisp[i] != ap.sig.disp[i])
                 (void)sig_set(&ap, i, r.sigdisp[i]);
         pdeathsig_arm(&ap);
         /* the exec succeeded: say so */
@@ -98,6 +98,6 @@ int main(int argc, char *argv[])
     }
     for (;;) {
         alcove_loop(&ap);
-        ap.newchild = false;
+        ap.life.newchild = false;
     }
 }

@@ -161,7 +161,7 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
     return -1;
 }
 
-/* spawn.c clones and loop.c closes ranges through syscall(2): the
+/* spawn.c clones and lifecycle.c closes ranges through syscall(2): the
  * dangerous numbers abort, the rest go to libc. */
 long syscall(long nr, ...)
 {
@@ -313,16 +313,16 @@ static void proc_init(proc_t *p, int depth, pid_t pid, const fake_t *fakes,
     p->nfakes = nfakes;
     ap->depth = depth;
     ap->pid = pid;
-    ap->maxchild = 1024;
-    ap->maxforkdepth = 16;
-    ap->exit_status = 1;
-    ap->termsig = 1;
-    ap->flowcontrol = -1;
-    ap->signaloneof = SIGTERM;
-    ap->epfd = fd_check(epoll_create1(EPOLL_CLOEXEC));
-    ap->up_in = (fdref_t){.fd = -1, .kind = FD_UP_IN};
-    ap->up_out = (fdref_t){.fd = -1, .kind = FD_UP_OUT};
-    ap->up_obuf.ref = &ap->up_out;
+    ap->opt.maxchild = 1024;
+    ap->opt.maxforkdepth = 16;
+    ap->opt.exit_status = 1;
+    ap->opt.termsig = 1;
+    ap->opt.flowcontrol = -1;
+    ap->opt.signaloneof = SIGTERM;
+    ap->ev.epfd = fd_check(epoll_create1(EPOLL_CLOEXEC));
+    ap->up.in = (fdref_t){.fd = -1, .kind = FD_UP_IN};
+    ap->up.out = (fdref_t){.fd = -1, .kind = FD_UP_OUT};
+    ap->up.obuf.ref = &ap->up.out;
     if (ei_x_new(&ap->x) < 0)
         fail("ei_x_new");
     for (size_t i = 0; i < nfakes; i++)
@@ -333,7 +333,7 @@ static void proc_init(proc_t *p, int depth, pid_t pid, const fake_t *fakes,
 static void proc_reset(proc_t *p)
 {
     alcove_t *ap = &p->ap;
-    for (child_t *c = ap->first; c; c = c->next) {
+    for (child_t *c = ap->kids.first; c; c = c->next) {
         abuf_free(&c->ctl_in);
         abuf_free(&c->ctl_out.b);
         abuf_free(&c->stdin_out.b);
@@ -348,13 +348,13 @@ static void proc_reset(proc_t *p)
         if (c->err.fd < 0)
             output_open(ap, c, &c->err, FD_STDERR);
     }
-    abuf_free(&ap->up_ibuf);
-    abuf_free(&ap->up_obuf.b);
-    ap->up_obuf.dirty = false;
-    ap->dirty = NULL;
-    ap->up_closed = false;
-    if (ap->rq_head || ap->park_head || ap->newchild || ap->leaving ||
-        ap->nchild != p->nfakes)
+    abuf_free(&ap->up.ibuf);
+    abuf_free(&ap->up.obuf.b);
+    ap->up.obuf.dirty = false;
+    ap->ev.dirty = NULL;
+    ap->up.closed = false;
+    if (ap->ev.rq_head || ap->ev.park_head || ap->life.newchild ||
+        ap->life.leaving || ap->kids.n != p->nfakes)
         fail("the input path changed the event loop's state");
 }
 
@@ -362,7 +362,7 @@ static void proc_reset(proc_t *p)
  * is a heap overflow ASan sees. */
 static void feed(alcove_t *ap, const uint8_t *data, size_t size)
 {
-    abuf_t *b = &ap->up_ibuf;
+    abuf_t *b = &ap->up.ibuf;
     abuf_free(b);
     b->data = malloc(size > 0 ? size : 1);
     if (b->data == NULL)
@@ -709,7 +709,7 @@ static void setup(void)
     for (size_t i = 0; i < alcove_ncalls; i++)
         if (strcmp(alcove_calls[i].name, "kill") == 0 ||
             strcmp(alcove_calls[i].name, "socket") == 0)
-            p1.ap.filter[i / 8] |= (uint8_t)(1u << (i % 8));
+            p1.ap.opt.filter[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
 static child_t *child_of(proc_t *p, pid_t pid)
@@ -739,7 +739,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* -1: a length past FRAME_MAX, where the real port dies (DIE_PROTO)
      * and the model stops too */
     (void)up_frames(&port.ap);
-    check_replies(&port.ap.up_obuf.b, &wport);
+    check_replies(&port.ap.up.obuf.b, &wport);
     check_forward(&child_of(&port, P1)->ctl_out.b, &fwd_p1);
 
     /* P1: its control socket brings what the port routed to it */
@@ -748,7 +748,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     feed(&p1.ap, held(to_p1), to_p1->len);
     if (up_frames(&p1.ap) < 0)
         fail("a routed frame is too large");
-    check_replies(&p1.ap.up_obuf.b, &wp1);
+    check_replies(&p1.ap.up.obuf.b, &wp1);
     check_forward(&child_of(&p1, Q1)->ctl_out.b, &fwd_q1);
 
     proc_reset(&port);

@@ -95,7 +95,7 @@ init_per_testcase(_Case, Config) ->
     {ok, Drv} = alcove_drv:start(),
     Port = alcove:getpid(Drv, []),
     %% 60 KB waiting in a child's pipe make the port open its splice pipe
-    %% (c_src/core/child.c), which it keeps: opened now, it is among the
+    %% (c_src/core/upstream.c), which it keeps: opened now, it is among the
     %% descriptors intact/1 expects (flowcontrol 0 keeps them there until
     %% the child has exited, and then they are read)
     {ok, W} = alcove:fork(Drv, []),

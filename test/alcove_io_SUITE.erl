@@ -478,7 +478,7 @@ interleaved_writers(Config) ->
     [] = alcove:stdout(Drv, [B], 0).
 
 %% Large output (which the port splices to its stdout rather than copy,
-%% c_src/core/child.c) on stdout and stderr at once, while calls are answered
+%% c_src/core/upstream.c) on stdout and stderr at once, while calls are answered
 %% and another child prints small lines: each stream arrives whole and in
 %% order, each reply matches its call, then the exit status. The same a
 %% level down, where an event loop splices to its control socket.

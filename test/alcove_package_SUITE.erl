@@ -48,7 +48,7 @@ top() ->
 files_list(Config) ->
     Files = package_files(?config(top, Config)),
     Needed = ["LICENSE", "README.md", "rebar.config", "c_src/Makefile",
-              "c_src/Makefile.static", "c_src/core/loop.c", "c_src/core/alcove.h",
+              "c_src/Makefile.static", "c_src/core/event.c", "c_src/core/alcove.h",
               "gen/calls.eterm", "gen/gen_calls.escript", "gen/gen_consts.sh",
               "gen/facts.eterm", "gen/gen_facts.escript",
               "gen/alcove.erl.src", "gen/alcove_proto.erl.src",

@@ -50,7 +50,7 @@ int alcove_sys_prctl(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
         return reply_errno(x, errno);
 #ifdef PR_SET_SECCOMP
     if (arg[0].i == PR_SET_SECCOMP)
-        ap->fork_fast = false; /* see alcove_sys_seccomp */
+        ap->fds.fork_fast = false; /* see alcove_sys_seccomp */
 #endif
     return reply_cstructs(x, rv, &arg[1], 4, false);
 }
@@ -82,7 +82,7 @@ int alcove_sys_seccomp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
         return reply_errno(x, errno);
     /* a filter may deny what a fast fork needs (clone with CLONE_FILES,
      * close_range) and cannot be taken back */
-    ap->fork_fast = false;
+    ap->fds.fork_fast = false;
     return reply_ok(x);
 }
 #endif

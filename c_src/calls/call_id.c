@@ -168,8 +168,8 @@ int alcove_sys_setrlimit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
     if (arg[0].i == RLIMIT_NOFILE) {
         int32_t n = maxchild_of(
             rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur);
-        if (n < ap->maxchild)
-            ap->maxchild = n;
+        if (n < ap->opt.maxchild)
+            ap->opt.maxchild = n;
     }
     return reply_ok(x);
 }

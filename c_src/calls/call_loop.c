@@ -29,9 +29,9 @@ static int fdctl(const child_t *c) { return c->ctl.fd < 0 ? -2 : c->ctl.fd; }
 int alcove_sys_cpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     (void)arg;
-    if (ap->nchild > 0 && ei_x_encode_list_header(x, (long)ap->nchild) < 0)
+    if (ap->kids.n > 0 && ei_x_encode_list_header(x, (long)ap->kids.n) < 0)
         return CALL_BADARG;
-    for (child_t *c = ap->first; c; c = c->next) {
+    for (child_t *c = ap->kids.first; c; c = c->next) {
         if (ei_x_encode_tuple_header(x, 8) < 0 ||
             enc_atom(x, "alcove_pid") < 0 || enc_int(x, c->pid) < 0 ||
             enc_int(x, c->flowcontrol) < 0 || enc_int(x, c->signaloneof) < 0 ||
@@ -124,7 +124,7 @@ int alcove_sys_filter(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
         return CALL_REPLY;
     }
     /* a call once forbidden stays forbidden */
-    calls_add(ap->filter, &arg[0]);
-    calls_add(ap->child_filter, &arg[1]);
+    calls_add(ap->opt.filter, &arg[0]);
+    calls_add(ap->opt.child_filter, &arg[1]);
     return enc_ok(x) < 0 ? CALL_BADARG : CALL_REPLY;
 }

@@ -46,7 +46,7 @@ int alcove_sys_clone(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
  * left to send it. */
 static void exec_prepare(alcove_t *ap)
 {
-    flush_blocking(ap, &ap->up_obuf);
+    flush_blocking(ap, &ap->up.obuf);
     for (int fd = 0; fd < 3; fd++) {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && fl & O_NONBLOCK)
@@ -80,7 +80,7 @@ static void exec_announce(alcove_t *ap)
     put32(frame, 5);
     frame[FRAME_LEN] = MSG_EXEC;
     put32(frame + FRAME_LEN + 1, ap->req_id);
-    if (abuf_append(&ap->up_obuf.b, frame, sizeof(frame)) < 0)
+    if (abuf_append(&ap->up.obuf.b, frame, sizeof(frame)) < 0)
         die(DIE_NOMEM, "out of memory");
 }
 
@@ -108,7 +108,7 @@ static int exec_run(alcove_t *ap, const exec_t *e, ei_x_buff *x)
 {
     /* the port's exec needs the driver's control connection: nothing
      * else would tell the driver that it happened */
-    if (ap->depth == 0 && ap->upctl < 0)
+    if (ap->depth == 0 && ap->up.ctl < 0)
         return reply_errno(x, ENOTSUP);
     /* alcove again: the same process of the chain goes on */
     bool again = e->path ? reexec_is_alcove_path(e->path, e->search)
@@ -161,8 +161,8 @@ int alcove_sys_fexecve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 int alcove_sys_exit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 {
     /* the loop sends this reply, stops the children, then exits */
-    ap->leaving = true;
-    ap->leave_status = (int)arg[0].i;
+    ap->life.leaving = true;
+    ap->life.status = (int)arg[0].i;
     return reply_ok(x);
 }
 
@@ -190,7 +190,7 @@ int alcove_sys_sigaction(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
 
     if (signum <= 0 || signum >= NSIG)
         return reply_errno(x, EINVAL);
-    sigdisp_t old = ap->sigdisp[signum];
+    sigdisp_t old = ap->sig.disp[signum];
     if (handler != SIGDISP_KEEP) {
         if (signum == SIGKILL || signum == SIGSTOP)
             return reply_errno(x, EINVAL);

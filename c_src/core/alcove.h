@@ -4,6 +4,11 @@
  * runs the event loop. Each process holds its upstream channel (the
  * port's stdin/stdout, or a child's control socket), its children with
  * their control sockets and stdio pipes, and the options of getopt/3.
+ * alcove_t keeps each file's state in a sub-structure of its own.
+ *
+ * The one header of core/: its functions are declared below in
+ * sections, each named after the file that defines them (reexec.h and
+ * spawn.h declare their own).
  */
 #ifndef ALCOVE_H
 #define ALCOVE_H
@@ -58,7 +63,7 @@ typedef struct fdref {
     bool writable;
     bool queued; /* on the ready queue or the parked list */
     bool hup;    /* the writer is gone: read until EOF, short reads too */
-    bool big;    /* its last read was large: splice the next (child.c) */
+    bool big;    /* its last read was large: splice the next (upstream.c) */
     struct child *child;
     struct fdref *next; /* ready queue link */
 } fdref_t;
@@ -100,7 +105,7 @@ typedef struct child {
 
 /* The payload of an upstream frame, moved by splice(2) from a child's pipe
  * into this loop's own pipe (spipe), then to the upstream descriptor once
- * the first `before` bytes of up_obuf, its header last, are written. src
+ * the first `before` bytes of up.obuf, its header last, are written. src
  * is that child's pipe, not read meanwhile. */
 typedef struct {
     fdref_t *src;
@@ -115,62 +120,91 @@ typedef struct inherited {
     struct inherited *older;
 } inherited_t;
 
-typedef struct alcove {
-    int depth; /* length of the fork chain to this process */
-    pid_t pid;
-    pid_t ppid; /* the parent, as seen when forked */
-
-    /* options: getopt/3, setopt/4 */
+/* Options: getopt/3, setopt/4, and filter/3,4's sets. A child starts
+ * with its parent's (child_filter becoming its filter). */
+typedef struct {
     int32_t maxchild;
     int32_t maxforkdepth;
     int32_t exit_status;
     int32_t termsig;
     int32_t flowcontrol;
     int32_t signaloneof;
-
     uint8_t filter[32];       /* calls forbidden here */
     uint8_t child_filter[32]; /* calls forbidden in new children */
+} alcove_opt_t;
 
+/* event.c: the epoll set, the ready queue, the parked list and the
+ * buffers to flush this turn. */
+typedef struct {
     int epfd;
-    int sigpipe[2];
-    fdref_t up_in, up_out, sigref;
-    abuf_t up_ibuf;
-    obuf_t up_obuf;
-    bool up_closed;
-    int upctl;         /* the port's control connection: reexec.h */
-    uint32_t req_id;   /* the request being run */
-    bool up_async;     /* F_SETOWN and F_SETSIG done: see sig_block_calls */
-    int up_flags;      /* its file status flags, O_ASYNC off */
-    bool up_splice;    /* upstream is a pipe or a socket: splice(2) to it */
-    upsplice_t splice; /* at most one at a time */
-    int spipe[2];      /* holds the payload: only this process reads it */
-
-    child_t **bucket;
-    size_t nbucket;
-    size_t nchild;
-    child_t *first, *last;
-    inherited_t *inherited;
-
     fdref_t *rq_head, *rq_tail;     /* ready to read */
     fdref_t *park_head, *park_tail; /* ready, but upstream is full */
     obuf_t *dirty;
+} alcove_ev_t;
 
-    sigdisp_t sigdisp[NSIG];
+/* upstream.c: the upstream channel, its buffers and splice. */
+typedef struct {
+    fdref_t in, out;
+    abuf_t ibuf;
+    obuf_t obuf;
+    bool closed;
+    int ctl;           /* the port's control connection: reexec.h */
+    bool can_splice;   /* upstream is a pipe or a socket: splice(2) to it */
+    upsplice_t splice; /* at most one at a time */
+    int spipe[2];      /* holds the payload: only this process reads it */
+} alcove_up_t;
 
-    ei_x_buff x; /* the reply being built */
+/* sig.c: the signal self-pipe and the user's dispositions. */
+typedef struct {
+    int pipe[2];
+    fdref_t ref;
+    sigdisp_t disp[NSIG];
+    bool up_async; /* F_SETOWN and F_SETSIG done: see sig_block_calls */
+    int up_flags;  /* upstream's file status flags, O_ASYNC off */
+} alcove_sig_t;
 
+/* children.c: the children table. */
+typedef struct {
+    child_t **bucket;
+    size_t nbucket;
+    size_t n;
+    child_t *first, *last;
+    inherited_t *inherited;
+} alcove_kids_t;
+
+/* fdspace.c: where this loop's descriptors are, and its pipes grown. */
+typedef struct {
+    int base;        /* this loop's descriptors are here and above */
+    bool fork_fast;  /* and only they: see fdspace.c */
+    bool fork_never; /* not even probed: a filter may deny the probe */
     int pipes_grown;
+} alcove_fds_t;
+
+/* lifecycle.c: whether the loop goes on. */
+typedef struct {
+    bool newchild; /* this process was just forked: restart the loop */
+    bool leaving;  /* exit/3 was called */
+    int status;    /* of exit/3 */
+} alcove_life_t;
+
+typedef struct alcove {
+    int depth; /* length of the fork chain to this process */
+    pid_t pid;
+    pid_t ppid; /* the parent, as seen when forked */
+
+    alcove_opt_t opt;
+    alcove_ev_t ev;
+    alcove_up_t up;
+    alcove_sig_t sig;
+    alcove_kids_t kids;
+    alcove_fds_t fds;
+    alcove_life_t life;
+
+    ei_x_buff x;     /* the reply being built: dispatch.c */
+    uint32_t req_id; /* the request being run */
 
     char *title;     /* the arguments' memory, for setproctitle/3 */
     size_t titlelen; /* its length, the last NUL included */
-
-    int fd_base;     /* this loop's descriptors are here and above */
-    bool fork_fast;  /* and only they: see fdspace.c */
-    bool fork_never; /* not even probed: a filter may deny the probe */
-
-    bool newchild; /* this process was just forked: restart the loop */
-    bool leaving;  /* exit/1 was called */
-    int leave_status;
 } alcove_t;
 
 /* fdspace.c: a loop's own descriptors are kept at FD_BASE and above */
@@ -181,37 +215,104 @@ int fd_high(alcove_t *ap, int fd);
 void fd_note(alcove_t *ap, int64_t fd);
 void fd_probe(alcove_t *ap);
 int fdspace_unshare(const alcove_t *ap);
-
-/* loop.c */
-void alcove_init(alcove_t *ap, int in, int out);
-int alcove_loop(alcove_t *ap);
-void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
-void pdeathsig_arm(alcove_t *ap);
-void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
-void stop_children(alcove_t *ap);
-void obuf_mark(alcove_t *ap, obuf_t *o);
+/* Is fd one of the loop's own (upstream, epoll, the signal and splice
+ * pipes, a child's control socket or stdio)? */
+bool fd_internal(alcove_t *ap, int64_t fd);
+/* Grow the pipe fd to PIPE_BIG, once (*grown) and for at most
+ * PIPE_GROW_MAX pipes of this process: true if it was grown now. */
 bool pipe_grow(alcove_t *ap, int fd, bool *grown);
-void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
-void rq_push(alcove_t *ap, fdref_t *r);
-int flush_blocking(alcove_t *ap, obuf_t *o);
-void send_event(alcove_t *ap, ei_x_buff *x);
 
-/* child.c */
+/* event.c: the event core */
+int set_nonblock(int fd);
+void fd_watch(alcove_t *ap, fdref_t *r, uint32_t events);
+void fd_want_out(alcove_t *ap, fdref_t *r, bool on);
+/* Close a watched descriptor (it leaves the epoll set) and mark it so. */
+void ref_close(fdref_t *r);
+void rq_push(alcove_t *ap, fdref_t *r);
+/* Take r off the ready queue or the parked list, wherever it is. */
+void rq_drop(alcove_t *ap, fdref_t *r);
+/* o has bytes to write: flushed at the end of this turn. */
+void obuf_mark(alcove_t *ap, obuf_t *o);
+void obuf_unmark(alcove_t *ap, obuf_t *o);
+/* The event loop on the upstream channel in, out; fresh: a new image,
+ * whose signal handlers are set (sig_init). */
+void loop_init(alcove_t *ap, int in, int out, bool fresh);
+/* Runs until this process is a new child (0: the caller runs it again)
+ * or exits. */
+int alcove_loop(alcove_t *ap);
+
+/* upstream.c: the upstream channel, the writer, splice */
+void up_watch(alcove_t *ap, int in, int out);
+/* Read requests from upstream and run or route each whole frame. */
+void up_read(alcove_t *ap);
+int up_frames(alcove_t *ap);
+/* A frame of type for the child pid, with n bytes of payload p. */
+void send_up(alcove_t *ap, uint8_t type, pid_t pid, const char *p, size_t n);
+void send_event(alcove_t *ap, ei_x_buff *x);
+/* A payload of the pipe r of child c moved into spipe, to go upstream
+ * by splice(2); false: read r as usual. */
+bool stdio_splice(alcove_t *ap, child_t *c, fdref_t *r);
+/* The pipe r (any, if NULL) may close: what was spliced from it is in
+ * spipe and still goes upstream. */
+void splice_release(alcove_t *ap, const fdref_t *r);
+/* Write what o holds (and, upstream, a spliced payload where it
+ * belongs); 0 when empty or blocked, -1 when the reader is gone. */
+int obuf_flush(alcove_t *ap, obuf_t *o);
+/* The same, waiting until all is written: -1 when the reader is gone. */
+int flush_blocking(alcove_t *ap, obuf_t *o);
+
+/* children.c: the children table */
 child_t *child_get(alcove_t *ap, pid_t pid);
 child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err);
 void child_del(alcove_t *ap, child_t *c);
-void child_reap(alcove_t *ap);
-void child_reaped(alcove_t *ap, pid_t pid, int status);
+void child_closefds(child_t *c);
+/* The child whose stdin (0), stdout (1) or stderr (2) is fd here. */
+child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
+/* In a new child: an empty table, the parent's kept in ap->kids.inherited. */
+void children_forget(alcove_t *ap);
+
+/* child_io.c: a child's control socket and stdio */
 void child_read(alcove_t *ap, fdref_t *r);
+/* Bytes reached the stdin pipe (or never will): answer the writes that
+ * are done, and close stdin if eof/3 asked for it. */
 void child_wrote(alcove_t *ap, child_t *c);
 /* eof/3 on stream 0, 1 or 2: 0 when answered (or to be), else an errno.
  * c may be freed. */
 int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id);
+/* Read what a dead child left in its control socket and pipes. */
+void child_drain(alcove_t *ap, child_t *c);
+
+/* lifecycle.c: start, fork, reaping, exit */
+void alcove_init(alcove_t *ap, int in, int out);
+/* Called in a new child, with its control socket: drop everything that
+ * belongs to the parent and start over as a child's event loop. */
+void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
+/* A control process must not outlive its parent. The kernel forgets
+ * this on every change of credentials, so setuid and its kin call this
+ * again. In a new PID namespace the parent is not visible (getppid() is
+ * 0). */
+void pdeathsig_arm(alcove_t *ap);
+/* The child pid was reaped with status: a stop is no exit; an exit is
+ * reported once the child's output is all read. */
+void child_reaped(alcove_t *ap, pid_t pid, int status);
+/* Reap every child that has exited (SIGCHLD). */
+void child_reap(alcove_t *ap);
+/* c exited and all it wrote is read: report its exit, forget it. */
 void child_finish(alcove_t *ap, child_t *c);
-void child_closefds(child_t *c);
-bool fd_internal(alcove_t *ap, int64_t fd);
-/* The child whose stdin (0), stdout (1) or stderr (2) is fd here. */
-child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
+/* Stop every child and wait for them.
+ *
+ * Programs get their signaloneof signal and, SHUTDOWN_MS later, SIGKILL.
+ * Event loop children see their control socket close and do the same
+ * for their own children, so they are given longer, the more so the
+ * higher in the tree: a parent that killed them first would orphan
+ * their children.
+ *
+ * Async-signal-safe: upstream gone during a blocking call, the SIGIO
+ * handler (sig.c) runs it. So it allocates nothing and changes no list:
+ * a child found dead is only marked. */
+void stop_children(alcove_t *ap);
+/* Stop every child, send what is left upstream and exit. */
+void alcove_shutdown(alcove_t *ap) __attribute__((noreturn));
 
 /* call_id.c: the children (ulimit -n) / 4 - 4 allows */
 int32_t maxchild_of(uint64_t nofile);
@@ -238,10 +339,8 @@ void sig_block_calls(alcove_t *ap, bool on);
 
 /* dispatch.c */
 void dispatch(alcove_t *ap, const down_hdr_t *h);
-int up_frames(alcove_t *ap);
 void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
 void reply_ok_to(alcove_t *ap, uint32_t id);
-int set_nonblock(int fd);
 
 /* die.c: code is one of DIE_* (gen/facts.eterm), a broken invariant */
 void die(int code, const char *why) __attribute__((noreturn));

@@ -26,10 +26,10 @@ static void reply_send(alcove_t *ap, uint32_t id, uint8_t status)
         status = ALCOVE_BADARG;
     if (status != ALCOVE_OK)
         ap->x.index = REPLY_HDR;
-    if (reply_frame(&ap->up_obuf.b, ap->x.buff, (size_t)ap->x.index, id,
+    if (reply_frame(&ap->up.obuf.b, ap->x.buff, (size_t)ap->x.index, id,
                     status) < 0)
         die(DIE_NOMEM, "out of memory");
-    obuf_mark(ap, &ap->up_obuf);
+    obuf_mark(ap, &ap->up.obuf);
     if (ap->x.buffsz > REPLY_KEEP) {
         ei_x_free(&ap->x);
         if (ei_x_new(&ap->x) < 0)
@@ -69,7 +69,7 @@ static void run(alcove_t *ap, const down_hdr_t *h)
         reply_status(ap, h->id, ALCOVE_BADARG);
         return;
     }
-    if (filtered(ap->filter, nr)) {
+    if (filtered(ap->opt.filter, nr)) {
         reply_status(ap, h->id, ALCOVE_UNDEF);
         return;
     }
@@ -211,7 +211,7 @@ void dispatch(alcove_t *ap, const down_hdr_t *h)
             stdio(ap, h);
         break;
     case MSG_SHUTDOWN:
-        ap->up_closed = true;
+        ap->up.closed = true;
         break;
     case MSG_HELLO:
         /* the driver's, first of all: never answered */

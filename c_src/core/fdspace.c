@@ -16,6 +16,9 @@
  * When the split does not hold (a user descriptor at FD_BASE or above,
  * no room up there, a kernel without CLOSE_RANGE_UNSHARE) fork_fast is
  * cleared and forks copy and close as before.
+ *
+ * Also here: which descriptors are the loop's own, out of calls' reach
+ * (fd_internal), and how many of its pipes are grown (pipe_grow).
  */
 #include "core/alcove.h"
 
@@ -64,9 +67,9 @@ static bool none_above(int base, const int *own, size_t nown)
 
 void fdspace_init(alcove_t *ap, const int *own, size_t nown)
 {
-    ap->fd_base = FD_BASE;
-    ap->fork_fast = false;
-    if (ap->fork_never)
+    ap->fds.base = FD_BASE;
+    ap->fds.fork_fast = false;
+    if (ap->fds.fork_never)
         return;
 #ifdef HAVE_UNSHARE
     struct rlimit nofile;
@@ -77,7 +80,7 @@ void fdspace_init(alcove_t *ap, const int *own, size_t nown)
     /* closes nothing: tells whether the kernel knows the flag */
     if (syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_UNSHARE) < 0)
         return;
-    ap->fork_fast = none_above(FD_BASE, own, nown);
+    ap->fds.fork_fast = none_above(FD_BASE, own, nown);
 #else
     (void)own;
     (void)nown;
@@ -86,12 +89,12 @@ void fdspace_init(alcove_t *ap, const int *own, size_t nown)
 
 int fd_high(alcove_t *ap, int fd)
 {
-    if (fd < 0 || fd >= ap->fd_base)
+    if (fd < 0 || fd >= ap->fds.base)
         return fd;
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, ap->fd_base);
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, ap->fds.base);
     if (hi < 0) {
         /* no room up there: this descriptor stays where children get it */
-        ap->fork_fast = false;
+        ap->fds.fork_fast = false;
         return fd;
     }
     close(fd);
@@ -100,19 +103,19 @@ int fd_high(alcove_t *ap, int fd)
 
 void fd_note(alcove_t *ap, int64_t fd)
 {
-    if (fd >= ap->fd_base)
-        ap->fork_fast = false;
+    if (fd >= ap->fds.base)
+        ap->fds.fork_fast = false;
 }
 
 void fd_probe(alcove_t *ap)
 {
-    if (!ap->fork_fast)
+    if (!ap->fds.fork_fast)
         return;
     /* descriptors are given lowest first: a new one up there means none
      * is left below */
-    int fd = fcntl(ap->epfd, F_DUPFD, 0);
-    if (fd < 0 || fd >= ap->fd_base)
-        ap->fork_fast = false;
+    int fd = fcntl(ap->ev.epfd, F_DUPFD, 0);
+    if (fd < 0 || fd >= ap->fds.base)
+        ap->fds.fork_fast = false;
     if (fd >= 0)
         close(fd);
 }
@@ -120,11 +123,51 @@ void fd_probe(alcove_t *ap)
 int fdspace_unshare(const alcove_t *ap)
 {
 #ifdef HAVE_UNSHARE
-    return (int)syscall(SYS_close_range, (unsigned)ap->fd_base, ~0U,
+    return (int)syscall(SYS_close_range, (unsigned)ap->fds.base, ~0U,
                         CLOSE_RANGE_UNSHARE);
 #else
     (void)ap;
     return -1;
+#endif
+}
+
+/* The loop's own descriptors are not the caller's to close, read, write
+ * or change: a write to the upstream channel would be taken for frames,
+ * a read would take requests out of it, a cleared O_NONBLOCK would block
+ * the loop. (This prevents accidents: it is no boundary, as a path such
+ * as /proc/self/fd/1 opens the same pipe again.) */
+bool fd_internal(alcove_t *ap, int64_t fd)
+{
+    /* split: the loop's descriptors are exactly those above fd_base, and
+     * upstream, which the port has on 0 and 1 */
+    if (ap->fds.fork_fast)
+        return fd >= ap->fds.base || fd == ap->up.in.fd || fd == ap->up.out.fd;
+    if (fd == ap->ev.epfd || fd == ap->sig.pipe[0] || fd == ap->sig.pipe[1] ||
+        fd == ap->up.in.fd || fd == ap->up.out.fd ||
+        (fd >= 0 &&
+         (fd == ap->up.spipe[0] || fd == ap->up.spipe[1] || fd == ap->up.ctl)))
+        return true;
+    for (child_t *c = ap->kids.first; c; c = c->next)
+        if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
+            fd == c->err.fd)
+            return true;
+    return false;
+}
+
+bool pipe_grow(alcove_t *ap, int fd, bool *grown)
+{
+#ifdef F_SETPIPE_SZ
+    if (*grown || ap->fds.pipes_grown >= PIPE_GROW_MAX ||
+        fcntl(fd, F_SETPIPE_SZ, PIPE_BIG) < 0)
+        return false;
+    *grown = true;
+    ap->fds.pipes_grown++;
+    return true;
+#else
+    (void)ap;
+    (void)fd;
+    (void)grown;
+    return false;
 #endif
 }
 

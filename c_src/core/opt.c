@@ -11,7 +11,7 @@ static const struct {
     int flag;
     size_t off;
 } opts[OPT_COUNT] = {
-#define OPT_ENTRY(name, flag) {#name, flag, offsetof(alcove_t, name)},
+#define OPT_ENTRY(name, flag) {#name, flag, offsetof(alcove_t, opt.name)},
     ALCOVE_OPTIONS(OPT_ENTRY)
 #undef OPT_ENTRY
 };

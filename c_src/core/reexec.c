@@ -195,25 +195,25 @@ static int handover_write(alcove_t *ap, uint32_t id)
                     .id = id,
                     .depth = ap->depth,
                     .ppid = ap->ppid,
-                    .up_in = ap->up_in.fd,
-                    .up_out = ap->up_out.fd,
-                    .upctl = ap->upctl,
-                    .maxchild = ap->maxchild,
-                    .maxforkdepth = ap->maxforkdepth,
-                    .exit_status = ap->exit_status,
-                    .termsig = ap->termsig,
-                    .flowcontrol = ap->flowcontrol,
-                    .signaloneof = ap->signaloneof,
-                    .fork_fast = ap->fork_fast};
+                    .up_in = ap->up.in.fd,
+                    .up_out = ap->up.out.fd,
+                    .upctl = ap->up.ctl,
+                    .maxchild = ap->opt.maxchild,
+                    .maxforkdepth = ap->opt.maxforkdepth,
+                    .exit_status = ap->opt.exit_status,
+                    .termsig = ap->opt.termsig,
+                    .flowcontrol = ap->opt.flowcontrol,
+                    .signaloneof = ap->opt.signaloneof,
+                    .fork_fast = ap->fds.fork_fast};
     memcpy(h.magic, magic, sizeof(h.magic));
-    memcpy(h.filter, ap->filter, sizeof(h.filter));
-    memcpy(h.child_filter, ap->child_filter, sizeof(h.child_filter));
+    memcpy(h.filter, ap->opt.filter, sizeof(h.filter));
+    memcpy(h.child_filter, ap->opt.child_filter, sizeof(h.child_filter));
     for (int i = 0; i < NSIG; i++)
-        h.sigdisp[i] = (uint8_t)ap->sigdisp[i];
+        h.sigdisp[i] = (uint8_t)ap->sig.disp[i];
 
     /* the request being run (the exec) is whole at the head (up_frames
      * runs only whole frames): what follows it is handed over */
-    const abuf_t *b = &ap->up_ibuf;
+    const abuf_t *b = &ap->up.ibuf;
     size_t used = b->len < FRAME_LEN ? 0 : FRAME_LEN + get32(abuf_head(b));
     if (used > b->len)
         used = b->len;
@@ -245,13 +245,13 @@ int reexec_prepare(alcove_t *ap, uint32_t id)
     if (fd < 0)
         return -1;
     /* out of the way of REEXEC_FD, which it could be */
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, ap->fd_base);
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, ap->fds.base);
     close(fd);
     if (hi < 0)
         return -1;
     fd = hi;
     /* what REEXEC_FD holds is kept, or nothing is done */
-    saved_fd = fcntl(REEXEC_FD, F_DUPFD_CLOEXEC, ap->fd_base);
+    saved_fd = fcntl(REEXEC_FD, F_DUPFD_CLOEXEC, ap->fds.base);
     if (saved_fd < 0 && errno != EBADF) {
         close(fd);
         return -1;
@@ -266,9 +266,9 @@ int reexec_prepare(alcove_t *ap, uint32_t id)
     }
     close(fd);
     /* upstream is kept: on 0 and 1 for the port, which are kept anyway */
-    if (cloexec(ap->up_in.fd, false) < 0 ||
-        cloexec(ap->up_out.fd, false) < 0 ||
-        (ap->upctl >= 0 && cloexec(ap->upctl, false) < 0)) {
+    if (cloexec(ap->up.in.fd, false) < 0 ||
+        cloexec(ap->up.out.fd, false) < 0 ||
+        (ap->up.ctl >= 0 && cloexec(ap->up.ctl, false) < 0)) {
         int err = errno;
         reexec_undo(ap);
         errno = err;
@@ -287,11 +287,11 @@ void reexec_undo(alcove_t *ap)
         close(REEXEC_FD);
     }
     if (ap->depth > 0) {
-        (void)cloexec(ap->up_in.fd, true);
-        (void)cloexec(ap->up_out.fd, true);
+        (void)cloexec(ap->up.in.fd, true);
+        (void)cloexec(ap->up.out.fd, true);
     }
-    if (ap->upctl >= 0)
-        (void)cloexec(ap->upctl, true);
+    if (ap->up.ctl >= 0)
+        (void)cloexec(ap->up.ctl, true);
 }
 
 static bool fd_open(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) >= 0; }
@@ -310,33 +310,33 @@ bool reexec_resume(alcove_t *ap, reexec_t *r)
 
     ap->depth = h.depth;
     ap->ppid = h.ppid;
-    ap->upctl = h.upctl;
-    ap->maxchild = h.maxchild;
-    ap->maxforkdepth = h.maxforkdepth;
-    ap->exit_status = h.exit_status;
-    ap->termsig = h.termsig;
-    ap->flowcontrol = h.flowcontrol;
-    ap->signaloneof = h.signaloneof;
+    ap->up.ctl = h.upctl;
+    ap->opt.maxchild = h.maxchild;
+    ap->opt.maxforkdepth = h.maxforkdepth;
+    ap->opt.exit_status = h.exit_status;
+    ap->opt.termsig = h.termsig;
+    ap->opt.flowcontrol = h.flowcontrol;
+    ap->opt.signaloneof = h.signaloneof;
     /* the probe itself may be what a filter kills on */
-    ap->fork_never = h.fork_fast == 0;
-    memcpy(ap->filter, h.filter, sizeof(ap->filter));
-    memcpy(ap->child_filter, h.child_filter, sizeof(ap->child_filter));
+    ap->fds.fork_never = h.fork_fast == 0;
+    memcpy(ap->opt.filter, h.filter, sizeof(ap->opt.filter));
+    memcpy(ap->opt.child_filter, h.child_filter, sizeof(ap->opt.child_filter));
     for (int i = 1; i < NSIG; i++)
         r->sigdisp[i] = h.sigdisp[i] < SIGDISP_KEEP ? (sigdisp_t)h.sigdisp[i]
                                                     : SIGDISP_DFL;
-    if (h.pending > 0 && (abuf_reserve(&ap->up_ibuf, (size_t)h.pending) < 0 ||
-                          !pread_all(REEXEC_FD, abuf_tail(&ap->up_ibuf),
+    if (h.pending > 0 && (abuf_reserve(&ap->up.ibuf, (size_t)h.pending) < 0 ||
+                          !pread_all(REEXEC_FD, abuf_tail(&ap->up.ibuf),
                                      (size_t)h.pending, (off_t)sizeof(h))))
         die(DIE_SYS, "handover");
-    ap->up_ibuf.len += (size_t)h.pending;
+    ap->up.ibuf.len += (size_t)h.pending;
     close(REEXEC_FD);
 
     if (ap->depth > 0) {
         (void)cloexec(h.up_in, true);
         (void)cloexec(h.up_out, true);
     }
-    if (ap->upctl >= 0)
-        (void)cloexec(ap->upctl, true);
+    if (ap->up.ctl >= 0)
+        (void)cloexec(ap->up.ctl, true);
     r->in = h.up_in;
     r->out = h.up_out;
     r->id = h.id;
@@ -346,7 +346,7 @@ bool reexec_resume(alcove_t *ap, reexec_t *r)
 void ctl_hello(alcove_t *ap, const char *body, size_t len)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (ap->depth != 0 || ap->upctl >= 0 || len <= CTL_SECRET_LEN ||
+    if (ap->depth != 0 || ap->up.ctl >= 0 || len <= CTL_SECRET_LEN ||
         len - CTL_SECRET_LEN > sizeof(sa.sun_path))
         return;
     memcpy(sa.sun_path, body + CTL_SECRET_LEN, len - CTL_SECRET_LEN);
@@ -374,15 +374,15 @@ void ctl_hello(alcove_t *ap, const char *body, size_t len)
         close(fd);
         return;
     }
-    ap->upctl = fd_high(ap, fd);
+    ap->up.ctl = fd_high(ap, fd);
 }
 
 void ctl_say(alcove_t *ap, char what)
 {
-    if (ap->upctl < 0)
+    if (ap->up.ctl < 0)
         return;
     ssize_t n;
     do
-        n = write(ap->upctl, &what, 1);
+        n = write(ap->up.ctl, &what, 1);
     while (n < 0 && errno == EINTR);
 }

@@ -79,11 +79,11 @@ static void die_of(int signum)
  * POLL_IN, not POLL_HUP: poll(2) tells. */
 static void up_check(alcove_t *ap)
 {
-    struct pollfd pfd = {.fd = ap->up_in.fd, .events = POLLIN | POLLRDHUP};
+    struct pollfd pfd = {.fd = ap->up.in.fd, .events = POLLIN | POLLRDHUP};
     if (poll(&pfd, 1, 0) == 1 &&
         (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
         stop_children(ap);
-        _exit(ap->leave_status);
+        _exit(ap->life.status);
     }
 }
 
@@ -94,7 +94,7 @@ static void on_signal(int signum, siginfo_t *info, void *ctx)
     if (fault(signum) && info->si_code > 0)
         die_of(signum);
     if (signum == SIGIO && sig_ap && info->si_code > 0 &&
-        info->si_fd == sig_ap->up_in.fd) {
+        info->si_fd == sig_ap->up.in.fd) {
         up_check(sig_ap);
         errno = saved;
         return;
@@ -118,12 +118,12 @@ static int catch_signal(int signum, bool nocldstop)
     return sigaction(signum, &sa, NULL);
 }
 
-/* The loop's own handler for signum, as ap->sigdisp wants it. */
+/* The loop's own handler for signum, as ap->sig.disp wants it. */
 static int catch_owned(alcove_t *ap, int signum)
 {
     /* sig_info reports stops and continues (ptrace's too) */
     return catch_signal(signum, signum == SIGCHLD &&
-                                    ap->sigdisp[SIGCHLD] != SIGDISP_INFO);
+                                    ap->sig.disp[SIGCHLD] != SIGDISP_INFO);
 }
 
 /* The signals glibc keeps for itself (sigaction refuses them) may come
@@ -148,13 +148,13 @@ static int sig_defaults(alcove_t *ap)
         if (i == SIGKILL || i == SIGSTOP || loop_owned(i))
             continue;
         if (catch_signal(i, false) == 0)
-            ap->sigdisp[i] = SIGDISP_INFO;
+            ap->sig.disp[i] = SIGDISP_INFO;
         else
             reserved_default(i);
     }
-    ap->sigdisp[SIGPIPE] = SIGDISP_INFO;
-    ap->sigdisp[SIGIO] = SIGDISP_INFO;
-    ap->sigdisp[SIGCHLD] = SIGDISP_DFL;
+    ap->sig.disp[SIGPIPE] = SIGDISP_INFO;
+    ap->sig.disp[SIGIO] = SIGDISP_INFO;
+    ap->sig.disp[SIGCHLD] = SIGDISP_DFL;
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
         if (catch_owned(ap, owned[i]) < 0)
             return -1;
@@ -163,15 +163,15 @@ static int sig_defaults(alcove_t *ap)
 
 int sig_init(alcove_t *ap, bool fresh)
 {
-    if (pipe2(ap->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (pipe2(ap->sig.pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
-    ap->sigpipe[0] = fd_high(ap, ap->sigpipe[0]);
-    ap->sigpipe[1] = fd_high(ap, ap->sigpipe[1]);
-    sig_wfd = ap->sigpipe[1];
+    ap->sig.pipe[0] = fd_high(ap, ap->sig.pipe[0]);
+    ap->sig.pipe[1] = fd_high(ap, ap->sig.pipe[1]);
+    sig_wfd = ap->sig.pipe[1];
     sig_ap = ap;
-    ap->sigref = (fdref_t){.fd = ap->sigpipe[0], .kind = FD_SIGNAL};
-    fd_watch(ap, &ap->sigref, EPOLLIN);
-    ap->up_async = false;
+    ap->sig.ref = (fdref_t){.fd = ap->sig.pipe[0], .kind = FD_SIGNAL};
+    fd_watch(ap, &ap->sig.ref, EPOLLIN);
+    ap->sig.up_async = false;
     /* a forked child keeps the handlers it was forked with; a new image
      * (the port, a re-exec) has none */
     return fresh ? sig_defaults(ap) : 0;
@@ -197,7 +197,7 @@ void sig_read(alcove_t *ap)
     bool chld = false;
 
     for (;;) {
-        ssize_t n = read(ap->sigpipe[0], si, sizeof(si));
+        ssize_t n = read(ap->sig.pipe[0], si, sizeof(si));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -206,26 +206,26 @@ void sig_read(alcove_t *ap)
             if (si[i].si_signo == SIGCHLD)
                 chld = true;
             if (si[i].si_signo > 0 && si[i].si_signo < NSIG &&
-                ap->sigdisp[si[i].si_signo] == SIGDISP_INFO)
+                ap->sig.disp[si[i].si_signo] == SIGDISP_INFO)
                 send_signal_event(ap, &si[i]);
         }
     }
-    ap->sigref.readable = false;
+    ap->sig.ref.readable = false;
     /* under sig_info the caller reaps, with waitpid/4 */
-    if (chld && ap->sigdisp[SIGCHLD] != SIGDISP_INFO)
+    if (chld && ap->sig.disp[SIGCHLD] != SIGDISP_INFO)
         child_reap(ap);
 }
 
 int sig_set(alcove_t *ap, int signum, sigdisp_t disp)
 {
-    sigdisp_t old = ap->sigdisp[signum];
-    ap->sigdisp[signum] = disp;
+    sigdisp_t old = ap->sig.disp[signum];
+    ap->sig.disp[signum] = disp;
     int rv = loop_owned(signum)     ? catch_owned(ap, signum)
              : disp == SIGDISP_INFO ? catch_signal(signum, false)
              : disp == SIGDISP_IGN  ? set_handler(signum, SIG_IGN)
                                     : set_handler(signum, SIG_DFL);
     if (rv < 0) {
-        ap->sigdisp[signum] = old;
+        ap->sig.disp[signum] = old;
         return -1;
     }
     /* reaping is the loop's again: children that exited meanwhile sent
@@ -243,7 +243,7 @@ void sig_reset(alcove_t *ap)
 {
     sigset_t none;
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-        if (ap->sigdisp[owned[i]] == SIGDISP_IGN)
+        if (ap->sig.disp[owned[i]] == SIGDISP_IGN)
             (void)set_handler(owned[i], SIG_IGN);
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -253,7 +253,7 @@ void sig_reset(alcove_t *ap)
 void sig_restore(alcove_t *ap)
 {
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-        if (ap->sigdisp[owned[i]] == SIGDISP_IGN)
+        if (ap->sig.disp[owned[i]] == SIGDISP_IGN)
             (void)catch_owned(ap, owned[i]);
 }
 
@@ -265,18 +265,19 @@ void sig_restore(alcove_t *ap)
  * this SIGIO from one sent by kill(). */
 void sig_block_calls(alcove_t *ap, bool on)
 {
-    int fd = ap->up_in.fd;
+    int fd = ap->up.in.fd;
     if (fd < 0)
         return;
-    if (!ap->up_async) {
+    if (!ap->sig.up_async) {
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETOWN, getpid()) < 0 ||
             fcntl(fd, F_SETSIG, SIGIO) < 0)
             return; /* not watched: a hangup waits for the call's end */
-        ap->up_flags = fl & ~O_ASYNC;
-        ap->up_async = true;
+        ap->sig.up_flags = fl & ~O_ASYNC;
+        ap->sig.up_async = true;
     }
-    if (fcntl(fd, F_SETFL, on ? ap->up_flags | O_ASYNC : ap->up_flags) < 0)
+    if (fcntl(fd, F_SETFL,
+              on ? ap->sig.up_flags | O_ASYNC : ap->sig.up_flags) < 0)
         return;
     /* upstream may have gone before the signal was armed */
     if (on)

@@ -122,7 +122,7 @@ static pid_t fork_files(alcove_t *ap)
                                NULL, 0UL);
     if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSYS)) {
         /* refused (valgrind, a filter): fork the usual way from now on */
-        ap->fork_fast = false;
+        ap->fds.fork_fast = false;
         return fork();
     }
     return pid;
@@ -134,7 +134,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
     __attribute__((cleanup(fds_close)))
     fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
 
-    if (ap->nchild >= (size_t)ap->maxchild || ap->depth >= ap->maxforkdepth) {
+    if (ap->kids.n >= (size_t)ap->opt.maxchild ||
+        ap->depth >= ap->opt.maxforkdepth) {
         errno = EAGAIN;
         return -1;
     }
@@ -156,13 +157,13 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
 #ifdef __linux__
-    fast = ap->fork_fast && flags == 0;
+    fast = ap->fds.fork_fast && flags == 0;
     const size_t its[] = {0, 3, 5, 7, 9};
     for (size_t i = 0; i < sizeof(its) / sizeof(its[0]); i++)
-        if (f.fd[its[i]] >= ap->fd_base)
+        if (f.fd[its[i]] >= ap->fds.base)
             fast = false;
     *pid = fast ? fork_files(ap) : fork_or_clone(flags);
-    fast = fast && ap->fork_fast;
+    fast = fast && ap->fds.fork_fast;
 #else
     *pid = fork_or_clone(flags);
 #endif

@@ -62,13 +62,13 @@ static alcove_t loop_ap;
 /* The port's state as alcove.c's main sets it, on descriptors 0 and 1. */
 static void port_init(void)
 {
-    loop_ap.maxchild = 64;
-    loop_ap.maxforkdepth = 16;
-    loop_ap.exit_status = 1;
-    loop_ap.termsig = 1;
-    loop_ap.flowcontrol = -1;
-    loop_ap.signaloneof = SIGTERM;
-    loop_ap.upctl = -1;
+    loop_ap.opt.maxchild = 64;
+    loop_ap.opt.maxforkdepth = 16;
+    loop_ap.opt.exit_status = 1;
+    loop_ap.opt.termsig = 1;
+    loop_ap.opt.flowcontrol = -1;
+    loop_ap.opt.signaloneof = SIGTERM;
+    loop_ap.up.ctl = -1;
     alcove_init(&loop_ap, STDIN_FILENO, STDOUT_FILENO);
 }
 
@@ -78,7 +78,7 @@ static void port_run(void)
 {
     for (;;) {
         alcove_loop(&loop_ap);
-        loop_ap.newchild = false;
+        loop_ap.life.newchild = false;
     }
 }
 

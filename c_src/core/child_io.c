@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A child's I/O: frames from its control socket, passed upstream; its
+ * stdout and stderr, read into frames upstream (or spliced: upstream.c);
+ * writes to its stdin, answered once their bytes are in the pipe; and
+ * eof/3 on any of the three.
+ */
+#include "core/alcove.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static void ack(alcove_t *ap, uint32_t id)
+{
+    char t[REPLY_HDR + 8];
+    int idx = REPLY_HDR;
+    ei_encode_version(t, &idx);
+    ei_encode_atom(t, &idx, "ok");
+    if (reply_frame(&ap->up.obuf.b, t, (size_t)idx, id, 0) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &ap->up.obuf);
+}
+
+/* stdin closed on a child still in its event loop: it shuts down as the
+ * port does when its stdin closes (its children get their signaloneof
+ * signal, it exits 0), after the requests sent to it before. */
+static void ctl_shutdown(alcove_t *ap, child_t *c)
+{
+    char f[FRAME_LEN + DOWN_HDR] = {0};
+    put32(f, DOWN_HDR);
+    f[FRAME_LEN] = MSG_SHUTDOWN;
+    if (abuf_append(&c->ctl_out.b, f, sizeof(f)) < 0)
+        die(DIE_NOMEM, "out of memory");
+    obuf_mark(ap, &c->ctl_out);
+}
+
+void child_wrote(alcove_t *ap, child_t *c)
+{
+    c->stdin_written = c->stdin_total - c->stdin_out.b.len;
+    size_t i = 0;
+    while (i < c->nacks && c->acks[i].end <= c->stdin_written)
+        ack(ap, c->acks[i++].id);
+    if (i > 0) {
+        memmove(c->acks, c->acks + i, (c->nacks - i) * sizeof(*c->acks));
+        c->nacks -= i;
+    }
+    if (c->eof_pending && c->stdin_out.b.len == 0) {
+        c->eof_pending = false;
+        ref_close(&c->in);
+        ack(ap, c->eof_id);
+        if (c->ctl.fd >= 0 && !c->exited)
+            ctl_shutdown(ap, c);
+    }
+}
+
+int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id)
+{
+    if (stream == EOF_STDIN) {
+        /* answered once what was written before is in the pipe */
+        if (c->in.fd < 0 || c->eof_pending)
+            return EBADF;
+        c->eof_pending = true;
+        c->eof_id = id;
+        child_wrote(ap, c);
+        return 0;
+    }
+    fdref_t *r = stream == EOF_STDOUT ? &c->out : &c->err;
+    if (r->fd < 0)
+        return EBADF;
+    rq_drop(ap, r);
+    /* what was spliced from it is in spipe and still goes upstream */
+    splice_release(ap, r);
+    ref_close(r);
+    ack(ap, id);
+    /* an exit that waited for this pipe's end is reported now */
+    child_finish(ap, c);
+    return 0;
+}
+
+static void ctl_closed(alcove_t *ap, child_t *c)
+{
+    ref_close(&c->ctl);
+    abuf_free(&c->ctl_in);
+    abuf_free(&c->ctl_out.b);
+    send_up(ap, MSG_CLOSED, c->pid, NULL, 0);
+}
+
+/* Frames from a child's control socket: replies pass through, the rest
+ * get the child's PID pushed on their fork chain. */
+static bool ctl_read(alcove_t *ap, child_t *c)
+{
+    abuf_t *b = &c->ctl_in;
+    size_t want = frame_want(b, 64 * 1024);
+    if (abuf_reserve(b, want) < 0)
+        die(DIE_NOMEM, "out of memory");
+
+    ssize_t n = read(c->ctl.fd, abuf_tail(b), want);
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n < 0 && errno == EAGAIN)
+        return false;
+    if (n <= 0) {
+        ctl_closed(ap, c);
+        return false;
+    }
+    b->len += (size_t)n;
+
+    for (;;) {
+        const char *body;
+        uint32_t len;
+        frame_res_t fr = frame_next(b, &body, &len);
+        if (fr == FRAME_MORE)
+            break;
+        int rv = -1;
+        if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
+            rv =
+                abuf_append(&ap->up.obuf.b, body - FRAME_LEN, FRAME_LEN + len);
+        else if (fr == FRAME_OK)
+            rv = up_push(&ap->up.obuf.b, (uint32_t)c->pid, body, len);
+        if (rv < 0) {
+            /* a child that speaks nonsense is cut off, not obeyed */
+            kill(c->pid, SIGKILL);
+            ctl_closed(ap, c);
+            return false;
+        }
+        abuf_consume(b, FRAME_LEN + len);
+    }
+    obuf_mark(ap, &ap->up.obuf);
+    abuf_trim(b, KEEP_CHILD);
+    return (size_t)n == want || c->ctl.hup;
+}
+
+static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
+{
+    /* left readable: setcpid/5 will queue it; a dead child's output is
+     * read whatever its flow control, or its exit would never come */
+    if (c->flowcontrol == 0 && !c->exited)
+        return false;
+    /* its bytes are on their way upstream: read again once they are */
+    if (ap->up.splice.src == r || stdio_splice(ap, c, r))
+        return false;
+
+    char *p = up_begin(&ap->up.obuf.b, READ_CHUNK);
+    if (p == NULL)
+        die(DIE_NOMEM, "out of memory");
+    ssize_t n = read(r->fd, p, READ_CHUNK);
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n < 0 && errno == EAGAIN && !c->exited)
+        return false;
+    if (n <= 0) {
+        /* EOF, or a dead child's pipe is empty: whatever else writes to
+         * it now is a stray descendant, not the child */
+        ref_close(r);
+        return false;
+    }
+    up_commit(&ap->up.obuf.b, r->kind == FD_STDOUT ? MSG_STDOUT : MSG_STDERR,
+              (uint32_t)c->pid, (size_t)n);
+    r->big = n >= SPLICE_MIN;
+    /* a full default pipe: this child streams its output */
+    if (r->kind == FD_STDOUT && n >= 65536)
+        (void)pipe_grow(ap, r->fd, &c->out_grown);
+    obuf_mark(ap, &ap->up.obuf);
+    if (c->flowcontrol > 0)
+        c->flowcontrol--;
+    /* a dead child's pipe is read to its end: no edge may come again */
+    return n == READ_CHUNK || c->exited || r->hup;
+}
+
+void child_read(alcove_t *ap, fdref_t *r)
+{
+    child_t *c = r->child;
+    bool more;
+    if (r->fd < 0)
+        return;
+    if (r->kind == FD_CTL)
+        more = ctl_read(ap, c);
+    else
+        more = stdio_read(ap, c, r);
+
+    if (more)
+        rq_push(ap, r);
+    else if (c->flowcontrol != 0 || r->fd < 0)
+        r->readable = false;
+    child_finish(ap, c);
+}
+
+void child_drain(alcove_t *ap, child_t *c)
+{
+    fdref_t *refs[] = {&c->ctl, &c->out, &c->err};
+    for (size_t i = 0; i < 3; i++) {
+        fdref_t *r = refs[i];
+        rq_drop(ap, r);
+        bool more = true;
+        while (more && r->fd >= 0)
+            more = r->kind == FD_CTL ? ctl_read(ap, c) : stdio_read(ap, c, r);
+        if (r->fd >= 0 && r->kind == FD_CTL)
+            ctl_closed(ap, c);
+    }
+}
