@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Decoding a call's arguments, a tuple, by the types of the call table.
+ * Decoding a call's arguments, a tuple, by the types of the call table,
+ * each into its member of alcove_args_t (at the offset the table gives).
  * Strings are copied, NUL-terminated, into one arena that is reused from
  * call to call, so the hot path allocates nothing once it has warmed up.
  */
@@ -11,6 +12,17 @@
 
 #include "wire/codec.h"
 #include "wire/cstruct.h"
+
+/* An argument as decoded, before it is stored by its type (store). */
+typedef struct {
+    int64_t i, i2;
+    uint64_t u, u2;
+    const char *s;
+    size_t n;
+    char **v;
+    int64_t *ints;
+    struct cstruct *cs;
+} alcove_arg_t;
 
 static struct {
     char *p;
@@ -115,7 +127,7 @@ static int dec_argv(dec_t *d, alcove_arg_t *a)
         alcove_arg_t e;
         if (dec_str(d, &e) < 0)
             return ARGS_BADARG;
-        if (arg_str(&e) == NULL)
+        if (strlen(e.s) != e.n)
             a->i = 1; /* a NUL inside: the handler says einval */
         v[i] = (char *)e.s;
     }
@@ -272,6 +284,7 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     char atom[MAXATOMLEN_UTF8];
     switch (spec->type) {
     case T_INT32:
+    case T_FD:
         return dec_range(d, INT32_MIN, INT32_MAX, &a->i);
     case T_UINT32:
         return dec_range(d, 0, UINT32_MAX, &a->i);
@@ -315,8 +328,67 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     return ARGS_BADARG;
 }
 
+/* Put the decoded a where spec says, as the C type of its argument. */
+static void store(const argspec_t *spec, const alcove_arg_t *a, void *dst)
+{
+#define PUT(type, v)                                                          \
+    do {                                                                      \
+        type v_ = (v);                                                        \
+        memcpy(dst, &v_, sizeof(v_));                                         \
+    } while (0)
+    _Static_assert(sizeof(pid_t) == sizeof(int32_t), "pid_t is 32 bits");
+    switch (spec->type) {
+    case T_INT32:
+        PUT(int32_t, (int32_t)a->i);
+        break;
+    case T_FD:
+        PUT(int, (int)a->i);
+        break;
+    case T_UINT32:
+        PUT(uint32_t, (uint32_t)a->i);
+        break;
+    case T_INT64:
+    case T_CONSTANT:
+    case T_FLAGS:
+        PUT(int64_t, a->i);
+        break;
+    case T_UINT64:
+        PUT(uint64_t, a->u);
+        break;
+    case T_ENUM:
+        PUT(int, (int)a->i);
+        break;
+    case T_IODATA:
+    case T_NIODATA:
+    case T_CALLS:
+        PUT(arg_bytes_t, ((arg_bytes_t){.s = a->s, .n = a->n}));
+        break;
+    case T_ARGV:
+        PUT(arg_argv_t, ((arg_argv_t){.v = a->v, .n = a->n, .nul = a->i}));
+        break;
+    case T_ATOM:
+        PUT(const char *, a->s);
+        break;
+    case T_RLIMIT:
+        PUT(arg_rlimit_t, ((arg_rlimit_t){.cur = a->u, .max = a->u2}));
+        break;
+    case T_TIMEVAL:
+        PUT(arg_timeval_t,
+            ((arg_timeval_t){.set = a->n != 0, .sec = a->i, .usec = a->i2}));
+        break;
+    case T_INTLIST:
+        PUT(arg_ints_t, ((arg_ints_t){.v = a->ints, .n = a->n}));
+        break;
+    case T_PTRARG:
+    case T_CSTRUCT:
+        PUT(const struct cstruct *, a->cs);
+        break;
+    }
+#undef PUT
+}
+
 int args_decode(const alcove_call_t *call, const char *buf, size_t len,
-                alcove_arg_t *arg)
+                alcove_args_t *args)
 {
     dec_t d;
     int arity;
@@ -334,12 +406,20 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
         return ARGS_BADARG;
 
     for (int i = 0; i < arity; i++) {
-        memset(&arg[i], 0, sizeof(arg[i]));
-        int r = dec_one(&d, &call->args[i], &arg[i]);
+        alcove_arg_t a = {0};
+        int r = dec_one(&d, &call->args[i], &a);
         if (r == ARGS_BADARG)
             return ARGS_BADARG;
         if (r == ARGS_ENOTSUP)
             rv = ARGS_ENOTSUP;
+        store(&call->args[i], &a, (char *)args + call->args[i].off);
     }
     return d.idx == d.len ? rv : ARGS_BADARG;
+}
+
+int args_fd(const alcove_call_t *call, const alcove_args_t *args, int i)
+{
+    int fd;
+    memcpy(&fd, (const char *)args + call->args[i].off, sizeof(fd));
+    return fd;
 }
