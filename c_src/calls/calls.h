@@ -123,8 +123,8 @@ enum { ARGS_OK = 0, ARGS_BADARG = -1, ARGS_ENOTSUP = -2 };
 int args_decode(const alcove_call_t *call, const char *buf, size_t len,
                 alcove_args_t *args);
 
-/* The value of argument i, a T_FD, of call. */
-int args_fd(const alcove_call_t *call, const alcove_args_t *args, int i);
+/* Argument i, a T_FD, of call. */
+int *args_fd(const alcove_call_t *call, alcove_args_t *args, int i);
 
 /* The handler of a call that this system does not have. */
 alcove_fn_t alcove_enotsup;

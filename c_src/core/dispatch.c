@@ -106,9 +106,11 @@ static void note_result_fd(alcove_t *ap)
 }
 
 /* The rules applied before the handler: 0 to run it, else the errno of
- * the reply, or -1 once answered. */
+ * the reply, or -1 once answered. One of the loop's own descriptors
+ * (ownfd) becomes -1, which every system call refuses with ebadf: the
+ * handler checks its other arguments first, as for any bad descriptor. */
 static int call_before(alcove_t *ap, const alcove_call_t *call,
-                       const alcove_args_t *args)
+                       alcove_args_t *args)
 {
     /* the port's exec needs the driver's control connection: nothing
      * else would tell the driver that it happened */
@@ -119,15 +121,15 @@ static int call_before(alcove_t *ap, const alcove_call_t *call,
     for (int i = 0; i < call->nargs; i++) {
         if (call->args[i].type != T_FD)
             continue;
-        int fd = args_fd(call, args, i), stream;
+        int *fd = args_fd(call, args, i), stream;
         child_t *c;
         if (call->flags & CALLF_STDIO &&
-            (c = child_stdio(ap, fd, &stream)) != NULL) {
+            (c = child_stdio(ap, *fd, &stream)) != NULL) {
             int err = child_eof(ap, c, stream, ap->req_id);
             return err == 0 ? -1 : err;
         }
-        if (call->flags & CALLF_OWNFD && fd_internal(ap, fd))
-            return EBADF;
+        if (call->flags & CALLF_OWNFD && fd_internal(ap, *fd))
+            *fd = -1;
     }
     return 0;
 }

@@ -417,9 +417,7 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
     return d.idx == d.len ? rv : ARGS_BADARG;
 }
 
-int args_fd(const alcove_call_t *call, const alcove_args_t *args, int i)
+int *args_fd(const alcove_call_t *call, alcove_args_t *args, int i)
 {
-    int fd;
-    memcpy(&fd, (const char *)args + call->args[i].off, sizeof(fd));
-    return fd;
+    return (int *)((char *)args + call->args[i].off);
 }
