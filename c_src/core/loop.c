@@ -506,9 +506,9 @@ void alcove_init(alcove_t *ap, int in, int out)
 }
 
 /* A control process must not outlive its parent. The kernel forgets
- * this on every change of credentials, so setuid and its kin call this
- * again. In a new PID namespace the parent is not visible (getppid() is
- * 0). */
+ * this on every change of credentials, so dispatch calls this again
+ * after each call the table flags creds (setuid and its kin). In a new
+ * PID namespace the parent is not visible (getppid() is 0). */
 void pdeathsig_arm(alcove_t *ap)
 {
     if (ap->depth == 0)

@@ -22,7 +22,7 @@ typedef struct {
     char **v;
     int64_t *ints;
     struct cstruct *cs;
-} alcove_arg_t;
+} val_t;
 
 static struct {
     char *p;
@@ -105,7 +105,7 @@ static const char *copy_str(const char *p, size_t n)
     return s;
 }
 
-static int dec_str(dec_t *d, alcove_arg_t *a)
+static int dec_str(dec_t *d, val_t *a)
 {
     const char *p;
     size_t n;
@@ -115,7 +115,7 @@ static int dec_str(dec_t *d, alcove_arg_t *a)
     return ARGS_OK;
 }
 
-static int dec_argv(dec_t *d, alcove_arg_t *a)
+static int dec_argv(dec_t *d, val_t *a)
 {
     dec_list_t l;
     if (dec_list(d, &l) < 0 || l.bytes != NULL)
@@ -124,7 +124,7 @@ static int dec_argv(dec_t *d, alcove_arg_t *a)
     if (v == NULL)
         return ARGS_BADARG;
     for (int i = 0; i < l.n; i++) {
-        alcove_arg_t e;
+        val_t e;
         if (dec_str(d, &e) < 0)
             return ARGS_BADARG;
         if (strlen(e.s) != e.n)
@@ -153,7 +153,7 @@ static int dec_constant(dec_t *d, const argspec_t *spec, int64_t *v)
     return lookup(spec, atom, v);
 }
 
-static int dec_flags(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+static int dec_flags(dec_t *d, const argspec_t *spec, val_t *a)
 {
     dec_list_t l;
     int rv = ARGS_OK;
@@ -177,7 +177,7 @@ static int dec_flags(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     return rv;
 }
 
-static int dec_enum(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+static int dec_enum(dec_t *d, const argspec_t *spec, val_t *a)
 {
     char atom[MAXATOMLEN_UTF8];
     if (dec_nil(d) == 0)
@@ -193,7 +193,7 @@ static int dec_enum(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     return ARGS_BADARG;
 }
 
-static int dec_calls(dec_t *d, alcove_arg_t *a)
+static int dec_calls(dec_t *d, val_t *a)
 {
     dec_list_t l;
     if (dec_list(d, &l) < 0)
@@ -230,7 +230,7 @@ static int dec_record(dec_t *d, const char *tag)
     return ARGS_OK;
 }
 
-static int dec_rlimit(dec_t *d, alcove_arg_t *a)
+static int dec_rlimit(dec_t *d, val_t *a)
 {
     if (dec_record(d, "alcove_rlimit") < 0 || dec_uint64(d, &a->u) < 0 ||
         dec_uint64(d, &a->u2) < 0)
@@ -238,7 +238,7 @@ static int dec_rlimit(dec_t *d, alcove_arg_t *a)
     return ARGS_OK;
 }
 
-static int dec_timeval(dec_t *d, alcove_arg_t *a)
+static int dec_timeval(dec_t *d, val_t *a)
 {
     if (dec_nil(d) == 0) {
         a->n = 0;
@@ -251,7 +251,7 @@ static int dec_timeval(dec_t *d, alcove_arg_t *a)
     return ARGS_OK;
 }
 
-static int dec_intlist(dec_t *d, alcove_arg_t *a)
+static int dec_intlist(dec_t *d, val_t *a)
 {
     dec_list_t l;
     if (dec_list(d, &l) < 0)
@@ -270,8 +270,7 @@ static int dec_intlist(dec_t *d, alcove_arg_t *a)
     return dec_list_end(d, &l) < 0 ? ARGS_BADARG : ARGS_OK;
 }
 
-static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints,
-                       alcove_arg_t *a)
+static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints, val_t *a)
 {
     a->cs = side_alloc(sizeof(*a->cs));
     if (a->cs == NULL)
@@ -279,7 +278,7 @@ static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints,
     return cstruct_decode(d, spec->table, ints, side_alloc, a->cs);
 }
 
-static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+static int dec_one(dec_t *d, const argspec_t *spec, val_t *a)
 {
     char atom[MAXATOMLEN_UTF8];
     switch (spec->type) {
@@ -329,13 +328,10 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
 }
 
 /* Put the decoded a where spec says, as the C type of its argument. */
-static void store(const argspec_t *spec, const alcove_arg_t *a, void *dst)
+static void store(const argspec_t *spec, const val_t *a, void *dst)
 {
-#define PUT(type, v)                                                          \
-    do {                                                                      \
-        type v_ = (v);                                                        \
-        memcpy(dst, &v_, sizeof(v_));                                         \
-    } while (0)
+/* dst is the member of alcove_args_t of this type */
+#define PUT(type, v) (*(type *)dst = (v))
     _Static_assert(sizeof(pid_t) == sizeof(int32_t), "pid_t is 32 bits");
     switch (spec->type) {
     case T_INT32:
@@ -406,7 +402,7 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
         return ARGS_BADARG;
 
     for (int i = 0; i < arity; i++) {
-        alcove_arg_t a = {0};
+        val_t a = {0};
         int r = dec_one(&d, &call->args[i], &a);
         if (r == ARGS_BADARG)
             return ARGS_BADARG;

@@ -69,7 +69,7 @@ void put_binary(build_t *b, const void *p, size_t n)
         b->failed = true;
         return;
     }
-    grown(ei_x_encode_binary(b->x, p, (long)n));
+    grown(ei_x_encode_binary(b->x, p, (int)n));
 }
 
 void put_error(build_t *b, int errnum)
