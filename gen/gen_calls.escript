@@ -11,8 +11,7 @@
 -mode(compile).
 
 main([Top]) ->
-    {ok, Table} = file:consult(filename:join(Top, "gen/calls.eterm")),
-    {Calls0, Files} = sections(Table, none, [], []),
+    {Calls0, Files} = consult(filename:join(Top, "gen/calls.eterm")),
     Calls = lists:zip(lists:seq(0, length(Calls0) - 1), Calls0),
     ok = check(Calls0),
     write(filename:join(Top, "c_src/gen/alcove_args.h"), c_args_h(Calls)),
@@ -30,16 +29,29 @@ main(_) ->
 
 %% An entry is {Name, Args, Result, Os, Flags, Doc}, or the same with an
 %% Example after Doc; either way the rest of this file sees six elements,
-%% Doc becoming {Doc, Example | none}. A {section, Title, File} before
-%% calls names the handler file of those that follow: sections/4 returns
-%% the calls and, in their order, the file of each.
-sections([], _, Calls, Files) ->
-    {lists:reverse(Calls), lists:reverse(Files)};
-sections([{section, Title, File} | T], _, Calls, Files)
-  when is_list(Title), is_list(File) ->
-    sections(T, File, Calls, Files);
-sections([C | T], File, Calls, Files) when File =/= none ->
-    sections(T, File, [norm(C) | Calls], [File | Files]).
+%% Doc becoming {Doc, Example | none}.
+%%
+%% The table is read as file:consult/1 would, with its section comments
+%% ("%%% Title (File)") kept: each call comes with the handler file of
+%% the section it is in.
+consult(Path) ->
+    {ok, Bin} = file:read_file(Path),
+    {ok, Toks, _} = erl_scan:string(binary_to_list(Bin), 1, [return_comments]),
+    lists:unzip(terms(Toks, none, [])).
+
+terms([], _, []) -> [];
+terms([{comment, _, Text} | T], File, []) ->
+    case re:run(Text, "^%%% .* \\((call_[a-z_]+\\.c)\\)$", [{capture, [1], list}]) of
+        {match, [F]} -> terms(T, F, []);
+        nomatch -> terms(T, File, [])
+    end;
+terms([{dot, _} = Dot | T], File, Acc) when File =/= none ->
+    {ok, Term} = erl_parse:parse_term(lists:reverse([Dot | Acc])),
+    [{norm(Term), File} | terms(T, File, [])];
+terms([{comment, _, _} | T], File, Acc) ->
+    terms(T, File, Acc);
+terms([Tok | T], File, Acc) ->
+    terms(T, File, [Tok | Acc]).
 
 norm({Name, Args, Result, Os, Flags, Doc}) ->
     {Name, Args, Result, Os, Flags, {Doc, none}};

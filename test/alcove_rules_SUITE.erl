@@ -105,7 +105,7 @@ stdio(Config) ->
 %% afterwards still holds it (the fast fork would not copy it).
 newfd(Config) ->
     Drv = ?config(drv, Config),
-    Low = fill_below(Drv, 256),
+    Low = alcove_test:fill_below(Drv, 256),
     {ok, S} = alcove:socket(Drv, [], af_unix, sock_stream, 0),
     true = S >= 256,
     %% room below again, for the new child's pipes
@@ -114,11 +114,3 @@ newfd(Config) ->
     {ok, C} = alcove:fork(Drv, []),
     {ok, "socket:" ++ _} =
         file:read_link("/proc/" ++ integer_to_list(C) ++ "/fd/" ++ integer_to_list(S)).
-
-%% Open /dev/null until the next descriptor would be Base: those opened.
-fill_below(Drv, Base) ->
-    {ok, FD} = alcove:open(Drv, [], "/dev/null", [o_rdonly], 0),
-    case FD of
-        _ when FD =:= Base - 1 -> [FD];
-        _ when FD < Base - 1 -> [FD | fill_below(Drv, Base)]
-    end.

@@ -8,10 +8,9 @@
 #include "calls/calls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <fcntl.h>
 
 #include "core/reexec.h"
 #include "wire/build.h"
