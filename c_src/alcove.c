@@ -17,9 +17,7 @@ static void usage(void)
     /* nothing to do if stderr is gone: the exit status says it */
     (void)fprintf(
         stderr,
-        "usage: alcove [-c maxchild] [-d maxforkdepth] [-e exit_status]\n"
-        "              [-t termsig] [-f flowcontrol] [-s signaloneof]\n"
-        "              [-D depth]\n"
+        "usage: alcove " ALCOVE_OPTUSAGE "\n"
         "Speaks the alcove protocol on stdin and stdout: start it with\n"
         "alcove_drv:start/0,1.\n");
     exit(2);
@@ -63,33 +61,15 @@ int main(int argc, char *argv[])
     ap.flowcontrol = -1;
     ap.signaloneof = SIGTERM;
 
-    while ((ch = getopt(argc, argv, "c:d:e:t:f:s:D:")) != -1) {
-        switch (ch) {
-        case 'c':
-            ap.maxchild = number(optarg);
-            break;
-        case 'd':
-            ap.maxforkdepth = number(optarg);
-            break;
-        case 'e':
-            ap.exit_status = number(optarg);
-            break;
-        case 't':
-            ap.termsig = number(optarg);
-            break;
-        case 'f':
-            ap.flowcontrol = number(optarg);
-            break;
-        case 's':
-            ap.signaloneof = number(optarg);
-            break;
-        case 'D':
+    while ((ch = getopt(argc, argv, ALCOVE_OPTSTRING)) != -1) {
+        int o = opt_by_flag(ch);
+        if (o >= 0)
+            *opt_field(&ap, o) = number(optarg);
+        else if (ch == ALCOVE_OPTFLAG_DEPTH)
             /* the place in the chain comes with the handover: reexec.h */
             (void)number(optarg);
-            break;
-        default:
+        else
             usage();
-        }
     }
 
     ap.upctl = -1;

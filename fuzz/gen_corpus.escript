@@ -14,10 +14,11 @@
 %%
 %% Usage: escript fuzz/gen_corpus.escript [Root]   (Root defaults to .)
 
--define(MSG_CALL, 1).
--define(MSG_STDIN, 2).
--define(MSG_EOF, 3).
--define(MSG_SHUTDOWN, 4).
+%% Frame types: alcove_facts (gen/facts.eterm), as the port has them.
+-define(MSG_CALL, (alcove_facts:down(call))).
+-define(MSG_STDIN, (alcove_facts:down(stdin))).
+-define(MSG_EOF, (alcove_facts:down(eof))).
+-define(MSG_SHUTDOWN, (alcove_facts:down(shutdown))).
 
 %% fuzz_port.c: P1 runs the event loop, P2 has exec'd (its control socket
 %% is closed), P3 has exited; Q1 and Q2 are children of P1, alike.
@@ -39,7 +40,9 @@ main([Root]) ->
     io:format("~s: ~b call seeds, ~b stdin/eof/shutdown seeds~n", [Dir, N, M]).
 
 write_calls(_, [], N) -> N;
-write_calls(Dir, [{Name, Args, _, _, _, _} | Rest], N) ->
+%% An entry has six elements, or seven with an example.
+write_calls(Dir, [Entry | Rest], N) ->
+    {Name, Args} = {element(1, Entry), element(2, Entry)},
     Nr = alcove_proto:call(Name),
     Nr = N, % the call number is the position in calls.eterm
     Tuple = list_to_tuple([alcove_proto:arg(T, value(Name, A, T))

@@ -6,40 +6,23 @@
 # A probe compile drops the names that are not integer constants (SIG_DFL,
 # SIGRTMIN on glibc, ...), so the output compiles with -Wall -Wextra -Werror.
 #
-# usage: sh gen_consts.sh CC OUTFILE   (CC may hold flags: "gcc -m32")
+# usage: sh gen_consts.sh CC SPECS OUTFILE   (CC may hold flags: "gcc -m32")
+# SPECS: c_src/gen/const_tables, the tables of gen/facts.eterm one a line
+# (gen/gen_facts.escript writes it):
+#   table headers names excluded
+# headers comma separated (L: Linux only, N: not Linux, F: FreeBSD only),
+# names and excluded names extended regular expressions ("-" excludes
+# nothing as no name has a dash).
 set -eu
 
-[ $# -eq 2 ] || { echo "usage: $0 CC OUTFILE" >&2; exit 2; }
+[ $# -eq 3 ] || { echo "usage: $0 CC SPECS OUTFILE" >&2; exit 2; }
 cc=$1
-out=$2
+tables=$(cat "$2")
+out=$3
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
-
-# table, headers (L: Linux only, N: not Linux, F: FreeBSD only), names (ERE), excluded names
-# (ERE; "-" excludes nothing as no name has a dash). glibc's <sys/ptrace.h>
-# declares PTRACE_* as enums, invisible to -dM: <linux/ptrace.h> has macros
-# (and the two conflict). F_OK is an access(2) mode; CLONE_ARGS_* are sizes.
-tables='
-signal  signal.h                                          ^SIG[A-Z0-9]+$                    ^SIGSTKSZ$
-errno   errno.h                                           ^E[A-Z0-9]+$                   -
-clone   sched.h,L:linux/sched.h                           ^CLONE_                        ^CLONE_ARGS_
-wait    sys/wait.h                                        ^(WNOHANG|WUNTRACED|WCONTINUED|WEXITED|WSTOPPED|WNOWAIT|__WALL|__WCLONE|__WNOTHREAD)$ -
-file    fcntl.h,sys/stat.h                                ^(O_|S_I)                      -
-fcntl   fcntl.h                                           ^(F_|FD_CLOEXEC$)              ^F_OK$
-mount   sys/mount.h                                       ^(MS_|MNT_|UMOUNT_)            -
-prctl   L:sys/prctl.h,L:linux/seccomp.h                   ^(PR_|SECCOMP_MODE_)           -
-ptrace  L:linux/ptrace.h,N:sys/ptrace.h                   ^PTRACE_                       -
-rlimit  sys/resource.h                                    ^(RLIMIT_|RLIM_INFINITY$)      ^RLIMIT_NLIMITS$
-seccomp L:linux/seccomp.h,L:linux/audit.h,L:linux/filter.h ^(SECCOMP_|AUDIT_ARCH_|BPF_)  -
-ioctl   sys/ioctl.h,L:linux/sockios.h,L:linux/if_tun.h    ^(SIOC|TUN|IFF_|TIOC)          -
-syscall sys/syscall.h                                     ^__NR_                         -
-socket  sys/socket.h                                      ^(AF_|PF_|SOCK_)               -
-prio    sys/resource.h                                    ^PRIO_(PROCESS|PGRP|USER)$     -
-procctl F:sys/procctl.h                                   ^(P_|PROC_)                    -
-cap     F:sys/capsicum.h                                  ^CAP_                          -
-'
 
 # header specs, one a line on stdin -> #include lines
 includes() {

@@ -14,6 +14,7 @@
 -module(alcove_cstruct).
 
 -include("alcove.hrl").
+-include("alcove_facts.hrl").
 
 -export([
     sizeof/1,
@@ -104,9 +105,9 @@ struct_jail2(Path, Hostname, Jailname, IPv4, IPv6) ->
 %% The bytes an element takes in the buffer; the bounds of alcove_proto.
 el_size(Bin) when is_binary(Bin) ->
     byte_size(Bin);
-el_size({ptr, N}) when is_integer(N), N >= 0, N =< 16#1000000 ->
+el_size({ptr, N}) when is_integer(N), N >= 0, N =< ?CSTRUCT_PTR_MAX ->
     erlang:system_info({wordsize, external});
-el_size({ptr, Bin}) when is_binary(Bin), byte_size(Bin) =< 16#1000000 ->
+el_size({ptr, Bin}) when is_binary(Bin), byte_size(Bin) =< ?CSTRUCT_PTR_MAX ->
     erlang:system_info({wordsize, external});
 el_size(_) ->
     erlang:error(badarg).

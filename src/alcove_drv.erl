@@ -53,36 +53,14 @@
     | {exec, string()}
     | {progname, string()}
     | {ctldir, string()}
-    | {depth, non_neg_integer()}
-    | {maxchild, non_neg_integer()}
-    | {maxforkdepth, non_neg_integer()}
-    | {exit_status, 0 | 1}
-    | {termsig, 0 | 1}
-    | {flowcontrol, alcove:int32_t()}
-    | {signaloneof, 0..255}.
+    | port_option().
 
-%% Frame types: c_src/wire/frame.h.
--define(MSG_CALL, 1).
--define(MSG_STDIN, 2).
--define(MSG_EOF, 3).
--define(MSG_SHUTDOWN, 4).
--define(MSG_HELLO, 5).
--define(MSG_REPLY, 1).
--define(MSG_STDOUT, 2).
--define(MSG_STDERR, 3).
--define(MSG_EVENT, 4).
--define(MSG_CLOSED, 5).
--define(MSG_EXEC, 6).
-%% Reply status: c_src/wire/reply.h.
--define(ALCOVE_OK, 0).
--define(ALCOVE_BADARG, 1).
--define(ALCOVE_BADPID, 2).
--define(ALCOVE_UNDEF, 3).
-%% What the port writes on its control connection after an exec of its
-%% own that did not replace it by another program: c_src/core/reexec.h.
--define(CTL_FAILED, $F).
--define(CTL_REEXEC, $R).
--define(SECRET_LEN, 16).
+%% Frame types (MSG_*), reply statuses (ALCOVE_*), FRAME_MAX, DOWN_HDR,
+%% the stream of an EOF (EOF_*), what the port writes on its control
+%% connection after an exec of its own that did not replace it by
+%% another program (CTL_*), and port_option(): from gen/facts.eterm, as
+%% the port's.
+-include("alcove_facts.hrl").
 
 %% stdin is sent in pieces of at most STDIN_PIECE bytes; a writer waits
 %% while more than STDIN_WINDOW bytes to one process are not yet in its
@@ -91,10 +69,6 @@
 -define(STDIN_WINDOW, (4 * 1024 * 1024)).
 %% How long stop/1 waits for the port to stop its children and exit.
 -define(STOP_TIMEOUT, 15000).
-%% The largest frame the port reads (c_src/wire/frame.h): past it the port
-%% cannot find the next frame and stops. A call is refused here instead.
--define(FRAME_MAX, (256 * 1024 * 1024)).
--define(DOWN_HDR, 7).
 
 -record(state, {
     port :: port(),
@@ -190,6 +164,7 @@ call(Drv, Pids, Nr, Args, Timeout) when is_pid(Drv), is_integer(Nr), Nr >= 0,
     Chain = chain(Pids),
     timeout(Timeout),
     Req = [Chain, <<Nr:16>>, term_to_binary(Args)],
+    %% past FRAME_MAX the port cannot find the next frame and stops
     iolist_size(Req) =< ?FRAME_MAX - ?DOWN_HDR orelse erlang:error(badarg),
     Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
     Drv ! {'$alcove_call', Ref, Pids, Nr, Req},
@@ -225,9 +200,9 @@ eof(Drv, Pids, {Stream, Timeout}) when is_pid(Drv) ->
     timeout(Timeout),
     %% the byte after the PIDs names the stream (c_src/wire/frame.h)
     Byte = case Stream of
-               stdin -> 0;
-               stdout -> 1;
-               stderr -> 2;
+               stdin -> ?EOF_STDIN;
+               stdout -> ?EOF_STDOUT;
+               stderr -> ?EOF_STDERR;
                _ -> erlang:error(badarg)
            end,
     case Pids of
@@ -288,14 +263,8 @@ progname() ->
 getopts(Opts) ->
     Exec = string:lexemes(proplists:get_value(exec, Opts, ""), " "),
     Prog = resolve(proplists:get_value(progname, Opts, progname())),
-    Flags = lists:append([["-" ++ Flag, integer_to_list(V)]
-                          || {Opt, Flag} <- [{maxchild, "c"},
-                                             {maxforkdepth, "d"},
-                                             {exit_status, "e"},
-                                             {termsig, "t"},
-                                             {flowcontrol, "f"},
-                                             {signaloneof, "s"},
-                                             {depth, "D"}],
+    Flags = lists:append([[[$-, alcove_facts:option_flag(Opt)], integer_to_list(V)]
+                          || Opt <- alcove_facts:options() ++ alcove_facts:argv_options(),
                              V <- [proplists:get_value(Opt, Opts)],
                              is_integer(V)]),
     Exec ++ [Prog | Flags].
@@ -711,7 +680,7 @@ ctl_event(Event, #state{ctl_events = Events} = State) ->
 %% this connection and refuses to exec itself.
 ctl_listen(State) ->
     Name = <<0, "alcove-", (binary:encode_hex(crypto:strong_rand_bytes(16)))/binary>>,
-    Secret = crypto:strong_rand_bytes(?SECRET_LEN),
+    Secret = crypto:strong_rand_bytes(?CTL_SECRET_LEN),
     try
         {ok, L} = socket:open(local, stream, default),
         ok = socket:bind(L, #{family => local, path => Name}),
@@ -737,11 +706,11 @@ ctl_ready(L, #state{ctl = {listen, L, Secret, Cands}} = State) ->
 ctl_ready(S, #state{ctl = {listen, L, Secret, Cands}} = State)
   when is_map_key(S, Cands) ->
     Got = maps:get(S, Cands),
-    case socket:recv(S, ?SECRET_LEN - byte_size(Got), nowait) of
+    case socket:recv(S, ?CTL_SECRET_LEN - byte_size(Got), nowait) of
         {ok, More} when <<Got/binary, More/binary>> =:= Secret ->
             ctl_close(State#state{ctl = {listen, L, Secret, maps:remove(S, Cands)}}),
             ctl_ready(S, State#state{ctl = {up, S}});
-        {ok, More} when byte_size(Got) + byte_size(More) < ?SECRET_LEN ->
+        {ok, More} when byte_size(Got) + byte_size(More) < ?CTL_SECRET_LEN ->
             Cands1 = Cands#{S => <<Got/binary, More/binary>>},
             ctl_ready(S, State#state{ctl = {listen, L, Secret, Cands1}});
         {select, _} ->

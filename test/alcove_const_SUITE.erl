@@ -28,7 +28,9 @@
     define_name/1,
     define_list/1,
     define_audit_arch/1,
-    cap_constant_enotsup/1
+    cap_constant_enotsup/1,
+    facts_tables/1,
+    facts_options/1
 ]).
 
 suite() ->
@@ -56,7 +58,9 @@ groups() ->
         define_name,
         define_list,
         define_audit_arch,
-        cap_constant_enotsup
+        cap_constant_enotsup,
+        facts_tables,
+        facts_options
     ]}].
 
 init_per_testcase(_Case, Config) ->
@@ -299,3 +303,70 @@ cap_constant_enotsup(Config) ->
     {error, enotsup} = alcove:cap_constant(Drv, [], cap_read),
     {error, enotsup} = alcove:cap_constant(Drv, [], no_such_constant),
     unknown = alcove:define(Drv, [], cap_read).
+
+%% The facts of alcove_facts (gen/facts.eterm, which the port's header is
+%% generated from too) hold for the running port: each table define/3
+%% searches answers through define/3 with the value of its own call, in
+%% one call of the port; the version is the app's; every disposition
+%% sigaction/4 sets reads back.
+facts_tables(Config) ->
+    Drv = ?config(drv, Config),
+    %% a name of each table, found in no table searched before it
+    Sample = #{signal => sigterm, syscall => sys_read,
+               seccomp => seccomp_ret_allow, file => o_wronly, fcntl => f_getfd,
+               mount => ms_bind, prctl => pr_set_name, rlimit => rlimit_nofile,
+               ptrace => ptrace_attach, ioctl => siocgifaddr, clone => clone_newns},
+    Tables = alcove_facts:define_tables(),
+    true = lists:sort(Tables) =:= lists:sort(maps:keys(Sample)),
+    [] = Tables -- alcove_facts:const_tables(),
+    [begin
+         Name = maps:get(T, Sample),
+         Call = list_to_atom(atom_to_list(T) ++ "_constant"),
+         V = alcove:Call(Drv, [], Name),
+         true = is_integer(V),
+         V = alcove:define(Drv, [], Name),
+         V = alcove:constant_value(Drv, [], [atom_to_list(Name)])
+     end || T <- Tables],
+    All = [maps:get(T, Sample) || T <- Tables],
+    Or = lists:foldl(fun(N, Acc) -> alcove:define(Drv, [], N) bor Acc end, 0, All),
+    Or = alcove:define(Drv, [], All),
+    unknown = alcove:define(Drv, [], [sigterm, no_such_constant]),
+    unknown = alcove:constant_value(Drv, [], [<<"sig", 0, "term">>]),
+    %% rlimit's values are unsigned, ORed or not
+    Inf = alcove:rlimit_constant(Drv, [], rlim_infinity),
+    true = Inf > 0,
+    Inf = alcove:define(Drv, [], [rlim_infinity, o_wronly]),
+    {ok, [{application, alcove, App}]} =
+        file:consult(filename:join(code:lib_dir(alcove, src), "alcove.app.src")),
+    Vsn = proplists:get_value(vsn, App),
+    Vsn = alcove_facts:version(),
+    Vsn = binary_to_list(alcove:version(Drv, [])),
+    {ok, C} = alcove:fork(Drv, []),
+    [begin
+         {ok, _} = alcove:sigaction(Drv, [C], sigusr1, D),
+         {ok, D} = alcove:sigaction(Drv, [C], sigusr1, [])
+     end || D <- alcove_facts:sigdisp()],
+    ok.
+
+%% Every option of alcove_facts is set by its flag on the port's command
+%% line (alcove_drv:getopts/1) and inherited by a child, read by
+%% getopt/3 and set by setopt/4; a name that is no option is false.
+facts_options(_Config) ->
+    Values = #{maxchild => 7, maxforkdepth => 5, exit_status => 0, termsig => 0,
+               flowcontrol => 3, signaloneof => 9},
+    Opts = alcove_facts:options(),
+    true = lists:sort(Opts) =:= lists:sort(maps:keys(Values)),
+    {ok, Drv} = alcove_drv:start(maps:to_list(Values)),
+    try
+        {ok, C} = alcove:fork(Drv, []),
+        [V = alcove:getopt(Drv, Pids, O) || {O, V} <- maps:to_list(Values), Pids <- [[], [C]]],
+        [begin
+             true = alcove:setopt(Drv, [C], O, 1),
+             1 = alcove:getopt(Drv, [C], O)
+         end || O <- Opts],
+        false = alcove:getopt(Drv, [], no_such_option),
+        false = alcove:setopt(Drv, [], no_such_option, 1)
+    after
+        alcove_drv:stop(Drv)
+    end,
+    ok.

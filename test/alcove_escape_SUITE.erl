@@ -21,6 +21,8 @@
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
+%% MSG_*: the port's frame types
+-include_lib("alcove/src/alcove_facts.hrl").
 
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_testcase/2, end_per_testcase/2]).
@@ -35,12 +37,6 @@
 -define(T, 10000).
 -define(NOBODY, 65534).
 -define(SETPRIV, ["--reuid=65534", "--regid=65534", "--clear-groups"]).
-%% src/alcove_drv.erl, c_src/wire/frame.h
--define(MSG_REPLY, 1).
--define(MSG_STDOUT, 2).
--define(MSG_STDERR, 3).
--define(MSG_EVENT, 4).
--define(MSG_CLOSED, 5).
 
 suite() ->
     [{timetrap, {seconds, 60}}].

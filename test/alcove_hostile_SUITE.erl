@@ -23,6 +23,8 @@
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
+%% FRAME_MAX, MSG_*, ALCOVE_* (reply statuses), DIE_PROTO: the port's
+-include_lib("alcove/src/alcove_facts.hrl").
 
 -export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
 -export([
@@ -55,20 +57,6 @@
 
 -define(T, 10000).
 -define(MIB, (1024 * 1024)).
-%% c_src/wire/frame.h
--define(FRAME_MAX, (256 * ?MIB)).
--define(MSG_CALL, 1).
--define(MSG_STDIN, 2).
--define(MSG_EOF, 3).
--define(MSG_HELLO, 5).
--define(MSG_SHUTDOWN, 4).
-%% c_src/wire/reply.h
--define(OK, 0).
--define(BADARG, 1).
--define(BADPID, 2).
--define(UNDEF, 3).
-%% c_src/core/alcove.h: die(DIE_PROTO)
--define(DIE_PROTO, 113).
 
 suite() ->
     [{timetrap, {seconds, 60}}].
@@ -142,10 +130,10 @@ frame_truncated(Config) ->
            fun(Id) -> <<?MSG_CALL, Id:32, 16#ffff:16, S:32, 6:16>> end,
            fun(Id) -> <<?MSG_STDIN, Id:32, 1:16, 1, 2>> end,
            fun(Id) -> <<?MSG_EOF, Id:32, 3:16>> end],
-    [{?BADARG, <<>>} = raw(Drv, [], F) || F <- Cut],
+    [{?ALCOVE_BADARG, <<>>} = raw(Drv, [], F) || F <- Cut],
     %% a call frame with a header but no call number
-    {?BADARG, <<>>} = raw(Drv, [], fun(Id) -> <<?MSG_CALL, Id:32, 0:16>> end),
-    {?BADARG, <<>>} = raw(Drv, [S], fun(Id) -> <<?MSG_CALL, Id:32, 1:16, S:32, 6>> end),
+    {?ALCOVE_BADARG, <<>>} = raw(Drv, [], fun(Id) -> <<?MSG_CALL, Id:32, 0:16>> end),
+    {?ALCOVE_BADARG, <<>>} = raw(Drv, [S], fun(Id) -> <<?MSG_CALL, Id:32, 1:16, S:32, 6>> end),
     intact(Config).
 
 %% The length field is authoritative: a frame whose data has not all
@@ -167,15 +155,15 @@ frame_length_larger_than_data(_Config) ->
         ok = sp_write(P, sp_frame(getpid_body(4))),
         %% the long frame: trailing bytes after the term, badarg; the
         %% frame taken as its data never ran; the last one did
-        [{2, ?BADARG, <<>>}, {4, ?OK, PidT}] = sp_replies(P, 2),
+        [{2, ?ALCOVE_BADARG, <<>>}, {4, ?ALCOVE_OK, PidT}] = sp_replies(P, 2),
         Pid = binary_to_term(PidT),
         %% one frame, a byte per write
         [ok = sp_write(P, <<B>>) || <<B>> <= iolist_to_binary(sp_frame(getpid_body(5)))],
-        [{5, ?OK, PidT}] = sp_replies(P, 1),
+        [{5, ?ALCOVE_OK, PidT}] = sp_replies(P, 1),
         %% a hundred frames in one write
         ok = sp_write(P, [sp_frame(getpid_body(I)) || I <- lists:seq(100, 199)]),
         Replies = sp_replies(P, 100),
-        Replies = [{I, ?OK, PidT} || I <- lists:seq(100, 199)],
+        Replies = [{I, ?ALCOVE_OK, PidT} || I <- lists:seq(100, 199)],
         ok = sp_shutdown(P)
     after
         catch port_close(P)
@@ -256,11 +244,11 @@ request_too_large_api(Config) ->
 frame_unknown_type(Config) ->
     Drv = ?config(drv, Config),
     S = ?config(sibling, Config),
-    [{?BADARG, <<>>} = raw(Drv, Chain,
+    [{?ALCOVE_BADARG, <<>>} = raw(Drv, Chain,
                            fun(Id) -> <<Type, Id:32, (length(Chain)):16,
                                         (chain(Chain))/binary, 6:16, 131, 104, 0>> end)
      || Type <- [0, 6, 7, 127, 128, 255], Chain <- [[], [S]]],
-    {?BADARG, <<>>} = raw(Drv, [S], fun(Id) -> <<?MSG_HELLO, Id:32, 1:16, S:32>> end),
+    {?ALCOVE_BADARG, <<>>} = raw(Drv, [S], fun(Id) -> <<?MSG_HELLO, Id:32, 1:16, S:32>> end),
     true = port_command(port(Drv), sp_frame(<<?MSG_HELLO, 0:32, 0:16, 0:128, 0, "x">>)),
     ok = nothing_answered(Drv),
     intact(Config).
@@ -269,8 +257,8 @@ frame_unknown_type(Config) ->
 %% eof/2 answers esrch without sending anything.
 frame_stdio_to_port(Config) ->
     Drv = ?config(drv, Config),
-    {?BADPID, <<>>} = raw(Drv, [], fun(Id) -> <<?MSG_STDIN, Id:32, 0:16, "data">> end),
-    {?BADPID, <<>>} = raw(Drv, [], fun(Id) -> <<?MSG_EOF, Id:32, 0:16>> end),
+    {?ALCOVE_BADPID, <<>>} = raw(Drv, [], fun(Id) -> <<?MSG_STDIN, Id:32, 0:16, "data">> end),
+    {?ALCOVE_BADPID, <<>>} = raw(Drv, [], fun(Id) -> <<?MSG_EOF, Id:32, 0:16>> end),
     {'EXIT', {badpid, _}} = (catch alcove:stdin(Drv, [], "data")),
     {error, esrch} = alcove:eof(Drv, []),
     intact(Config).
@@ -282,7 +270,7 @@ call_unknown_number(Config) ->
     S = ?config(sibling, Config),
     N = length(alcove_proto:calls()),
     Empty = term_to_binary({}),
-    [{?BADARG, <<>>} = raw_call(Drv, Chain, Nr, Empty)
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, Chain, Nr, Empty)
      || Nr <- [N, N + 1, 255, 256, 16#7fff, 16#ffff], Chain <- [[], [S]]],
     [{'EXIT', {badarg, _}} = (catch alcove_drv:call(Drv, Chain, Nr, {}, ?T))
      || Nr <- [N, 16#ffff, 16#10000 + 6, 16#10000 + N, -1, 1 bsl 64, foo],
@@ -330,7 +318,7 @@ arg_wrong_type_raw(Config) ->
                 Res <- [raw_call(Drv, [D], alcove_proto:call(Name),
                                  term_to_binary(list_to_tuple(
                                                   replace(I, Bad, raw_valid(Name)))))],
-                Res =/= {?BADARG, <<>>}],
+                Res =/= {?ALCOVE_BADARG, <<>>}],
     [] = Wrong,
     D = alcove:getpid(Drv, [D]),
     Cwd = alcove:getcwd(Drv, [D]),
@@ -348,7 +336,7 @@ args_malformed_raw(Config) ->
     S = ?config(sibling, Config),
     Nr = alcove_proto:call(iolist_to_bin),
     Good = term_to_binary({<<"x">>}),
-    {?OK, Good1} = raw_call(Drv, [S], Nr, Good),
+    {?ALCOVE_OK, Good1} = raw_call(Drv, [S], Nr, Good),
     <<"x">> = binary_to_term(Good1),
     Bad = [<<>>,
            <<131>>,
@@ -363,9 +351,9 @@ args_malformed_raw(Config) ->
            %% compressed: the port does not inflate
            term_to_binary({binary:copy(<<"x">>, 1000)}, [compressed]),
            term_to_binary(list_to_tuple(lists:duplicate(300, <<"x">>)))],
-    [{?BADARG, <<>>} = raw_call(Drv, Chain, Nr, B) || B <- Bad, Chain <- [[], [S]]],
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, Chain, Nr, B) || B <- Bad, Chain <- [[], [S]]],
     %% a call with no arguments takes {} only
-    [{?BADARG, <<>>} = raw_call(Drv, [S], alcove_proto:call(getpid), B)
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, [S], alcove_proto:call(getpid), B)
      || B <- [<<>>, term_to_binary({x}), term_to_binary([]), <<131, 104, 0, 0>>]],
     intact(Config).
 
@@ -406,7 +394,7 @@ integer_overflow_raw(Config) ->
          {Int, <<131, 104, 1, 111, 16#ffffffff:32, 0, 1>>},
          {Int, <<131, 104, 1, 111, 4:32, 0, 1:24>>},
          {Read, <<131, 104, 2, 97, 0, 110, 8, 0, 16#ffffffffffffffff:64/little>>}],
-    [{?BADARG, <<>>} = raw_call(Drv, Chain, Nr, Args)
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, Chain, Nr, Args)
      || {Nr, Args} <- Cases, Chain <- [[], [S]]],
     %% integers one past the range of their type
     Ranges = [{errno_id, [1 bsl 31]}, {errno_id, [-(1 bsl 31) - 1]},
@@ -421,7 +409,7 @@ integer_overflow_raw(Config) ->
               {alloc, [[{ptr, 16#1000001}]]}, {alloc, [[{ptr, -1}]]},
               {alloc, [[{ptr, 1 bsl 64}]]},
               {alloc, [lists:duplicate(257, <<>>)]}],
-    [{?BADARG, <<>>} = raw_call(Drv, [S], alcove_proto:call(Name),
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, [S], alcove_proto:call(Name),
                                 term_to_binary(list_to_tuple(Args)))
      || {Name, Args} <- Ranges],
     intact(Config).
@@ -572,10 +560,10 @@ iolist_nested(Config) ->
     %% raw: a list where a binary goes
     Nr = alcove_proto:call(iolist_to_bin),
     Nested = lists:foldl(fun(_, Acc) -> [Acc] end, <<"x">>, lists:seq(1, 100000)),
-    [{?BADARG, <<>>} = raw_call(Drv, Chain, Nr, term_to_binary({L}))
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, Chain, Nr, term_to_binary({L}))
      || L <- [[<<"x">>], "x", Deep, Nested], Chain <- [[], [S]]],
     %% as an argv element, or a path
-    [{?BADARG, <<>>} = raw_call(Drv, [S], alcove_proto:call(Name), term_to_binary(Args))
+    [{?ALCOVE_BADARG, <<>>} = raw_call(Drv, [S], alcove_proto:call(Name), term_to_binary(Args))
      || {Name, Args} <- [{execvp, {<<"/bin/true">>, [<<"true">>, Nested]}},
                          {execvp, {<<"/bin/true">>, [Nested]}},
                          {chdir, {Nested}}]],
@@ -687,7 +675,7 @@ fork_chain_bad(Config) ->
      end || Chain <- Bad],
     [ok = alcove:stdin(Drv, Chain, "x") || Chain <- Bad],
     %% PIDs the API refuses (negative, past int32) sent raw: badpid
-    [{?BADPID, <<>>} = raw_call(Drv, Chain, 6, term_to_binary({}))
+    [{?ALCOVE_BADPID, <<>>} = raw_call(Drv, Chain, 6, term_to_binary({}))
      || Chain <- [[16#ffffffff], [16#80000000], [C, 16#ffffffff], [C, G, 16#80000000]]],
     [{'EXIT', {badarg, _}} = (catch alcove:getpid(Drv, Chain))
      || Chain <- [[-1], [1 bsl 31], [C, -1], [x], c]],
@@ -792,7 +780,7 @@ filtered_calls_raw(Config) ->
             binary:copy(<<255>>, 64)],
     [] = [{Chain, alcove_proto:name(Nr), A, R}
           || Chain <- [[C], [C, After]], Nr <- Denied, A <- Args,
-             R <- [raw_call(Drv, Chain, Nr, A)], R =/= {?UNDEF, <<>>}],
+             R <- [raw_call(Drv, Chain, Nr, A)], R =/= {?ALCOVE_UNDEF, <<>>}],
     {'EXIT', {undef, _}} = (catch alcove:execvp(Drv, [C, After], "/bin/true", ["true"])),
     C = alcove:getpid(Drv, [C]),
     After = alcove:getpid(Drv, [C, After]),
@@ -868,7 +856,7 @@ pending(State, Id, Entry) ->
     state = element(1, State),
     setelement(5, State, maps:put(Id, Entry, element(5, State))).
 
-decode({?OK, T}) -> binary_to_term(T).
+decode({?ALCOVE_OK, T}) -> binary_to_term(T).
 
 %% Frames written before this are answered before a call made now: if
 %% one of them was going to be answered, the answer is here.
@@ -902,7 +890,8 @@ sp_replies(P, N) -> sp_replies(P, N, []).
 sp_replies(_, 0, Acc) -> lists:reverse(Acc);
 sp_replies(P, N, Acc) ->
     case sp_next(P) of
-        <<1, Id:32, Status, Term/binary>> -> sp_replies(P, N - 1, [{Id, Status, Term} | Acc]);
+        <<?MSG_REPLY, Id:32, Status, Term/binary>> ->
+            sp_replies(P, N - 1, [{Id, Status, Term} | Acc]);
         _ -> sp_replies(P, N, Acc)
     end.
 
@@ -925,7 +914,7 @@ sp_next(P) ->
 sp_call(P, Id, Chain, Nr, Args) ->
     ok = sp_write(P, sp_frame([<<?MSG_CALL, Id:32, (length(Chain)):16>>, chain(Chain),
                                <<Nr:16>>, term_to_binary(Args)])),
-    [{Id, ?OK, T}] = sp_replies(P, 1),
+    [{Id, ?ALCOVE_OK, T}] = sp_replies(P, 1),
     T.
 
 sp_getpid(P, Id) -> binary_to_term(sp_call(P, Id, [], 6, {})).

@@ -50,6 +50,7 @@ files_list(Config) ->
     Needed = ["LICENSE", "README.md", "rebar.config", "c_src/Makefile",
               "c_src/Makefile.static", "c_src/core/loop.c", "c_src/core/alcove.h",
               "gen/calls.eterm", "gen/gen_calls.escript", "gen/gen_consts.sh",
+              "gen/facts.eterm", "gen/gen_facts.escript",
               "gen/alcove.erl.src", "gen/alcove_proto.erl.src",
               "include/alcove.hrl", "src/alcove.app.src", "src/alcove_drv.erl"],
     [] = Needed -- Files,
@@ -226,8 +227,13 @@ package(Config, Sub) ->
          {ok, #file_info{mode = Mode}} = file:read_file_info(filename:join(Top, F)),
          ok = file:change_mode(To, Mode)
      end || F <- package_files(Top),
-            not lists:member(F, ["src/alcove.erl", "src/alcove_proto.erl"])],
+            not lists:member(F, generated())],
     Dir.
+
+%% What the build makes from gen/: absent from a package.
+generated() ->
+    ["src/alcove.erl", "src/alcove_proto.erl", "src/alcove_facts.erl",
+     "src/alcove_facts.hrl"].
 
 write(Dir, Name, Content) ->
     Path = filename:join(Dir, Name),

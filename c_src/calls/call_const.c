@@ -122,3 +122,39 @@ int alcove_sys_errno_id(alcove_t *ap, const alcove_args_t *args, build_t *b)
     put_atom(b, errno_name(args->errno_id.errnum));
     return CALL_REPLY;
 }
+
+#define DEFINE_TABLE(name) &alcove_const_##name,
+static const alcove_const_table_t *const define_tables[] = {
+    ALCOVE_DEFINE_TABLES(DEFINE_TABLE)};
+#undef DEFINE_TABLE
+
+/* The names ORed as Erlang's bor would: a negative value makes the
+ * result negative, and rlimit's negative values are rlim_t, unsigned
+ * (see rlimit_constant). A name with a NUL is in no table. */
+int alcove_sys_constant_value(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
+{
+    (void)ap;
+    const arg_argv_t *names = &args->constant_value.names;
+    const size_t ntab = sizeof(define_tables) / sizeof(define_tables[0]);
+    uint64_t bits = 0;
+    bool neg = false;
+    for (size_t i = 0; i < names->n; i++) {
+        int64_t v = 0;
+        size_t t = 0;
+        while (t < ntab &&
+               alcove_const_lookup(define_tables[t], names->v[i], &v) < 0)
+            t++;
+        if (t == ntab || names->nul) {
+            put_atom(b, "unknown");
+            return CALL_REPLY;
+        }
+        bits |= (uint64_t)v;
+        neg = neg || (v < 0 && define_tables[t] != &alcove_const_rlimit);
+    }
+    if (neg || bits <= INT64_MAX)
+        put_int(b, (int64_t)bits);
+    else
+        put_uint(b, bits);
+    return CALL_REPLY;
+}

@@ -6,52 +6,19 @@
 #include <errno.h>
 #include <string.h>
 
-static int32_t *option(alcove_t *ap, const char *name)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } opts[] = {
-        {"maxchild", offsetof(alcove_t, maxchild)},
-        {"maxforkdepth", offsetof(alcove_t, maxforkdepth)},
-        {"exit_status", offsetof(alcove_t, exit_status)},
-        {"termsig", offsetof(alcove_t, termsig)},
-        {"flowcontrol", offsetof(alcove_t, flowcontrol)},
-        {"signaloneof", offsetof(alcove_t, signaloneof)},
-    };
-    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-        if (strcmp(opts[i].name, name) == 0)
-            return (int32_t *)((char *)ap + opts[i].off);
-    return NULL;
-}
-
-/* The range each option accepts. */
-static bool option_valid(const char *name, int64_t v)
-{
-    if (strcmp(name, "exit_status") == 0 || strcmp(name, "termsig") == 0)
-        return v == 0 || v == 1;
-    if (strcmp(name, "flowcontrol") == 0)
-        return v >= -1;
-    if (strcmp(name, "signaloneof") == 0)
-        return v >= 0 && v < NSIG;
-    if (strcmp(name, "maxforkdepth") == 0)
-        return v >= 0 && v < UINT16_MAX;
-    return v >= 0;
-}
-
 int alcove_sys_getopt(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    int32_t *v = option(ap, args->getopt.opt);
-    return v ? reply_int(b, *v) : reply_bool(b, false);
+    int o = opt_by_name(args->getopt.opt);
+    return o < 0 ? reply_bool(b, false) : reply_int(b, *opt_field(ap, o));
 }
 
 int alcove_sys_setopt(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     const args_setopt_t *a = &args->setopt;
-    int32_t *v = option(ap, a->opt);
-    if (v == NULL || !option_valid(a->opt, a->val))
+    int o = opt_by_name(a->opt);
+    if (o < 0 || !opt_valid(o, a->val))
         return reply_bool(b, false);
-    *v = a->val;
+    *opt_field(ap, o) = a->val;
     return reply_bool(b, true);
 }
 

@@ -179,17 +179,17 @@ int alcove_sys_kill(alcove_t *ap, const alcove_args_t *args, build_t *b)
     return reply_rv(b, kill(a->pid, (int)a->signal));
 }
 
-static const char *const disp_name[] = {"sig_dfl", "sig_ign", "sig_info"};
+static const char *const disp_name[] = {SIGDISP_NAMES};
 
 int alcove_sys_sigaction(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     int64_t signum = args->sigaction.signum;
-    int handler = args->sigaction.handler;
+    int handler = args->sigaction.handler; /* a sigdisp_t, or SIGDISP_KEEP */
 
     if (signum <= 0 || signum >= NSIG)
         return reply_errno(b, EINVAL);
     sigdisp_t old = ap->sigdisp[signum];
-    if (handler != ARG_sigaction_handler_nil) {
+    if (handler != SIGDISP_KEEP) {
         if (signum == SIGKILL || signum == SIGSTOP)
             return reply_errno(b, EINVAL);
         if (sig_set(ap, (int)signum, (sigdisp_t)handler) < 0)

@@ -17,8 +17,6 @@
 
 #include "wire/frame.h"
 
-#define ALCOVE_VERSION "0.2.0"
-
 /* How many bytes one read takes from a child's stdout or stderr. */
 #define READ_CHUNK (1024 * 1024)
 /* A read at least this large makes the next go upstream by splice(2). */
@@ -37,13 +35,6 @@
  * children write. */
 #define HIGH_WATER (4 * 1024 * 1024)
 #define LOW_WATER (1024 * 1024)
-
-/* Exit codes of die(): a broken event loop invariant. */
-enum {
-    DIE_NOMEM = 111,
-    DIE_SYS = 112,
-    DIE_PROTO = 113,
-};
 
 typedef enum {
     FD_UP_IN,  /* requests from upstream */
@@ -106,9 +97,6 @@ typedef struct child {
     struct child *hnext;       /* hash chain */
     struct child *prev, *next; /* in fork order */
 } child_t;
-
-/* What the user asked sigaction/4 to do with a signal. */
-typedef enum { SIGDISP_DFL = 0, SIGDISP_IGN, SIGDISP_INFO } sigdisp_t;
 
 /* The payload of an upstream frame, moved by splice(2) from a child's pipe
  * into this loop's own pipe (spipe), then to the upstream descriptor once
@@ -228,6 +216,18 @@ child_t *child_stdio(alcove_t *ap, int64_t fd, int *stream);
 /* call_id.c: the children (ulimit -n) / 4 - 4 allows */
 int32_t maxchild_of(uint64_t nofile);
 
+/* opt.c: the options of getopt/3 and setopt/4, one field of alcove_t
+ * each, listed in gen/facts.eterm (ALCOVE_OPTIONS). */
+#define OPT_ENUM(name, flag) OPT_##name,
+typedef enum { ALCOVE_OPTIONS(OPT_ENUM) OPT_COUNT } opt_t;
+#undef OPT_ENUM
+/* The option of a name, or of a command line flag; -1 if none. */
+int opt_by_name(const char *name);
+int opt_by_flag(int flag);
+int32_t *opt_field(alcove_t *ap, opt_t o);
+/* Does the option take this value? */
+bool opt_valid(opt_t o, int64_t v);
+
 /* sig.c */
 int sig_init(alcove_t *ap, bool fresh);
 void sig_read(alcove_t *ap);
@@ -243,7 +243,7 @@ void dispatch_short(alcove_t *ap, const char *body, uint32_t len);
 void reply_ok_to(alcove_t *ap, uint32_t id);
 int set_nonblock(int fd);
 
-/* die.c */
+/* die.c: code is one of DIE_* (gen/facts.eterm), a broken invariant */
 void die(int code, const char *why) __attribute__((noreturn));
 
 #endif

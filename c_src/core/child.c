@@ -300,7 +300,7 @@ void child_wrote(alcove_t *ap, child_t *c)
 
 int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id)
 {
-    if (stream == 0) {
+    if (stream == EOF_STDIN) {
         /* answered once what was written before is in the pipe */
         if (c->in.fd < 0 || c->eof_pending)
             return EBADF;
@@ -309,7 +309,7 @@ int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id)
         child_wrote(ap, c);
         return 0;
     }
-    fdref_t *r = stream == 1 ? &c->out : &c->err;
+    fdref_t *r = stream == EOF_STDOUT ? &c->out : &c->err;
     if (r->fd < 0)
         return EBADF;
     if (r->queued) {

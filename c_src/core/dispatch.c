@@ -242,8 +242,8 @@ static void route(alcove_t *ap, const down_hdr_t *h)
  * the descriptor in cpid/2 answered. */
 static void eof(alcove_t *ap, const down_hdr_t *h)
 {
-    int stream = h->restlen == 0 ? 0 : (uint8_t)h->rest[0];
-    if (h->restlen > 1 || stream > 2) {
+    int stream = h->restlen == 0 ? EOF_STDIN : (uint8_t)h->rest[0];
+    if (h->restlen > 1 || stream > EOF_STDERR) {
         reply_status(ap, h->id, ALCOVE_BADARG);
         return;
     }

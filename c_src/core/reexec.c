@@ -322,8 +322,8 @@ bool reexec_resume(alcove_t *ap, reexec_t *r)
     memcpy(ap->filter, h.filter, sizeof(ap->filter));
     memcpy(ap->child_filter, h.child_filter, sizeof(ap->child_filter));
     for (int i = 1; i < NSIG; i++)
-        r->sigdisp[i] = h.sigdisp[i] <= SIGDISP_INFO ? (sigdisp_t)h.sigdisp[i]
-                                                     : SIGDISP_DFL;
+        r->sigdisp[i] = h.sigdisp[i] < SIGDISP_KEEP ? (sigdisp_t)h.sigdisp[i]
+                                                    : SIGDISP_DFL;
     if (h.pending > 0 && (abuf_reserve(&ap->up_ibuf, (size_t)h.pending) < 0 ||
                           !pread_all(REEXEC_FD, abuf_tail(&ap->up_ibuf),
                                      (size_t)h.pending, (off_t)sizeof(h))))
@@ -345,14 +345,13 @@ bool reexec_resume(alcove_t *ap, reexec_t *r)
 
 void ctl_hello(alcove_t *ap, const char *body, size_t len)
 {
-    enum { SECRET = 16 };
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (ap->depth != 0 || ap->upctl >= 0 || len <= SECRET ||
-        len - SECRET > sizeof(sa.sun_path))
+    if (ap->depth != 0 || ap->upctl >= 0 || len <= CTL_SECRET_LEN ||
+        len - CTL_SECRET_LEN > sizeof(sa.sun_path))
         return;
-    memcpy(sa.sun_path, body + SECRET, len - SECRET);
-    socklen_t salen =
-        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len - SECRET);
+    memcpy(sa.sun_path, body + CTL_SECRET_LEN, len - CTL_SECRET_LEN);
+    socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                                  len - CTL_SECRET_LEN);
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -362,8 +361,8 @@ void ctl_hello(alcove_t *ap, const char *body, size_t len)
         rv = connect(fd, (struct sockaddr *)&sa, salen);
     while (rv < 0 && errno == EINTR);
     size_t done = 0;
-    while (rv == 0 && done < SECRET) {
-        ssize_t n = write(fd, body + done, SECRET - done);
+    while (rv == 0 && done < CTL_SECRET_LEN) {
+        ssize_t n = write(fd, body + done, CTL_SECRET_LEN - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

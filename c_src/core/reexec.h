@@ -12,6 +12,8 @@
  * follows MSG_EXEC until that connection says how the exec ended:
  * CTL_FAILED (the port goes on), CTL_REEXEC (alcove again, goes on), or
  * end of file (another program replaced the port: its output is raw).
+ * Those bytes and the secret's length (CTL_SECRET_LEN) are in
+ * gen/facts.eterm, shared with alcove_drv.
  */
 #ifndef ALCOVE_REEXEC_H
 #define ALCOVE_REEXEC_H
@@ -20,8 +22,6 @@
 
 /* Below FD_BASE, above what programs commonly open. */
 #define REEXEC_FD 255
-#define CTL_FAILED 'F'
-#define CTL_REEXEC 'R'
 
 /* Is the program at path (looked up in PATH if search and it has no
  * slash), or open at fd, an alcove image? It is if its ELF notes hold

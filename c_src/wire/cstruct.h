@@ -27,11 +27,10 @@
 #include "wire/codec.h"
 #include "wire/consts.h"
 
-/* Bounds: a pointer's memory, and the elements of one structure; the
- * zeroes after each buffer. */
-#define CSTRUCT_PTR_MAX (16 * 1024 * 1024)
-#define CSTRUCT_EL_MAX 256
-#define CSTRUCT_SLACK 256
+/* Bounds: a pointer's memory (CSTRUCT_PTR_MAX), and the elements of one
+ * structure (CSTRUCT_EL_MAX); the zeroes after each buffer
+ * (CSTRUCT_SLACK). alcove_proto and alcove_cstruct check the same. */
+#include "gen/alcove_facts.h"
 
 typedef enum { CS_INT, CS_BIN, CS_LIST } cs_kind_t;
 

@@ -8,8 +8,8 @@
  * Downstream (towards the process that runs a call):
  *   CALL     type:8 id:32 n:16 pid:32*n nr:16 args
  *   STDIN    type:8 id:32 n:16 pid:32*n data        (n >= 1)
- *   EOF      type:8 id:32 n:16 pid:32*n [stream:8]  (n >= 1; 0 stdin,
- *                                                    1 stdout, 2 stderr)
+ *   EOF      type:8 id:32 n:16 pid:32*n [stream:8]  (n >= 1; EOF_STDIN,
+ *                                                    EOF_STDOUT, EOF_STDERR)
  *   SHUTDOWN type:8                                  (also to a child
  *                                                    whose stdin eof/3
  *                                                    closed)
@@ -31,29 +31,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
-    MSG_CALL = 1,
-    MSG_STDIN = 2,
-    MSG_EOF = 3,
-    MSG_SHUTDOWN = 4,
-    MSG_HELLO = 5,
-};
-enum {
-    MSG_REPLY = 1,
-    MSG_STDOUT = 2,
-    MSG_STDERR = 3,
-    MSG_EVENT = 4,
-    MSG_CLOSED = 5,
-    MSG_EXEC = 6,
-};
-
-#define FRAME_LEN 4
-/* A frame larger than this is a broken peer, not a big request: the
- * Erlang side splits stdin into pieces far below it. */
-#define FRAME_MAX (256u * 1024 * 1024)
-#define DOWN_HDR 7 /* type id n */
-#define UP_HDR 3   /* type n */
-#define REPLY_HDR (FRAME_LEN + 6)
+/* The frame types (MSG_*), the stream byte of EOF (EOF_*) and the sizes
+ * FRAME_LEN, FRAME_MAX (a larger frame is a broken peer, not a big
+ * request: the Erlang side splits stdin into pieces far below it),
+ * DOWN_HDR (type id n), UP_HDR (type n) and REPLY_HDR, kept with the
+ * Erlang side's in gen/facts.eterm. */
+#include "gen/alcove_facts.h"
 
 typedef struct {
     char *data;

@@ -12,17 +12,15 @@
  *   ALCOVE_UNDEF   the call is forbidden by filter/3,4, or the process
  *                  has no such call: erlang:error(undef)
  *
- * src/alcove_drv.erl decodes the same numbers; test/alcove_errors_SUITE
- * checks each of them end to end.
+ * The numbers (enum alcove_status) are generated from gen/facts.eterm,
+ * as are those src/alcove_drv.erl decodes. test/alcove_hostile_SUITE
+ * checks each status byte end to end, in the replies to frames written
+ * to the port; test/alcove_call_SUITE what a caller of alcove sees for
+ * badpid, undef and enotsup.
  */
 #ifndef ALCOVE_REPLY_H
 #define ALCOVE_REPLY_H
 
-enum alcove_status {
-    ALCOVE_OK = 0,
-    ALCOVE_BADARG = 1,
-    ALCOVE_BADPID = 2,
-    ALCOVE_UNDEF = 3,
-};
+#include "gen/alcove_facts.h"
 
 #endif
