@@ -1,12 +1,15 @@
 #!/usr/bin/env escript
 %% SPDX-License-Identifier: ISC
 %%
-%% Generate, from the call table gen/calls.eterm, the C dispatch table
-%% and the Erlang modules alcove and alcove_proto (from their templates,
-%% where the marker line %%% GENERATED %%% is replaced).
+%% Generate, from the call table gen/calls.eterm, the C dispatch table,
+%% the typed arguments of each call, the list of the handlers' files for
+%% make check-handlers, and the Erlang modules alcove and alcove_proto
+%% (from their templates, where the marker line %%% GENERATED %%% is
+%% replaced).
 %%
 %% escript gen/gen_calls.escript TOP
-%%   writes TOP/c_src/gen/alcove_calls.c, TOP/src/alcove.erl and
+%%   writes TOP/c_src/gen/alcove_calls.c, TOP/c_src/gen/alcove_args.h,
+%%   TOP/c_src/gen/alcove_handlers, TOP/src/alcove.erl and
 %%   TOP/src/alcove_proto.erl, each only if its content changed.
 -mode(compile).
 
