@@ -357,7 +357,7 @@ fork_descriptors_full(Config) ->
     Drv = ?config(drv, Config),
     Port = alcove:getpid(Drv, []),
     {ok, Ns} = alcove:open(Drv, [], "/proc/self/ns/uts", [o_rdonly], 0),
-    Low = fill_below(Drv, 256),
+    Low = alcove_test:fill_below(Drv, 256),
     {ok, User, _} = alcove:ioctl(Drv, [], Ns, alcove_ioctl:io(16#b7, 1), 0),
     true = User >= 256,
     %% room below again, for the new child's pipes
@@ -366,14 +366,6 @@ fork_descriptors_full(Config) ->
     {ok, C} = alcove:fork(Drv, []),
     {ok, "user:" ++ _} = file:read_link(proc(C) ++ "/fd/" ++ integer_to_list(User)),
     ok = only_own(Port, [User, Ns | Kept], [C]).
-
-%% Open /dev/null until the next descriptor would be Base: those opened.
-fill_below(Drv, Base) ->
-    {ok, Fd} = alcove:open(Drv, [], "/dev/null", [o_rdonly], 0),
-    case Fd of
-        _ when Fd =:= Base - 1 -> [Fd];
-        _ when Fd < Base - 1 -> [Fd | fill_below(Drv, Base)]
-    end.
 
 %%% Helpers
 
@@ -527,4 +519,3 @@ ppid(Pid) ->
         gone -> gone;
         M -> list_to_integer(maps:get("PPid", M))
     end.
-

@@ -4,7 +4,7 @@
 -module(alcove_test).
 
 -export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1,
-         read_pids/2]).
+         read_pids/2, fill_below/2]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
 -spec start(list()) -> list().
@@ -74,4 +74,14 @@ read_pids(Port, T) ->
             ct:fail({vm_exited, S})
     after T ->
         ct:fail(no_pids_from_vm)
+    end.
+
+%% Open /dev/null in the port until the next descriptor would be Base:
+%% the descriptors opened.
+-spec fill_below(pid(), non_neg_integer()) -> [non_neg_integer()].
+fill_below(Drv, Base) ->
+    {ok, Fd} = alcove:open(Drv, [], "/dev/null", [o_rdonly], 0),
+    case Fd of
+        _ when Fd =:= Base - 1 -> [Fd];
+        _ when Fd < Base - 1 -> [Fd | fill_below(Drv, Base)]
     end.

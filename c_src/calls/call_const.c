@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* Calls that map names to the values of this system and back. */
+/* Constants of the call table: calls that map names to the values of
+ * this system and back. */
 #include "calls/calls.h"
 
 #include <sys/resource.h>
@@ -7,115 +8,119 @@
 #include "wire/codec.h"
 
 static int reply_lookup(const alcove_const_table_t *t, const char *name,
-                        ei_x_buff *x)
+                        build_t *b)
 {
     int64_t v;
-    int rv = alcove_const_lookup(t, name, &v) < 0 ? enc_atom(x, "unknown")
-                                                  : enc_int(x, v);
-    return rv < 0 ? CALL_BADARG : CALL_REPLY;
+    if (alcove_const_lookup(t, name, &v) < 0)
+        put_atom(b, "unknown");
+    else
+        put_int(b, v);
+    return CALL_REPLY;
 }
 
-int alcove_sys_signal_constant(alcove_t *ap, const alcove_arg_t *arg,
-                               ei_x_buff *x)
+int alcove_sys_signal_constant(alcove_t *ap, const alcove_args_t *args,
+                               build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_signal, arg[0].s, x);
+    return reply_lookup(&alcove_const_signal, args->signal_constant.name, b);
 }
 
-#ifdef __linux__
-int alcove_sys_clone_constant(alcove_t *ap, const alcove_arg_t *arg,
-                              ei_x_buff *x)
+#if CALL_clone_constant
+int alcove_sys_clone_constant(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_clone, arg[0].s, x);
+    return reply_lookup(&alcove_const_clone, args->clone_constant.name, b);
 }
 #endif
 
-int alcove_sys_file_constant(alcove_t *ap, const alcove_arg_t *arg,
-                             ei_x_buff *x)
+int alcove_sys_file_constant(alcove_t *ap, const alcove_args_t *args,
+                             build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_file, arg[0].s, x);
+    return reply_lookup(&alcove_const_file, args->file_constant.name, b);
 }
 
-int alcove_sys_fcntl_constant(alcove_t *ap, const alcove_arg_t *arg,
-                              ei_x_buff *x)
+int alcove_sys_fcntl_constant(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_fcntl, arg[0].s, x);
+    return reply_lookup(&alcove_const_fcntl, args->fcntl_constant.name, b);
 }
 
-int alcove_sys_ioctl_constant(alcove_t *ap, const alcove_arg_t *arg,
-                              ei_x_buff *x)
+int alcove_sys_ioctl_constant(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_ioctl, arg[0].s, x);
+    return reply_lookup(&alcove_const_ioctl, args->ioctl_constant.name, b);
 }
 
-int alcove_sys_mount_constant(alcove_t *ap, const alcove_arg_t *arg,
-                              ei_x_buff *x)
+int alcove_sys_mount_constant(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_mount, arg[0].s, x);
+    return reply_lookup(&alcove_const_mount, args->mount_constant.name, b);
 }
 
-int alcove_sys_prctl_constant(alcove_t *ap, const alcove_arg_t *arg,
-                              ei_x_buff *x)
+int alcove_sys_prctl_constant(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_prctl, arg[0].s, x);
+    return reply_lookup(&alcove_const_prctl, args->prctl_constant.name, b);
 }
 
-int alcove_sys_ptrace_constant(alcove_t *ap, const alcove_arg_t *arg,
-                               ei_x_buff *x)
+int alcove_sys_ptrace_constant(alcove_t *ap, const alcove_args_t *args,
+                               build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_ptrace, arg[0].s, x);
+    return reply_lookup(&alcove_const_ptrace, args->ptrace_constant.name, b);
 }
 
 /* RLIM_INFINITY (and on Linux RLIM_SAVED_*, the same) is an rlim_t: the
  * table's int64 makes it -1, which #alcove_rlimit{} does not take. The
  * value goes back unsigned, as getrlimit gives it. */
-int alcove_sys_rlimit_constant(alcove_t *ap, const alcove_arg_t *arg,
-                               ei_x_buff *x)
+int alcove_sys_rlimit_constant(alcove_t *ap, const alcove_args_t *args,
+                               build_t *b)
 {
     (void)ap;
     int64_t v;
-    if (alcove_const_lookup(&alcove_const_rlimit, arg[0].s, &v) == 0 && v < 0)
-        return ei_x_encode_ulonglong(x, (unsigned long long)(rlim_t)v) < 0
-                   ? CALL_BADARG
-                   : CALL_REPLY;
-    return reply_lookup(&alcove_const_rlimit, arg[0].s, x);
+    if (alcove_const_lookup(&alcove_const_rlimit, args->rlimit_constant.name,
+                            &v) == 0 &&
+        v < 0) {
+        put_uint(b, (uint64_t)(rlim_t)v);
+        return CALL_REPLY;
+    }
+    return reply_lookup(&alcove_const_rlimit, args->rlimit_constant.name, b);
 }
 
-int alcove_sys_seccomp_constant(alcove_t *ap, const alcove_arg_t *arg,
-                                ei_x_buff *x)
+int alcove_sys_seccomp_constant(alcove_t *ap, const alcove_args_t *args,
+                                build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_seccomp, arg[0].s, x);
+    return reply_lookup(&alcove_const_seccomp, args->seccomp_constant.name, b);
 }
 
-int alcove_sys_syscall_constant(alcove_t *ap, const alcove_arg_t *arg,
-                                ei_x_buff *x)
+int alcove_sys_syscall_constant(alcove_t *ap, const alcove_args_t *args,
+                                build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_syscall, arg[0].s, x);
+    return reply_lookup(&alcove_const_syscall, args->syscall_constant.name, b);
 }
 
-#ifdef __FreeBSD__
-int alcove_sys_cap_constant(alcove_t *ap, const alcove_arg_t *arg,
-                            ei_x_buff *x)
+#if CALL_cap_constant
+int alcove_sys_cap_constant(alcove_t *ap, const alcove_args_t *args,
+                            build_t *b)
 {
     (void)ap;
-    return reply_lookup(&alcove_const_cap, arg[0].s, x);
+    return reply_lookup(&alcove_const_cap, args->cap_constant.name, b);
 }
 #endif
 
-int alcove_sys_errno_id(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_errno_id(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
-    return enc_atom(x, errno_name((int)arg[0].i)) < 0 ? CALL_BADARG
-                                                      : CALL_REPLY;
+    put_atom(b, errno_name(args->errno_id.errnum));
+    return CALL_REPLY;
 }
 
 #define DEFINE_TABLE(name) &alcove_const_##name,
@@ -126,26 +131,30 @@ static const alcove_const_table_t *const define_tables[] = {
 /* The names ORed as Erlang's bor would: a negative value makes the
  * result negative, and rlimit's negative values are rlim_t, unsigned
  * (see rlimit_constant). A name with a NUL is in no table. */
-int alcove_sys_constant_value(alcove_t *ap, const alcove_arg_t *arg,
-                              ei_x_buff *x)
+int alcove_sys_constant_value(alcove_t *ap, const alcove_args_t *args,
+                              build_t *b)
 {
     (void)ap;
+    const arg_argv_t *names = &args->constant_value.names;
     const size_t ntab = sizeof(define_tables) / sizeof(define_tables[0]);
     uint64_t bits = 0;
     bool neg = false;
-    for (size_t i = 0; i < arg[0].n; i++) {
+    for (size_t i = 0; i < names->n; i++) {
         int64_t v = 0;
         size_t t = 0;
         while (t < ntab &&
-               alcove_const_lookup(define_tables[t], arg[0].v[i], &v) < 0)
+               alcove_const_lookup(define_tables[t], names->v[i], &v) < 0)
             t++;
-        if (t == ntab || arg[0].i != 0)
-            return enc_atom(x, "unknown") < 0 ? CALL_BADARG : CALL_REPLY;
+        if (t == ntab || names->nul) {
+            put_atom(b, "unknown");
+            return CALL_REPLY;
+        }
         bits |= (uint64_t)v;
         neg = neg || (v < 0 && define_tables[t] != &alcove_const_rlimit);
     }
-    int rv = neg || bits <= INT64_MAX
-                 ? enc_int(x, (int64_t)bits)
-                 : ei_x_encode_ulonglong(x, (unsigned long long)bits);
-    return rv < 0 ? CALL_BADARG : CALL_REPLY;
+    if (neg || bits <= INT64_MAX)
+        put_int(b, (int64_t)bits);
+    else
+        put_uint(b, bits);
+    return CALL_REPLY;
 }

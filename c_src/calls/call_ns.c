@@ -1,75 +1,107 @@
 /* SPDX-License-Identifier: ISC */
-/* Namespaces and sockets. */
+/* Mounts and Namespaces of the call table: mounting and unmounting file
+ * systems, changing the root mount, joining and making namespaces. */
 #include "calls/calls.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
-#include <sys/socket.h>
+#include <sys/mount.h>
+#include <sys/param.h> /* before sys/mount.h on the BSDs */
 #include <unistd.h>
-
-#include "wire/codec.h"
-#include "wire/cstruct.h"
-
-static int reply_rv(ei_x_buff *x, int rv)
-{
-    return rv < 0 ? reply_errno(x, errno) : reply_ok(x);
-}
-
 #ifdef __linux__
-int alcove_sys_setns(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+#include <sys/syscall.h>
+#endif
+
+#if CALL_mount
+/* A string that may be NULL: empty means NULL. Returns -1 for a string
+ * holding a NUL byte. */
+static int opt_str(const arg_bytes_t *a, const char **s)
 {
-    (void)ap;
-    return reply_rv(x, setns((int)arg[0].i, (int)arg[1].i));
+    *s = NULL;
+    if (a->n == 0)
+        return 0;
+    *s = arg_str(a);
+    return *s == NULL ? -1 : 0;
 }
 
-int alcove_sys_unshare(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+/* Data is bytes for the file system, not a path: passed as they are, a
+ * NUL among them included (empty is NULL). A NUL follows them (args.c). */
+static const char *mount_data(const arg_bytes_t *a)
+{
+    return a->n == 0 ? NULL : a->s;
+}
+
+int alcove_sys_mount(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
-    return reply_rv(x, unshare((int)arg[0].i));
+    const args_mount_t *a = &args->mount;
+    const char *source, *fstype;
+    const char *target = arg_str(&a->target);
+    /* Options is for Solaris */
+    if (target == NULL || opt_str(&a->source, &source) < 0 ||
+        opt_str(&a->fstype, &fstype) < 0)
+        return reply_errno(b, EINVAL);
+    const char *data = mount_data(&a->data);
+#ifdef __linux__
+    return reply_rv(
+        b, mount(source, target, fstype, (unsigned long)a->flags, data));
+#else
+    /* the BSDs and macOS: mount(type, dir, flags, data), no source */
+    return reply_rv(b, mount(fstype, target, (int)a->flags, (void *)data));
+#endif
 }
 #endif
 
-int alcove_sys_socket(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
-{
-    int fd = socket((int)arg[0].i, (int)arg[1].i, (int)arg[2].i);
-    if (fd < 0)
-        return reply_errno(x, errno);
-    fd_note(ap, fd);
-    return reply_ok_int(x, fd);
-}
-
-/* A connect(2) interrupted by a signal goes on in the background (a
- * second connect would say EALREADY): wait for it and take its result. */
-static int connect_finish(int fd)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-    int n;
-    do
-        n = poll(&pfd, 1, -1);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        return -1;
-    errno = err;
-    return err == 0 ? 0 : -1;
-}
-
-int alcove_sys_connect(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+#if CALL_umount
+int alcove_sys_umount(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
-    int fd = (int)arg[0].i;
-    const struct cstruct *cs = arg[1].cs;
-    if (cs->len > sizeof(struct sockaddr_storage))
-        return reply_errno(x, EINVAL);
-    /* [] or <<>>: no address */
-    const struct sockaddr *sa =
-        cs->len == 0 ? NULL : (const struct sockaddr *)cstruct_value(cs);
-    int rv = connect(fd, sa, (socklen_t)cs->len);
-    if (rv < 0 && errno == EINTR)
-        rv = connect_finish(fd);
-    return reply_rv(x, rv);
+    const char *path = arg_str(&args->umount.path);
+    if (path == NULL)
+        return reply_errno(b, EINVAL);
+#ifdef __linux__
+    return reply_rv(b, umount(path));
+#else
+    return reply_rv(b, unmount(path, 0));
+#endif
 }
+#endif
+
+#if CALL_umount2
+int alcove_sys_umount2(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    (void)ap;
+    const char *path = arg_str(&args->umount2.path);
+    return path == NULL ? reply_errno(b, EINVAL)
+                        : reply_rv(b, umount2(path, (int)args->umount2.flags));
+}
+#endif
+
+#if CALL_pivot_root
+int alcove_sys_pivot_root(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    (void)ap;
+    const char *new_root = arg_str(&args->pivot_root.new_root);
+    const char *put_old = arg_str(&args->pivot_root.put_old);
+    if (new_root == NULL || put_old == NULL)
+        return reply_errno(b, EINVAL);
+    /* glibc has no wrapper */
+    return reply_rv(b, (int)syscall(SYS_pivot_root, new_root, put_old));
+}
+#endif
+
+#if CALL_setns
+int alcove_sys_setns(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    (void)ap;
+    return reply_rv(b, setns(args->setns.fd, (int)args->setns.nstype));
+}
+#endif
+
+#if CALL_unshare
+int alcove_sys_unshare(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    (void)ap;
+    return reply_rv(b, unshare((int)args->unshare.flags));
+}
+#endif

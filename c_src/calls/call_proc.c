@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* Calls that create, replace, signal and wait for processes. */
+/* Processes and Signals of the call table: calls that create, replace
+ * and end processes, signal them and wait for them. */
 #include "calls/calls.h"
 
 #include <errno.h>
@@ -10,34 +11,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "wire/codec.h"
 #include "core/reexec.h"
 #include "core/spawn.h"
 
-static int spawn_reply(alcove_t *ap, int64_t flags, ei_x_buff *x)
+static int spawn_reply(alcove_t *ap, int64_t flags, build_t *b)
 {
     pid_t pid;
     switch (spawn(ap, flags, &pid)) {
     case 0:
-        return enc_ok_int(x, pid) < 0 ? CALL_BADARG : CALL_REPLY;
+        return reply_ok_int(b, pid);
     case 1:
         return CALL_CHILD;
     default:
-        return enc_error(x, errno) < 0 ? CALL_BADARG : CALL_REPLY;
+        return reply_errno(b, errno);
     }
 }
 
-int alcove_sys_fork(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_fork(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    (void)arg;
-    return spawn_reply(ap, 0, x);
+    (void)args;
+    return spawn_reply(ap, 0, b);
 }
 
-#ifdef __linux__
+#if CALL_clone
 /* no flags: a fork, as in the reference */
-int alcove_sys_clone(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_clone(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    return spawn_reply(ap, arg[0].i, x);
+    return spawn_reply(ap, args->clone.flags, b);
 }
 #endif
 
@@ -58,7 +58,7 @@ static void exec_prepare(alcove_t *ap)
 #endif
 }
 
-static int exec_failed(alcove_t *ap, ei_x_buff *x)
+static int exec_failed(alcove_t *ap, build_t *b)
 {
     int err = errno;
     sig_restore(ap);
@@ -69,7 +69,7 @@ static int exec_failed(alcove_t *ap, ei_x_buff *x)
         (void)set_nonblock(STDIN_FILENO);
         (void)set_nonblock(STDOUT_FILENO);
     }
-    return reply_errno(x, err);
+    return reply_errno(b, err);
 }
 
 /* The port tells the driver an exec is coming: what it writes next is
@@ -104,17 +104,13 @@ static void exec_do(const exec_t *e)
 /* Every exec, in order. A success replies nothing here: a program that
  * is not alcove shows it by the control channel closing; alcove again
  * answers from the new image (reexec.h). */
-static int exec_run(alcove_t *ap, const exec_t *e, ei_x_buff *x)
+static int exec_run(alcove_t *ap, const exec_t *e, build_t *b)
 {
-    /* the port's exec needs the driver's control connection: nothing
-     * else would tell the driver that it happened */
-    if (ap->depth == 0 && ap->up.ctl < 0)
-        return reply_errno(x, ENOTSUP);
     /* alcove again: the same process of the chain goes on */
     bool again = e->path ? reexec_is_alcove_path(e->path, e->search)
                          : reexec_is_alcove_fd(e->fd);
     if (again && reexec_prepare(ap, ap->req_id) < 0)
-        return reply_errno(x, errno);
+        return reply_errno(b, errno);
     if (ap->depth == 0)
         exec_announce(ap);
     /* upstream flushed, stdio blocking, the user's signal handling */
@@ -127,142 +123,143 @@ static int exec_run(alcove_t *ap, const exec_t *e, ei_x_buff *x)
     if (ap->depth == 0)
         ctl_say(ap, CTL_FAILED);
     errno = err;
-    return exec_failed(ap, x);
+    return exec_failed(ap, b);
 }
 
-static bool argv_ok(const alcove_arg_t *a) { return a->i == 0 && a->n > 0; }
+static bool argv_ok(const arg_argv_t *a) { return !a->nul && a->n > 0; }
 
-int alcove_sys_execvp(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_execvp(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    if (arg_str(&arg[0]) == NULL || !argv_ok(&arg[1]))
-        return reply_errno(x, EINVAL);
-    const exec_t e = {.path = arg[0].s, .search = true, .argv = arg[1].v};
-    return exec_run(ap, &e, x);
+    const args_execvp_t *a = &args->execvp;
+    if (arg_str(&a->arg0) == NULL || !argv_ok(&a->argv))
+        return reply_errno(b, EINVAL);
+    const exec_t e = {.path = a->arg0.s, .search = true, .argv = a->argv.v};
+    return exec_run(ap, &e, b);
 }
 
-int alcove_sys_execve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_execve(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    if (arg_str(&arg[0]) == NULL || !argv_ok(&arg[1]) || arg[2].i != 0)
-        return reply_errno(x, EINVAL);
-    const exec_t e = {.path = arg[0].s, .argv = arg[1].v, .envp = arg[2].v};
-    return exec_run(ap, &e, x);
+    const args_execve_t *a = &args->execve;
+    if (arg_str(&a->arg0) == NULL || !argv_ok(&a->argv) || a->env.nul)
+        return reply_errno(b, EINVAL);
+    const exec_t e = {.path = a->arg0.s, .argv = a->argv.v, .envp = a->env.v};
+    return exec_run(ap, &e, b);
 }
 
-#if defined(__linux__) || defined(__FreeBSD__)
-int alcove_sys_fexecve(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+#if CALL_fexecve
+int alcove_sys_fexecve(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    if (!argv_ok(&arg[1]) || arg[2].i != 0)
-        return reply_errno(x, EINVAL);
-    const exec_t e = {.fd = (int)arg[0].i, .argv = arg[1].v, .envp = arg[2].v};
-    return exec_run(ap, &e, x);
+    const args_fexecve_t *a = &args->fexecve;
+    if (!argv_ok(&a->argv) || a->env.nul)
+        return reply_errno(b, EINVAL);
+    const exec_t e = {.fd = a->fd, .argv = a->argv.v, .envp = a->env.v};
+    return exec_run(ap, &e, b);
 }
 #endif
 
-int alcove_sys_exit(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_exit(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    /* the loop sends this reply, stops the children, then exits */
-    ap->life.leaving = true;
-    ap->life.status = (int)arg[0].i;
-    return reply_ok(x);
+    /* dispatch has the loop send this reply, stop the children, then
+     * exit (the table's exit flag) */
+    ap->life.status = args->exit.status;
+    return reply_ok(b);
 }
 
-int alcove_sys_getpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_getpid(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
-    (void)arg;
-    return reply_int(x, getpid());
+    (void)args;
+    return reply_int(b, getpid());
 }
 
-int alcove_sys_kill(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_kill(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
-    if (kill((pid_t)arg[0].i, (int)arg[1].i) < 0)
-        return reply_errno(x, errno);
-    return reply_ok(x);
+    const args_kill_t *a = &args->kill;
+    return reply_rv(b, kill(a->pid, (int)a->signal));
 }
 
 static const char *const disp_name[] = {SIGDISP_NAMES};
 
-int alcove_sys_sigaction(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_sigaction(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    int64_t signum = arg[0].i;
-    int64_t handler = arg[1].i; /* a sigdisp_t, or SIGDISP_KEEP for [] */
+    int64_t signum = args->sigaction.signum;
+    int handler = args->sigaction.handler; /* a sigdisp_t, or SIGDISP_KEEP */
 
     if (signum <= 0 || signum >= NSIG)
-        return reply_errno(x, EINVAL);
+        return reply_errno(b, EINVAL);
     sigdisp_t old = ap->sig.disp[signum];
     if (handler != SIGDISP_KEEP) {
         if (signum == SIGKILL || signum == SIGSTOP)
-            return reply_errno(x, EINVAL);
+            return reply_errno(b, EINVAL);
         if (sig_set(ap, (int)signum, (sigdisp_t)handler) < 0)
-            return reply_errno(x, errno);
+            return reply_errno(b, errno);
     }
-    if (ei_x_encode_tuple_header(x, 2) < 0 || enc_ok(x) < 0 ||
-        enc_atom(x, disp_name[old]) < 0)
-        return CALL_BADARG;
+    put_tuple(b, 2);
+    put_ok(b);
+    put_atom(b, disp_name[old]);
     return CALL_REPLY;
 }
 
-static int enc_signal(ei_x_buff *x, int signum)
+static void put_signal(build_t *b, int signum)
 {
     const char *name = alcove_const_name(&alcove_const_signal, signum);
-    return name ? enc_atom(x, name) : enc_int(x, signum);
+    if (name)
+        put_atom(b, name);
+    else
+        put_int(b, signum);
+}
+
+/* {Tag, Value} in a list of one: the decoded wait status */
+static void put_tagged(build_t *b, const char *tag)
+{
+    put_list(b, 1);
+    put_tuple(b, 2);
+    put_atom(b, tag);
 }
 
 /* [{exit_status, N}], [{termsig, S}], [{stopsig, S}], [continued], or []
  * when no child changed state (wnohang). */
-static int enc_waitstatus(ei_x_buff *x, pid_t pid, int status)
+static void put_waitstatus(build_t *b, pid_t pid, int status)
 {
-    if (pid == 0)
-        return ei_x_encode_empty_list(x);
-    int rv = ei_x_encode_list_header(x, 1);
-    if (WIFEXITED(status))
-        rv |= ei_x_encode_tuple_header(x, 2) | enc_atom(x, "exit_status") |
-              enc_int(x, WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        rv |= ei_x_encode_tuple_header(x, 2) | enc_atom(x, "termsig") |
-              enc_signal(x, WTERMSIG(status));
-    else if (WIFSTOPPED(status))
-        rv |= ei_x_encode_tuple_header(x, 2) | enc_atom(x, "stopsig") |
-              enc_signal(x, WSTOPSIG(status));
-    else
-        rv |= enc_atom(x, "continued");
-    return rv | ei_x_encode_empty_list(x);
+    if (pid == 0) {
+        put_nil(b);
+        return;
+    }
+    if (WIFEXITED(status)) {
+        put_tagged(b, "exit_status");
+        put_int(b, WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        put_tagged(b, "termsig");
+        put_signal(b, WTERMSIG(status));
+    } else if (WIFSTOPPED(status)) {
+        put_tagged(b, "stopsig");
+        put_signal(b, WSTOPSIG(status));
+    } else {
+        put_list(b, 1);
+        put_atom(b, "continued");
+    }
+    put_nil(b);
 }
 
-int alcove_sys_waitpid(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_sys_waitpid(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
+    const args_waitpid_t *a = &args->waitpid;
     int status = 0;
     pid_t pid;
     do
-        pid = waitpid((pid_t)arg[0].i, &status, (int)arg[1].i);
+        pid = waitpid(a->pid, &status, (int)a->options);
     while (pid < 0 && errno == EINTR);
     if (pid < 0)
-        return reply_errno(x, errno);
+        return reply_errno(b, errno);
     /* a child of the table reaped here still gets its output read and
      * its exit event sent, once */
     if (pid > 0)
         child_reaped(ap, pid, status);
-    if (ei_x_encode_tuple_header(x, 4) < 0 || enc_ok(x) < 0 ||
-        enc_int(x, pid) < 0 || enc_int(x, status) < 0 ||
-        enc_waitstatus(x, pid, status) < 0)
-        return CALL_BADARG;
+    put_tuple(b, 4);
+    put_ok(b);
+    put_int(b, pid);
+    put_int(b, status);
+    put_waitstatus(b, pid, status);
     return CALL_REPLY;
-}
-
-int alcove_sys_close(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
-{
-    int fd = (int)arg[0].i;
-    /* the parent's end of a child's stdio, as cpid/2 shows it: eof/3 */
-    int stream;
-    child_t *c = child_stdio(ap, fd, &stream);
-    if (c != NULL) {
-        int err = child_eof(ap, c, stream, ap->req_id);
-        return err == 0 ? CALL_LATER : reply_errno(x, err);
-    }
-    if (fd_internal(ap, fd))
-        return reply_errno(x, EBADF);
-    if (close(fd) < 0 && errno != EINTR)
-        return reply_errno(x, errno);
-    return reply_ok(x);
 }

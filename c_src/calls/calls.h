@@ -1,73 +1,113 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The call table's C side: argument types, decoded arguments and the one
- * signature every handler has. The table itself is generated from
- * gen/calls.eterm into gen/alcove_calls.c.
+ * The call table's C side: argument types, the decoded arguments of each
+ * call by name (generated into gen/alcove_args.h) and the one signature
+ * every handler has. The table itself is generated from gen/calls.eterm
+ * into gen/alcove_calls.c.
+ *
+ * A handler reads its arguments by name, args->open.path, so that a
+ * change to the table breaks the build, not the call; it builds its
+ * reply with wire/build.h, and returns CALL_*. What the table's flags
+ * say (descriptors made, credentials changed, the loop's descriptors
+ * refused, ...) dispatch applies, not the handler.
  */
 #ifndef ALCOVE_CALLS_H
 #define ALCOVE_CALLS_H
 
+#include <errno.h>
+
 #include "core/alcove.h"
-#include "wire/codec.h"
+#include "wire/build.h"
 #include "wire/consts.h"
 
 typedef enum {
-    T_INT32,
-    T_UINT32,
-    T_INT64,
-    T_UINT64,
-    T_IODATA,   /* s, n: a NUL-terminated copy */
-    T_ARGV,     /* v: NULL-terminated, n elements; i: 1 if one holds a NUL */
-    T_ATOM,     /* s: the atom's text */
-    T_CONSTANT, /* i */
-    T_FLAGS,    /* i: the ORed values */
-    T_ENUM,     /* i: the index in atoms */
-    T_CALLS,    /* s, n: call numbers, a byte each */
-    T_RLIMIT,   /* u, u2: #alcove_rlimit{cur, max} */
-    T_TIMEVAL,  /* n: 0 for [], else 1 with i, i2: #alcove_timeval{} */
-    T_INTLIST,  /* ints, n: a list of int32 or uint32 */
-    T_NIODATA,  /* s, n: like T_IODATA, or s NULL for the atom null */
-    T_PTRARG,   /* cs: an integer, an atom of table, a binary or a Cstruct */
-    T_CSTRUCT,  /* cs: a binary or a Cstruct */
+    T_INT32,    /* int32_t, pid_t */
+    T_FD,       /* int: a descriptor */
+    T_UINT32,   /* uint32_t */
+    T_INT64,    /* int64_t */
+    T_UINT64,   /* uint64_t */
+    T_IODATA,   /* arg_bytes_t */
+    T_ARGV,     /* arg_argv_t */
+    T_ATOM,     /* const char *: the atom's text */
+    T_CONSTANT, /* int64_t */
+    T_FLAGS,    /* int64_t: the ORed values */
+    T_ENUM,     /* int: the index in atoms (ARG_<call>_<arg>_<atom>) */
+    T_CALLS,    /* arg_bytes_t: call numbers, a byte each */
+    T_RLIMIT,   /* arg_rlimit_t */
+    T_TIMEVAL,  /* arg_timeval_t */
+    T_INTLIST,  /* arg_ints_t: a list of int32 or uint32 */
+    T_NIODATA,  /* arg_bytes_t, s NULL for the atom null */
+    T_PTRARG,   /* const struct cstruct *: an integer, an atom of table, a
+                   binary or a Cstruct */
+    T_CSTRUCT,  /* const struct cstruct *: a binary or a Cstruct */
 } argtype_t;
 
 typedef struct {
     argtype_t type;
-    const alcove_const_table_t *table; /* T_CONSTANT, T_FLAGS */
+    size_t off;                        /* of the argument in alcove_args_t */
+    const alcove_const_table_t *table; /* T_CONSTANT, T_FLAGS, T_PTRARG */
     const char *const *atoms;          /* T_ENUM, NULL-terminated */
 } argspec_t;
 
 struct cstruct;
 
+/* Bytes, followed by a NUL that is not counted in n. */
 typedef struct {
-    int64_t i, i2;
-    uint64_t u, u2;
     const char *s;
     size_t n;
-    char **v;
-    int64_t *ints;
-    struct cstruct *cs;
-} alcove_arg_t;
+} arg_bytes_t;
+
+typedef struct {
+    char **v; /* NULL-terminated */
+    size_t n;
+    bool nul; /* an element holds a NUL byte */
+} arg_argv_t;
+
+typedef struct {
+    uint64_t cur, max;
+} arg_rlimit_t;
+
+typedef struct {
+    bool set; /* false for [] */
+    int64_t sec, usec;
+} arg_timeval_t;
+
+typedef struct {
+    const int64_t *v;
+    size_t n;
+} arg_ints_t;
+
+#include "gen/alcove_args.h"
 
 /* What a handler returns. Failed system calls are CALL_REPLY with an
  * {error, Errno} term: see reply.h. */
 enum {
-    CALL_REPLY = 0,  /* the term in x is the result */
+    CALL_REPLY = 0,  /* the term built is the result */
     CALL_BADARG = 1, /* arguments out of range for the call */
     CALL_CHILD = 2,  /* this is a new child: there is no reply to send */
     CALL_LATER = 3,  /* the loop answers later, by the request's id */
 };
 
-typedef int alcove_fn_t(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x);
+typedef int alcove_fn_t(alcove_t *ap, const alcove_args_t *args, build_t *b);
 
-/* CALLF_BLOCK: the call may block for ever (sig_block_calls). */
-enum { CALLF_EXEC = 1, CALLF_EXIT = 2, CALLF_BLOCK = 4 };
+/* The flags of gen/calls.eterm (its header says what each means). */
+enum {
+    CALLF_EXEC = 1 << 0,
+    CALLF_EXIT = 1 << 1,
+    CALLF_BLOCK = 1 << 2,
+    CALLF_NEWFD = 1 << 3,
+    CALLF_ANYFD = 1 << 4,
+    CALLF_OWNFD = 1 << 5,
+    CALLF_STDIO = 1 << 6,
+    CALLF_CREDS = 1 << 7,
+    CALLF_NOFASTFORK = 1 << 8,
+};
 
 typedef struct {
     const char *name;
     alcove_fn_t *fn;
     uint8_t nargs;
-    uint8_t flags;
+    uint16_t flags;
     const argspec_t *args;
 } alcove_call_t;
 
@@ -78,44 +118,58 @@ extern const size_t alcove_ncalls;
 
 enum { ARGS_OK = 0, ARGS_BADARG = -1, ARGS_ENOTSUP = -2 };
 
-/* Decode the arguments of call from the term in buf[0, len). Memory for
- * strings lives until the next call to args_decode. */
+/* Decode the arguments of call from the term in buf[0, len) into args.
+ * Memory for strings lives until the next call to args_decode. */
 int args_decode(const alcove_call_t *call, const char *buf, size_t len,
-                alcove_arg_t *arg);
+                alcove_args_t *args);
+
+/* Argument i, a T_FD, of call. */
+int *args_fd(const alcove_call_t *call, alcove_args_t *args, int i);
 
 /* The handler of a call that this system does not have. */
 alcove_fn_t alcove_enotsup;
 
 /* A path or other C string argument: NULL if it holds a NUL byte. */
-static inline const char *arg_str(const alcove_arg_t *a)
+static inline const char *arg_str(const arg_bytes_t *a)
 {
     return a->s != NULL && __builtin_strlen(a->s) == a->n ? a->s : NULL;
 }
 
 /* Replies every handler makes: each returns what the handler returns. */
-static inline int reply_errno(ei_x_buff *x, int errnum)
+static inline int reply_errno(build_t *b, int errnum)
 {
-    return enc_error(x, errnum) < 0 ? CALL_BADARG : CALL_REPLY;
+    put_error(b, errnum);
+    return CALL_REPLY;
 }
 
-static inline int reply_ok(ei_x_buff *x)
+static inline int reply_ok(build_t *b)
 {
-    return enc_ok(x) < 0 ? CALL_BADARG : CALL_REPLY;
+    put_ok(b);
+    return CALL_REPLY;
 }
 
-static inline int reply_int(ei_x_buff *x, int64_t v)
+static inline int reply_int(build_t *b, int64_t v)
 {
-    return enc_int(x, v) < 0 ? CALL_BADARG : CALL_REPLY;
+    put_int(b, v);
+    return CALL_REPLY;
 }
 
-static inline int reply_ok_int(ei_x_buff *x, int64_t v)
+static inline int reply_ok_int(build_t *b, int64_t v)
 {
-    return enc_ok_int(x, v) < 0 ? CALL_BADARG : CALL_REPLY;
+    put_ok_int(b, v);
+    return CALL_REPLY;
 }
 
-static inline int reply_bool(ei_x_buff *x, bool b)
+static inline int reply_bool(build_t *b, bool v)
 {
-    return ei_x_encode_boolean(x, b) < 0 ? CALL_BADARG : CALL_REPLY;
+    put_bool(b, v);
+    return CALL_REPLY;
+}
+
+/* ok for rv 0, else {error, errno}: the result of most system calls. */
+static inline int reply_rv(build_t *b, int rv)
+{
+    return rv < 0 ? reply_errno(b, errno) : reply_ok(b);
 }
 
 #endif

@@ -288,9 +288,9 @@ void alcove_init(alcove_t *ap, int in, int out);
  * belongs to the parent and start over as a child's event loop. */
 void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
 /* A control process must not outlive its parent. The kernel forgets
- * this on every change of credentials, so setuid and its kin call this
- * again. In a new PID namespace the parent is not visible (getppid() is
- * 0). */
+ * this on every change of credentials, so dispatch calls this again
+ * after each call the table flags creds (setuid and its kin). In a new
+ * PID namespace the parent is not visible (getppid() is 0). */
 void pdeathsig_arm(alcove_t *ap);
 /* The child pid was reaped with status: a stop is no exit; an exit is
  * reported once the child's output is all read. */

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * What a process does with a request from upstream: pass it down the
- * fork chain, or run it here, or write to a child's stdin.
+ * fork chain, or run it here, or write to a child's stdin. Running a
+ * call here, dispatch applies the rules its table entry's flags give
+ * (gen/calls.eterm), before and after the handler.
  */
 #include "calls/calls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire/codec.h"
 #include "core/reexec.h"
+#include "wire/build.h"
+#include "wire/codec.h"
 #include "wire/reply.h"
 
 /* A reply buffer larger than this is given back once the reply is sent:
@@ -44,11 +48,20 @@ static void reply_status(alcove_t *ap, uint32_t id, uint8_t status)
 }
 
 /* Start a reply term after the space kept for the frame header. */
-static void reply_begin(alcove_t *ap)
+static build_t reply_begin(alcove_t *ap)
 {
     ap->x.index = REPLY_HDR;
     if (ei_x_encode_version(&ap->x) < 0)
         die(DIE_NOMEM, "out of memory");
+    return (build_t){.x = &ap->x};
+}
+
+/* A reply that is only {error, Errno}. */
+static void reply_error(alcove_t *ap, uint32_t id, int errnum)
+{
+    build_t b = reply_begin(ap);
+    put_error(&b, errnum);
+    reply_send(ap, id, ALCOVE_OK);
 }
 
 static bool filtered(const uint8_t *set, size_t nr)
@@ -56,9 +69,93 @@ static bool filtered(const uint8_t *set, size_t nr)
     return set[nr / 8] & (1u << (nr % 8));
 }
 
+/* The reply term built so far, after the version byte. */
+static int reply_term(const alcove_t *ap, dec_t *d)
+{
+    return dec_init(d, ap->x.buff + REPLY_HDR,
+                    (size_t)ap->x.index - REPLY_HDR);
+}
+
+/* Whether the reply is {error, _}: the call failed. */
+static bool reply_failed(const alcove_t *ap)
+{
+    dec_t d;
+    int arity;
+    char atom[MAXATOMLEN_UTF8];
+    return reply_term(ap, &d) == 0 && dec_tuple(&d, &arity) == 0 &&
+           arity == 2 && dec_atom(&d, atom) == 0 && strcmp(atom, "error") == 0;
+}
+
+/* newfd: the N of an {ok, N} reply, if it names a descriptor, is one the
+ * call made. Only N at fd_base or above matters to fd_note, and for
+ * those the check costs a system call (fcntl's other results, such as
+ * flags, are no descriptors). */
+static void note_result_fd(alcove_t *ap)
+{
+    dec_t d;
+    int arity;
+    int64_t n;
+    char atom[MAXATOMLEN_UTF8];
+    if (reply_term(ap, &d) < 0 || dec_tuple(&d, &arity) < 0 || arity != 2 ||
+        dec_atom(&d, atom) < 0 || strcmp(atom, "ok") != 0 ||
+        dec_int64(&d, &n) < 0 || n < ap->fds.base || n > INT32_MAX)
+        return;
+    if (fcntl((int)n, F_GETFD) >= 0)
+        fd_note(ap, n);
+}
+
+/* The rules applied before the handler: 0 to run it, else the errno of
+ * the reply, or -1 once answered. One of the loop's own descriptors
+ * (ownfd) becomes -1, which every system call refuses with ebadf: the
+ * handler checks its other arguments first, as for any bad descriptor. */
+static int call_before(alcove_t *ap, const alcove_call_t *call,
+                       alcove_args_t *args)
+{
+    /* the port's exec needs the driver's control connection: nothing
+     * else would tell the driver that it happened */
+    if (call->flags & CALLF_EXEC && ap->depth == 0 && ap->up.ctl < 0)
+        return ENOTSUP;
+    if (!(call->flags & (CALLF_STDIO | CALLF_OWNFD)))
+        return 0;
+    for (int i = 0; i < call->nargs; i++) {
+        if (call->args[i].type != T_FD)
+            continue;
+        int *fd = args_fd(call, args, i), stream;
+        child_t *c;
+        if (call->flags & CALLF_STDIO &&
+            (c = child_stdio(ap, *fd, &stream)) != NULL) {
+            int err = child_eof(ap, c, stream, ap->req_id);
+            return err == 0 ? -1 : err;
+        }
+        if (call->flags & CALLF_OWNFD && fd_internal(ap, *fd))
+            *fd = -1;
+    }
+    return 0;
+}
+
+/* The rules applied after a handler's reply: a reply of {error, _} is
+ * no success. */
+static void call_after(alcove_t *ap, const alcove_call_t *call)
+{
+    if (call->flags & CALLF_EXIT)
+        ap->life.leaving = true; /* the loop sends the reply, then exits */
+    if (!(call->flags &
+          (CALLF_NEWFD | CALLF_ANYFD | CALLF_CREDS | CALLF_NOFASTFORK)) ||
+        reply_failed(ap))
+        return;
+    if (call->flags & CALLF_NEWFD)
+        note_result_fd(ap);
+    if (call->flags & CALLF_ANYFD)
+        fd_probe(ap);
+    if (call->flags & CALLF_CREDS)
+        pdeathsig_arm(ap);
+    if (call->flags & CALLF_NOFASTFORK)
+        ap->fds.fork_fast = false;
+}
+
 static void run(alcove_t *ap, const down_hdr_t *h)
 {
-    alcove_arg_t arg[ALCOVE_MAXARGS];
+    alcove_args_t args;
 
     if (h->restlen < 2) {
         reply_status(ap, h->id, ALCOVE_BADARG);
@@ -75,15 +172,12 @@ static void run(alcove_t *ap, const down_hdr_t *h)
     }
 
     const alcove_call_t *call = &alcove_calls[nr];
-    switch (args_decode(call, h->rest + 2, h->restlen - 2, arg)) {
+    switch (args_decode(call, h->rest + 2, h->restlen - 2, &args)) {
     case ARGS_BADARG:
         reply_status(ap, h->id, ALCOVE_BADARG);
         return;
     case ARGS_ENOTSUP:
-        reply_begin(ap);
-        if (enc_error(&ap->x, ENOTSUP) < 0)
-            die(DIE_NOMEM, "out of memory");
-        reply_send(ap, h->id, ALCOVE_OK);
+        reply_error(ap, h->id, ENOTSUP);
         return;
     }
 
@@ -94,16 +188,31 @@ static void run(alcove_t *ap, const down_hdr_t *h)
         return;
     }
 
-    reply_begin(ap);
     ap->req_id = h->id;
+    if (call->fn != alcove_enotsup) {
+        int err = call_before(ap, call, &args);
+        if (err < 0)
+            return;
+        if (err > 0) {
+            reply_error(ap, h->id, err);
+            return;
+        }
+    }
+    build_t b = reply_begin(ap);
     bool block = call->flags & CALLF_BLOCK;
     if (block)
         sig_block_calls(ap, true);
-    int rv = call->fn(ap, arg, &ap->x);
+    int rv = call->fn(ap, &args, &b);
     if (block)
         sig_block_calls(ap, false);
     switch (rv) {
     case CALL_REPLY:
+        if (b.failed) {
+            /* a term no frame can carry */
+            reply_status(ap, h->id, ALCOVE_BADARG);
+            break;
+        }
+        call_after(ap, call);
         reply_send(ap, h->id, ALCOVE_OK);
         break;
     case CALL_BADARG:
@@ -140,12 +249,8 @@ static void eof(alcove_t *ap, const down_hdr_t *h)
     }
     child_t *c = child_get(ap, (pid_t)get32(h->pids));
     int err = c == NULL ? ESRCH : child_eof(ap, c, stream, h->id);
-    if (err == 0)
-        return;
-    reply_begin(ap);
-    if (enc_error(&ap->x, err) < 0)
-        die(DIE_NOMEM, "out of memory");
-    reply_send(ap, h->id, ALCOVE_OK);
+    if (err != 0)
+        reply_error(ap, h->id, err);
 }
 
 /* stdin/3: the last PID is a child of this process. */
@@ -174,9 +279,8 @@ static void stdio(alcove_t *ap, const down_hdr_t *h)
 /* The answer to an exec of alcove, sent by the new image. */
 void reply_ok_to(alcove_t *ap, uint32_t id)
 {
-    reply_begin(ap);
-    if (enc_ok(&ap->x) < 0)
-        die(DIE_NOMEM, "out of memory");
+    build_t b = reply_begin(ap);
+    put_ok(&b);
     reply_send(ap, id, ALCOVE_OK);
 }
 
@@ -226,9 +330,9 @@ void dispatch(alcove_t *ap, const down_hdr_t *h)
     }
 }
 
-int alcove_enotsup(alcove_t *ap, const alcove_arg_t *arg, ei_x_buff *x)
+int alcove_enotsup(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
-    (void)arg;
-    return enc_error(x, ENOTSUP) < 0 ? CALL_BADARG : CALL_REPLY;
+    (void)args;
+    return reply_errno(b, ENOTSUP);
 }

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wire/codec.h"
+#include "wire/build.h"
 #include "wire/consts.h"
 
 /* How long shutdown waits for children before SIGKILL. */
@@ -170,17 +170,25 @@ static void send_exit(alcove_t *ap, child_t *c)
     ei_x_buff x;
     if (ei_x_new_with_version(&x) < 0)
         die(DIE_NOMEM, "out of memory");
-    int rv = -1;
+    build_t b = {.x = &x};
+    bool event = true;
     if (WIFEXITED(c->status) && ap->opt.exit_status) {
-        rv = ei_x_encode_tuple_header(&x, 2) | enc_atom(&x, "exit_status") |
-             enc_int(&x, WEXITSTATUS(c->status));
+        put_tuple(&b, 2);
+        put_atom(&b, "exit_status");
+        put_int(&b, WEXITSTATUS(c->status));
     } else if (WIFSIGNALED(c->status) && ap->opt.termsig) {
         const char *name =
             alcove_const_name(&alcove_const_signal, WTERMSIG(c->status));
-        rv = ei_x_encode_tuple_header(&x, 2) | enc_atom(&x, "termsig") |
-             (name ? enc_atom(&x, name) : enc_int(&x, WTERMSIG(c->status)));
+        put_tuple(&b, 2);
+        put_atom(&b, "termsig");
+        if (name)
+            put_atom(&b, name);
+        else
+            put_int(&b, WTERMSIG(c->status));
+    } else {
+        event = false;
     }
-    if (rv == 0)
+    if (event)
         send_up(ap, MSG_EVENT, c->pid, x.buff, (size_t)x.index);
     ei_x_free(&x);
 }

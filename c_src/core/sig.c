@@ -32,7 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "wire/codec.h"
+#include "wire/build.h"
 #include "wire/consts.h"
 
 static int sig_wfd = -1;
@@ -183,11 +183,15 @@ static void send_signal_event(alcove_t *ap, const siginfo_t *si)
     if (ei_x_new_with_version(&x) < 0)
         die(DIE_NOMEM, "out of memory");
     const char *name = alcove_const_name(&alcove_const_signal, si->si_signo);
-    int rv = ei_x_encode_tuple_header(&x, 3) | enc_atom(&x, "signal") |
-             (name ? enc_atom(&x, name) : enc_int(&x, si->si_signo)) |
-             enc_binary(&x, si, sizeof(*si));
-    if (rv == 0)
-        send_event(ap, &x);
+    build_t b = {.x = &x};
+    put_tuple(&b, 3);
+    put_atom(&b, "signal");
+    if (name)
+        put_atom(&b, name);
+    else
+        put_int(&b, si->si_signo);
+    put_binary(&b, si, sizeof(*si));
+    send_event(ap, &x);
     ei_x_free(&x);
 }
 

@@ -171,23 +171,6 @@ static void test_version(void)
     CHECK(dec_init(&d, "\x82", 1) < 0);
 }
 
-static void test_encode(void)
-{
-    ei_x_buff x;
-    ei_x_new_with_version(&x);
-    CHECK(enc_error(&x, 1) == 0);
-    int idx = 1, arity;
-    char atom[MAXATOMLEN_UTF8];
-    CHECK(ei_decode_tuple_header(x.buff, &idx, &arity) == 0 && arity == 2);
-    CHECK(ei_decode_atom(x.buff, &idx, atom) == 0 &&
-          strcmp(atom, "error") == 0);
-    CHECK(ei_decode_atom(x.buff, &idx, atom) == 0 &&
-          strcmp(atom, "eperm") == 0);
-    ei_x_free(&x);
-    CHECK(strcmp(errno_name(11), "eagain") == 0);
-    CHECK(strcmp(errno_name(-5), "unknown") == 0);
-}
-
 int main(void)
 {
     test_version();
@@ -195,6 +178,5 @@ int main(void)
     test_binary();
     test_atom();
     test_lists();
-    test_encode();
     return DONE();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Decoding a call's arguments, a tuple, by the types of the call table.
+ * Decoding a call's arguments, a tuple, by the types of the call table,
+ * each into its member of alcove_args_t (at the offset the table gives).
  * Strings are copied, NUL-terminated, into one arena that is reused from
  * call to call, so the hot path allocates nothing once it has warmed up.
  */
@@ -11,6 +12,17 @@
 
 #include "wire/codec.h"
 #include "wire/cstruct.h"
+
+/* An argument as decoded, before it is stored by its type (store). */
+typedef struct {
+    int64_t i, i2;
+    uint64_t u, u2;
+    const char *s;
+    size_t n;
+    char **v;
+    int64_t *ints;
+    struct cstruct *cs;
+} val_t;
 
 static struct {
     char *p;
@@ -93,7 +105,7 @@ static const char *copy_str(const char *p, size_t n)
     return s;
 }
 
-static int dec_str(dec_t *d, alcove_arg_t *a)
+static int dec_str(dec_t *d, val_t *a)
 {
     const char *p;
     size_t n;
@@ -103,7 +115,7 @@ static int dec_str(dec_t *d, alcove_arg_t *a)
     return ARGS_OK;
 }
 
-static int dec_argv(dec_t *d, alcove_arg_t *a)
+static int dec_argv(dec_t *d, val_t *a)
 {
     dec_list_t l;
     if (dec_list(d, &l) < 0 || l.bytes != NULL)
@@ -112,10 +124,10 @@ static int dec_argv(dec_t *d, alcove_arg_t *a)
     if (v == NULL)
         return ARGS_BADARG;
     for (int i = 0; i < l.n; i++) {
-        alcove_arg_t e;
+        val_t e;
         if (dec_str(d, &e) < 0)
             return ARGS_BADARG;
-        if (arg_str(&e) == NULL)
+        if (strlen(e.s) != e.n)
             a->i = 1; /* a NUL inside: the handler says einval */
         v[i] = (char *)e.s;
     }
@@ -141,7 +153,7 @@ static int dec_constant(dec_t *d, const argspec_t *spec, int64_t *v)
     return lookup(spec, atom, v);
 }
 
-static int dec_flags(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+static int dec_flags(dec_t *d, const argspec_t *spec, val_t *a)
 {
     dec_list_t l;
     int rv = ARGS_OK;
@@ -165,7 +177,7 @@ static int dec_flags(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     return rv;
 }
 
-static int dec_enum(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+static int dec_enum(dec_t *d, const argspec_t *spec, val_t *a)
 {
     char atom[MAXATOMLEN_UTF8];
     if (dec_nil(d) == 0)
@@ -181,7 +193,7 @@ static int dec_enum(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     return ARGS_BADARG;
 }
 
-static int dec_calls(dec_t *d, alcove_arg_t *a)
+static int dec_calls(dec_t *d, val_t *a)
 {
     dec_list_t l;
     if (dec_list(d, &l) < 0)
@@ -218,7 +230,7 @@ static int dec_record(dec_t *d, const char *tag)
     return ARGS_OK;
 }
 
-static int dec_rlimit(dec_t *d, alcove_arg_t *a)
+static int dec_rlimit(dec_t *d, val_t *a)
 {
     if (dec_record(d, "alcove_rlimit") < 0 || dec_uint64(d, &a->u) < 0 ||
         dec_uint64(d, &a->u2) < 0)
@@ -226,7 +238,7 @@ static int dec_rlimit(dec_t *d, alcove_arg_t *a)
     return ARGS_OK;
 }
 
-static int dec_timeval(dec_t *d, alcove_arg_t *a)
+static int dec_timeval(dec_t *d, val_t *a)
 {
     if (dec_nil(d) == 0) {
         a->n = 0;
@@ -239,7 +251,7 @@ static int dec_timeval(dec_t *d, alcove_arg_t *a)
     return ARGS_OK;
 }
 
-static int dec_intlist(dec_t *d, alcove_arg_t *a)
+static int dec_intlist(dec_t *d, val_t *a)
 {
     dec_list_t l;
     if (dec_list(d, &l) < 0)
@@ -258,8 +270,7 @@ static int dec_intlist(dec_t *d, alcove_arg_t *a)
     return dec_list_end(d, &l) < 0 ? ARGS_BADARG : ARGS_OK;
 }
 
-static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints,
-                       alcove_arg_t *a)
+static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints, val_t *a)
 {
     a->cs = side_alloc(sizeof(*a->cs));
     if (a->cs == NULL)
@@ -267,11 +278,12 @@ static int dec_cstruct(dec_t *d, const argspec_t *spec, bool ints,
     return cstruct_decode(d, spec->table, ints, side_alloc, a->cs);
 }
 
-static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
+static int dec_one(dec_t *d, const argspec_t *spec, val_t *a)
 {
     char atom[MAXATOMLEN_UTF8];
     switch (spec->type) {
     case T_INT32:
+    case T_FD:
         return dec_range(d, INT32_MIN, INT32_MAX, &a->i);
     case T_UINT32:
         return dec_range(d, 0, UINT32_MAX, &a->i);
@@ -315,8 +327,64 @@ static int dec_one(dec_t *d, const argspec_t *spec, alcove_arg_t *a)
     return ARGS_BADARG;
 }
 
+/* Put the decoded a where spec says, as the C type of its argument. */
+static void store(const argspec_t *spec, const val_t *a, void *dst)
+{
+/* dst is the member of alcove_args_t of this type */
+#define PUT(type, v) (*(type *)dst = (v))
+    _Static_assert(sizeof(pid_t) == sizeof(int32_t), "pid_t is 32 bits");
+    switch (spec->type) {
+    case T_INT32:
+        PUT(int32_t, (int32_t)a->i);
+        break;
+    case T_FD:
+        PUT(int, (int)a->i);
+        break;
+    case T_UINT32:
+        PUT(uint32_t, (uint32_t)a->i);
+        break;
+    case T_INT64:
+    case T_CONSTANT:
+    case T_FLAGS:
+        PUT(int64_t, a->i);
+        break;
+    case T_UINT64:
+        PUT(uint64_t, a->u);
+        break;
+    case T_ENUM:
+        PUT(int, (int)a->i);
+        break;
+    case T_IODATA:
+    case T_NIODATA:
+    case T_CALLS:
+        PUT(arg_bytes_t, ((arg_bytes_t){.s = a->s, .n = a->n}));
+        break;
+    case T_ARGV:
+        PUT(arg_argv_t, ((arg_argv_t){.v = a->v, .n = a->n, .nul = a->i}));
+        break;
+    case T_ATOM:
+        PUT(const char *, a->s);
+        break;
+    case T_RLIMIT:
+        PUT(arg_rlimit_t, ((arg_rlimit_t){.cur = a->u, .max = a->u2}));
+        break;
+    case T_TIMEVAL:
+        PUT(arg_timeval_t,
+            ((arg_timeval_t){.set = a->n != 0, .sec = a->i, .usec = a->i2}));
+        break;
+    case T_INTLIST:
+        PUT(arg_ints_t, ((arg_ints_t){.v = a->ints, .n = a->n}));
+        break;
+    case T_PTRARG:
+    case T_CSTRUCT:
+        PUT(const struct cstruct *, a->cs);
+        break;
+    }
+#undef PUT
+}
+
 int args_decode(const alcove_call_t *call, const char *buf, size_t len,
-                alcove_arg_t *arg)
+                alcove_args_t *args)
 {
     dec_t d;
     int arity;
@@ -334,12 +402,18 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
         return ARGS_BADARG;
 
     for (int i = 0; i < arity; i++) {
-        memset(&arg[i], 0, sizeof(arg[i]));
-        int r = dec_one(&d, &call->args[i], &arg[i]);
+        val_t a = {0};
+        int r = dec_one(&d, &call->args[i], &a);
         if (r == ARGS_BADARG)
             return ARGS_BADARG;
         if (r == ARGS_ENOTSUP)
             rv = ARGS_ENOTSUP;
+        store(&call->args[i], &a, (char *)args + call->args[i].off);
     }
     return d.idx == d.len ? rv : ARGS_BADARG;
+}
+
+int *args_fd(const alcove_call_t *call, alcove_args_t *args, int i)
+{
+    return (int *)((char *)args + call->args[i].off);
 }

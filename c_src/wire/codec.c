@@ -199,39 +199,8 @@ int dec_list_end(dec_t *d, const dec_list_t *l)
     return dec_nil(d);
 }
 
-int enc_ok(ei_x_buff *x) { return ei_x_encode_atom(x, "ok"); }
-
-int enc_atom(ei_x_buff *x, const char *a) { return ei_x_encode_atom(x, a); }
-
 const char *errno_name(int errnum)
 {
     const char *s = alcove_const_name(&alcove_const_errno, errnum);
     return s != NULL ? s : "unknown";
-}
-
-int enc_error(ei_x_buff *x, int errnum)
-{
-    if (ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_atom(x, "error") < 0)
-        return -1;
-    return ei_x_encode_atom(x, errno_name(errnum));
-}
-
-int enc_ok_int(ei_x_buff *x, int64_t v)
-{
-    if (ei_x_encode_tuple_header(x, 2) < 0 || ei_x_encode_atom(x, "ok") < 0)
-        return -1;
-    return ei_x_encode_longlong(x, v);
-}
-
-int enc_int(ei_x_buff *x, int64_t v) { return ei_x_encode_longlong(x, v); }
-
-int enc_binary(ei_x_buff *x, const void *p, size_t n)
-{
-    /* No frame carries more than FRAME_MAX, and ei keeps its index in an
-     * int: a reply growing past FRAME_MAX is refused here, long before
-     * the index could wrap (ei_x_encode_binary would then write past the
-     * end of its buffer). */
-    if (x->index < 0 || n > FRAME_MAX || (size_t)x->index > FRAME_MAX - n)
-        return -1;
-    return ei_x_encode_binary(x, p, (int)n);
 }

@@ -42,13 +42,8 @@ int dec_list_int64(dec_t *d, const dec_list_t *l, int i, int64_t *v);
 /* Past the tail of a proper list, once its elements are read. */
 int dec_list_end(dec_t *d, const dec_list_t *l);
 
-/* The reply terms: ei_x_encode wrappers used by every handler. */
-int enc_ok(ei_x_buff *x);
-int enc_atom(ei_x_buff *x, const char *a);
-int enc_error(ei_x_buff *x, int errnum);
-int enc_ok_int(ei_x_buff *x, int64_t v);
-int enc_int(ei_x_buff *x, int64_t v);
-int enc_binary(ei_x_buff *x, const void *p, size_t n);
+/* The name of an errno value, as {error, Name} gives it; "unknown" for
+ * a value this system does not name. Terms are built by build.h. */
 const char *errno_name(int errnum);
 
 #endif

@@ -126,36 +126,40 @@ unsigned long cstruct_value(const cstruct_t *cs)
     return cs->kind == CS_INT ? (unsigned long)cs->i : (unsigned long)cs->buf;
 }
 
-int cstruct_encode(ei_x_buff *x, const cstruct_t *cs)
+void cstruct_encode(build_t *b, const cstruct_t *cs)
 {
     switch (cs->kind) {
     case CS_INT:
-        return enc_int(x, cs->i);
+        put_int(b, cs->i);
+        return;
     case CS_BIN:
-        return enc_binary(x, cs->buf, cs->len);
+        put_binary(b, cs->buf, cs->len);
+        return;
     case CS_LIST:
         break;
     }
-    if (cs->nel > 0 && ei_x_encode_list_header(x, (long)cs->nel) < 0)
-        return -1;
+    if (cs->nel > 0)
+        put_list(b, (int)cs->nel);
     for (size_t i = 0; i < cs->nel; i++) {
         const cs_el_t *el = &cs->el[i];
-        /* a NULL pointer comes back as the word it is in the buffer */
-        int rv = el->ptr && el->mem == NULL
-                     ? enc_binary(x, cs->buf + el->off, sizeof(void *))
-                 : el->ptr
-                     ? (ei_x_encode_tuple_header(x, 2) | enc_atom(x, "ptr") |
-                        enc_binary(x, el->mem, el->len))
-                     : enc_binary(x, cs->buf + el->off, el->len);
-        if (rv < 0)
-            return -1;
+        if (el->ptr && el->mem == NULL) {
+            /* a NULL pointer comes back as the word it is in the buffer */
+            put_binary(b, cs->buf + el->off, sizeof(void *));
+        } else if (el->ptr) {
+            put_tuple(b, 2);
+            put_atom(b, "ptr");
+            put_binary(b, el->mem, el->len);
+        } else {
+            put_binary(b, cs->buf + el->off, el->len);
+        }
     }
-    return ei_x_encode_empty_list(x);
+    put_nil(b);
 }
 
-int cstruct_encode_buf(ei_x_buff *x, const cstruct_t *cs)
+void cstruct_encode_buf(build_t *b, const cstruct_t *cs)
 {
     if (cs->kind == CS_INT)
-        return enc_binary(x, "", 0);
-    return enc_binary(x, cs->buf, cs->len);
+        put_binary(b, "", 0);
+    else
+        put_binary(b, cs->buf, cs->len);
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/build.h"
 #include "wire/codec.h"
 #include "wire/consts.h"
 
@@ -61,10 +62,10 @@ int cstruct_decode(dec_t *d, const alcove_const_table_t *table, bool ints,
 /* The value to pass to the system call: the integer, or the buffer. */
 unsigned long cstruct_value(const cstruct_t *cs);
 
-/* Encode what the argument holds now, in the shape it came in. */
-int cstruct_encode(ei_x_buff *x, const cstruct_t *cs);
+/* Put what the argument holds now, in the shape it came in. */
+void cstruct_encode(build_t *b, const cstruct_t *cs);
 
-/* Encode the buffer itself as one binary; an integer gives <<>>. */
-int cstruct_encode_buf(ei_x_buff *x, const cstruct_t *cs);
+/* Put the buffer itself as one binary; an integer gives <<>>. */
+void cstruct_encode_buf(build_t *b, const cstruct_t *cs);
 
 #endif
