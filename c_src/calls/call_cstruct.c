@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* C structures of the call table (see wire/cstruct.h): prctl, ptrace,
- * seccomp, ioctl, alloc and iolist_to_bin. Each Cstruct argument goes in
+/* C structures of the call table (see wire/cstruct.h): calls that
+ * take C structures or give them back. Each Cstruct argument goes in
  * as cstruct_value() and comes back holding what its memory holds after
  * the call. */
 #include "calls/calls.h"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* File descriptors and Sockets of the call table: close, open, read,
- * write, lseek, fcntl, select, socket and connect. Dispatch refuses the
- * loop's own descriptors and notes the new ones (the table's flags). */
+/* File descriptors and Sockets of the call table: opening, reading,
+ * writing, duplicating and closing descriptors, sockets. Dispatch
+ * refuses the loop's own descriptors and notes the new ones (the
+ * table's flags). */
 #include "calls/calls.h"
 
 #include <errno.h>
