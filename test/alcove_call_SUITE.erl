@@ -62,10 +62,14 @@
     badpid_exited/1,
     badarg_before_send/1,
     timeout_late_reply/1,
+    timeout_reply_crosses_cancel/1,
     enotsup/1
 ]).
 
 -define(WAIT, 5000).
+%% Positions in alcove_drv's #state{}: pending, cancelled.
+-define(STATE_PENDING, 5).
+-define(STATE_CANCELLED, 6).
 
 %% The Overview of the reference (README), its Erlang code blocks copied
 %% verbatim, in order, separated by a blank line.
@@ -143,6 +147,7 @@ groups() ->
         badpid_exited,
         badarg_before_send,
         timeout_late_reply,
+        timeout_reply_crosses_cancel,
         enotsup
     ]}].
 
@@ -966,6 +971,60 @@ timeout_late_reply(Config) ->
     V = alcove:version(Drv, []),
     V = alcove:version(Drv, [C]),
     C = alcove:getcpid(Drv, [], C, pid).
+
+%% A reply the driver sends after the caller's timeout is over but before
+%% it handles the caller's cancel still reaches the owner, once, and the
+%% driver keeps nothing of the call. The order is forced: the driver and
+%% the caller are suspended while the child, blocked reading a FIFO,
+%% answers when the case writes to it, and the caller's cancel is let
+%% into the driver's queue only behind that reply.
+timeout_reply_crosses_cancel(Config) ->
+    Drv = ?config(drv, Config),
+    Fifo = filename:join(?config(priv_dir, Config), "crosses_cancel.fifo"),
+    ok = alcove:mkfifo(Drv, [], Fifo, 8#600),
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, Fd} = alcove:open(Drv, [C], Fifo, [o_rdwr], 0),
+    Self = self(),
+    true = erlang:suspend_process(Drv),
+    Caller = spawn_link(fun() -> Self ! {self(), catch alcove:read(Drv, [C], Fd, 1, 1000)} end),
+    true = queued(Drv, fun({'$alcove_call', _, Pids, _, _}) -> Pids =:= [C]; (_) -> false end),
+    true = erlang:suspend_process(Caller),
+    %% the caller has not given up yet: its timeout is 1 s
+    false = lists:any(fun is_cancel/1, element(2, process_info(Drv, messages))),
+    true = erlang:resume_process(Drv),
+    %% the child reads the FIFO: the call is pending, unanswered
+    true = alcove_test:poll(fun() -> has_call(Drv, [C]) end, true, ?WAIT),
+    true = erlang:suspend_process(Drv),
+    ok = file:write_file(Fifo, <<"x">>),
+    true = queued(Drv, fun({P, {data, _}}) -> is_port(P); (_) -> false end),
+    true = erlang:resume_process(Caller),
+    true = queued(Drv, fun is_cancel/1),
+    true = erlang:resume_process(Drv),
+    receive {Caller, Raised} -> {'EXIT', {timeout, _}} = Raised
+    after ?WAIT -> ct:fail(caller_not_done)
+    end,
+    receive {alcove_call, Drv, [C], Late} -> {ok, <<"x">>} = Late
+    after ?WAIT -> ct:fail(late_reply_lost)
+    end,
+    State = sys:get_state(Drv),
+    0 = map_size(element(?STATE_CANCELLED, State)),
+    0 = map_size(element(?STATE_PENDING, State)),
+    receive {alcove_call, Drv, _, _} = Again -> ct:fail({again, Again})
+    after 0 -> ok
+    end,
+    C = alcove:getpid(Drv, [C]).
+
+is_cancel(M) -> element(1, M) =:= '$alcove_cancel'.
+
+%% Whether a message for which F holds is in the queue of the suspended
+%% process Pid (polled: it may be on its way).
+queued(Pid, F) ->
+    alcove_test:poll(fun() -> lists:any(F, element(2, process_info(Pid, messages))) end,
+                     true, ?WAIT).
+
+has_call(Drv, Pids) ->
+    lists:any(fun(E) -> element(1, E) =:= call andalso element(3, E) =:= Pids end,
+              maps:values(element(?STATE_PENDING, sys:get_state(Drv)))).
 
 %% An atom constant the platform lacks is {error, enotsup}.
 enotsup(Config) ->

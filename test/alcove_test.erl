@@ -4,7 +4,7 @@
 -module(alcove_test).
 
 -export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1,
-         read_pids/2]).
+         read_pids/2, poll/3]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
 -spec start(list()) -> list().
@@ -74,4 +74,14 @@ read_pids(Port, T) ->
             ct:fail({vm_exited, S})
     after T ->
         ct:fail(no_pids_from_vm)
+    end.
+
+%% Call F every 20 ms until it returns Want, for up to T ms; its last
+%% value.
+-spec poll(fun(() -> term()), term(), integer()) -> term().
+poll(F, Want, T) ->
+    case F() of
+        Want -> Want;
+        Other when T =< 0 -> Other;
+        _ -> timer:sleep(20), poll(F, Want, T - 20)
     end.
