@@ -2,15 +2,14 @@
 %% The calls of the event loop and their errors: one case per call, fork
 %% chains and their limits, badpid, badarg, undef, enotsup and timeouts.
 %%
-%% Every case gets its own port (init_per_testcase), owned by the process
+%% Every case gets its own port (the alcove_test hook), owned by the process
 %% running the case, so the cases share nothing and run in parallel.
 -module(alcove_call_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, groups/0, suite/0,
-         init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, groups/0, suite/0]).
 -export([
     call_table/1,
     driver_options/1,
@@ -90,7 +89,7 @@ alcove:stdin(Drv, [Child1,Child2], \"hello process\\n\"),
 ").
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [{group, calls}].
@@ -150,18 +149,6 @@ groups() ->
         timeout_reply_crosses_cancel,
         enotsup
     ]}].
-
-%% init_per_testcase runs in the process of the test case: that process
-%% owns the port and gets its messages.
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    Drv = ?config(drv, Config),
-    %% a case that crashed took its port with it (the port follows its
-    %% owner): stopping it is then a no-op
-    catch alcove_drv:stop(Drv),
-    ok.
 
 %%% Helpers
 
@@ -240,7 +227,7 @@ chain(Drv, N) ->
 %% expression evaluated with erl_eval, sharing bindings, with a 100 ms
 %% sleep after each one, as a person typing into erl would pause: the
 %% example's stdout/2 waits 0 ms, so it only sees what already arrived.
-%% (The example starts its own port; the one of init_per_testcase is
+%% (The example starts its own port; the one of the alcove_test hook is
 %% unused here.)
 overview_example(_Config) ->
     B = eval_text(?OVERVIEW),

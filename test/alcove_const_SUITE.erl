@@ -8,8 +8,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, groups/0, suite/0,
-         init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, groups/0, suite/0]).
 -export([
     file_constant/1,
     fcntl_constant/1,
@@ -32,7 +31,7 @@
 ]).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [{group, constants}].
@@ -58,12 +57,6 @@ groups() ->
         define_audit_arch,
         cap_constant_enotsup
     ]}].
-
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Helpers
 
