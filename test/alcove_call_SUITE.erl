@@ -69,6 +69,8 @@
 %% Positions in alcove_drv's #state{}: pending, cancelled.
 -define(STATE_PENDING, 5).
 -define(STATE_CANCELLED, 6).
+%% The timeout of the call timeout_reply_crosses_cancel/1 lets expire.
+-define(CROSS_TIMEOUT, 3000).
 
 %% The Overview of the reference (README), its Erlang code blocks copied
 %% verbatim, in order, separated by a blank line.
@@ -973,19 +975,24 @@ timeout_reply_crosses_cancel(Config) ->
     {ok, Fd} = alcove:open(Drv, [C], Fifo, [o_rdwr], 0),
     Self = self(),
     true = erlang:suspend_process(Drv),
-    Caller = spawn_link(fun() -> Self ! {self(), catch alcove:read(Drv, [C], Fd, 1, 1000)} end),
-    true = queued(Drv, fun({'$alcove_call', _, Pids, _, _}) -> Pids =:= [C]; (_) -> false end),
+    Caller = spawn_link(fun() ->
+                                Self ! {self(), catch alcove:read(Drv, [C], Fd, 1, ?CROSS_TIMEOUT)}
+                        end),
+    true = queued(Drv, fun({'$alcove_call', _, Pids, _, _}) -> Pids =:= [C]; (_) -> false end,
+                  ?WAIT),
     true = erlang:suspend_process(Caller),
-    %% the caller has not given up yet: its timeout is 1 s
-    false = lists:any(fun is_cancel/1, element(2, process_info(Drv, messages))),
+    %% the order cannot be forced if the caller gave up before it was
+    %% suspended (it had ?CROSS_TIMEOUT for it)
+    lists:any(fun is_cancel/1, element(2, process_info(Drv, messages)))
+        andalso ct:fail(caller_gave_up_before_suspended),
     true = erlang:resume_process(Drv),
     %% the child reads the FIFO: the call is pending, unanswered
     true = alcove_test:poll(fun() -> has_call(Drv, [C]) end, true, ?WAIT),
     true = erlang:suspend_process(Drv),
     ok = file:write_file(Fifo, <<"x">>),
-    true = queued(Drv, fun({P, {data, _}}) -> is_port(P); (_) -> false end),
+    true = queued(Drv, fun({P, {data, _}}) -> is_port(P); (_) -> false end, ?WAIT),
     true = erlang:resume_process(Caller),
-    true = queued(Drv, fun is_cancel/1),
+    true = queued(Drv, fun is_cancel/1, ?CROSS_TIMEOUT + ?WAIT),
     true = erlang:resume_process(Drv),
     receive {Caller, Raised} -> {'EXIT', {timeout, _}} = Raised
     after ?WAIT -> ct:fail(caller_not_done)
@@ -1004,10 +1011,10 @@ timeout_reply_crosses_cancel(Config) ->
 is_cancel(M) -> element(1, M) =:= '$alcove_cancel'.
 
 %% Whether a message for which F holds is in the queue of the suspended
-%% process Pid (polled: it may be on its way).
-queued(Pid, F) ->
+%% process Pid within T ms (polled: it may be on its way).
+queued(Pid, F, T) ->
     alcove_test:poll(fun() -> lists:any(F, element(2, process_info(Pid, messages))) end,
-                     true, ?WAIT).
+                     true, T).
 
 has_call(Drv, Pids) ->
     lists:any(fun(E) -> element(1, E) =:= call andalso element(3, E) =:= Pids end,
