@@ -353,7 +353,7 @@ cancel(Drv, Ref, Pids) ->
     Drv ! {'$alcove_cancel', Ref},
     receive
         {Ref, cancelled} -> ok;
-        {Ref, Status, Term} -> Drv ! {'$alcove_late', Pids, Status, Term};
+        {Ref, Status, Term} -> Drv ! {'$alcove_late', Pids, late_reply(Status, Term)};
         {'DOWN', Ref, process, _, _} -> ok
     end,
     erlang:demonitor(Ref, [flush]).
@@ -365,6 +365,10 @@ result(?ALCOVE_BADARG, _) -> erlang:error(badarg);
 result(?ALCOVE_BADPID, _) -> erlang:error(badpid);
 result(?ALCOVE_UNDEF, _) -> erlang:error(undef);
 result(died, Event) -> erlang:error(Event).
+
+%% A reply as the owner gets it when its caller gave up.
+late_reply(Status, Term) ->
+    try result(Status, Term) catch error:E -> {error, E} end.
 
 %%% gen_server
 
@@ -450,8 +454,9 @@ handle_info({'$alcove_cancel', Ref}, #state{cancelled = C} = State) ->
         false ->
             {noreply, State}
     end;
-handle_info({'$alcove_late', Pids, Status, Term}, State) ->
-    {noreply, late(Pids, Status, Term, State)};
+handle_info({'$alcove_late', Pids, Reply}, #state{owner = Owner} = State) ->
+    Owner ! {alcove_call, self(), Pids, Reply},
+    {noreply, State};
 handle_info({'$socket', Socket, select, _}, State) ->
     {noreply, ctl_ready(Socket, State)};
 handle_info({'$socket', S, abort, _}, #state{ctl = {up, S}} = State) ->
@@ -615,17 +620,12 @@ reply({stdin, Pids, Size}, _, _, State) ->
 answer(Ref, Pids, Status, Term, #state{cancelled = C} = State) ->
     case maps:take(Ref, C) of
         {true, C1} ->
-            late(Pids, Status, Term, State#state{cancelled = C1});
+            State#state.owner ! {alcove_call, self(), Pids, late_reply(Status, Term)},
+            State#state{cancelled = C1};
         error ->
             Ref ! {Ref, Status, Term},
             State
     end.
-
-%% The reply to a caller that gave up.
-late(Pids, Status, Term, #state{owner = Owner} = State) ->
-    Reply = try result(Status, Term) catch error:E -> {error, E} end,
-    Owner ! {alcove_call, self(), Pids, Reply},
-    State.
 
 %% Whether the call of Ref still waits for its reply, from the port or
 %% from the exit event of its process.
