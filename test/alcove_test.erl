@@ -9,8 +9,10 @@
 %% stops the case's port, whoever started it (stop/1).
 -module(alcove_test).
 
--export([start/1, start/2, stop/1, case_dir/2, output/2, flush/0, rss_checked/0,
-         real_dir/1, read_pids/2, poll/3, until/1, proc_cgroup/1]).
+-export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1,
+         read_pids/2]).
+
+-export([case_dir/2, poll/3, until/1, proc_cgroup/1]).
 -export([init/2, pre_init_per_testcase/4, post_end_per_testcase/5]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
@@ -70,6 +72,32 @@ post_end_per_testcase(_Suite, _Case, Config, Return, What) ->
     ok = stop(Config),
     {Return, What}.
 
+%% Call F every 20 ms until it returns Want, for up to T ms; its last
+%% value.
+-spec poll(fun(() -> term()), term(), integer()) -> term().
+poll(F, Want, T) ->
+    case F() of
+        Want -> Want;
+        Other when T =< 0 -> Other;
+        _ -> timer:sleep(20), poll(F, Want, T - 20)
+    end.
+
+%% poll/3 for ok, for up to 10 s: for state the kernel updates a moment
+%% after the event that causes it (cgroup.events after an exit, a cgroup
+%% that can be removed once its processes are reaped).
+-spec until(fun(() -> term())) -> term().
+until(F) ->
+    poll(F, ok, 10000).
+
+%% The {Controllers, Path} pairs of /proc/PID/cgroup ("" for v2).
+-spec proc_cgroup(non_neg_integer()) -> [{string(), string()}].
+proc_cgroup(Pid) ->
+    {ok, Data} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cgroup"),
+    [begin
+         [_, Ctl, Path] = string:split(Line, ":", all),
+         {Ctl, Path}
+     end || Line <- string:lexemes(binary_to_list(Data), "\n")].
+
 %% Exit status, stdout and stderr of a program, read until its exit.
 -spec output(pid(), [non_neg_integer()]) -> {integer(), binary(), binary()}.
 output(Drv, Chain) ->
@@ -122,29 +150,3 @@ read_pids(Port, T) ->
     after T ->
         ct:fail(no_pids_from_vm)
     end.
-
-%% Call F every 20 ms until it returns Want, for up to T ms; its last
-%% value.
--spec poll(fun(() -> term()), term(), integer()) -> term().
-poll(F, Want, T) ->
-    case F() of
-        Want -> Want;
-        Other when T =< 0 -> Other;
-        _ -> timer:sleep(20), poll(F, Want, T - 20)
-    end.
-
-%% poll/3 for ok, for up to 10 s: for state the kernel updates a moment
-%% after the event that causes it (cgroup.events after an exit, a cgroup
-%% that can be removed once its processes are reaped).
--spec until(fun(() -> term())) -> term().
-until(F) ->
-    poll(F, ok, 10000).
-
-%% The {Controllers, Path} pairs of /proc/PID/cgroup ("" for v2).
--spec proc_cgroup(non_neg_integer()) -> [{string(), string()}].
-proc_cgroup(Pid) ->
-    {ok, Data} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cgroup"),
-    [begin
-         [_, Ctl, Path] = string:split(Line, ":", all),
-         {Ctl, Path}
-     end || Line <- string:lexemes(binary_to_list(Data), "\n")].
