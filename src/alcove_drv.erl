@@ -6,6 +6,10 @@
 %% process and answered through an alias, so a caller that times out
 %% raises `timeout' and its late reply is handed to the owner as
 %% `{alcove_call, Drv, Chain, Reply}' instead of confusing a later call.
+%% This process decides, in the order it handles messages, who gets a
+%% reply: a caller that times out keeps its alias until told whether its
+%% reply is already on its way to it (it then passes it on to the owner
+%% through this process) or will go to the owner, so no reply is lost.
 %%
 %% Standard output, standard error and events of the processes go to the
 %% owner, the process that started the port, as
@@ -77,7 +81,8 @@
     %% Id => {call, Ref, Chain, Nr} | {owner, Chain, Nr}
     %%     | {stdin, Chain, Bytes} | {eof, Ref, Chain}
     pending = #{} :: #{non_neg_integer() => tuple()},
-    %% Refs of callers that gave up: their replies go to the owner.
+    %% Refs of callers that gave up before their call was answered: the
+    %% replies go to the owner. Only unanswered calls are here.
     cancelled = #{} :: #{reference() => true},
     inflight = #{} :: #{[alcove:pid_t()] => non_neg_integer()},
     waiting = #{} :: #{[alcove:pid_t()] => [gen_server:from()]},
@@ -154,7 +159,9 @@ stop(Drv) ->
 
 %% @doc Run call number `Nr' with its arguments in the process at the end
 %% of the fork chain. Used by the generated functions of `alcove'.
-%% An integer `Timeout' that expires raises `timeout' in the caller. A
+%% An integer `Timeout' that expires raises `timeout' in the caller, once
+%% the driver has handled the cancel (so a busy driver delays it), and
+%% the reply reaches the owner as `{alcove_call, Drv, Pids, Reply}'. A
 %% call number past 16 bits, or arguments too large for one frame of the
 %% protocol (256 MiB), raise badarg.
 -spec call(ref(), alcove:fork_chain(), non_neg_integer(), tuple(), timeout()) ->
@@ -168,7 +175,7 @@ call(Drv, Pids, Nr, Args, Timeout) when is_pid(Drv), is_integer(Nr), Nr >= 0,
     iolist_size(Req) =< ?FRAME_MAX - ?DOWN_HDR orelse erlang:error(badarg),
     Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
     Drv ! {'$alcove_call', Ref, Pids, Nr, Req},
-    wait(Drv, Ref, Timeout, {call, Nr});
+    wait(Drv, Ref, Pids, Timeout, {call, Nr});
 call(_, _, _, _, _) ->
     erlang:error(badarg).
 
@@ -211,7 +218,7 @@ eof(Drv, Pids, {Stream, Timeout}) when is_pid(Drv) ->
         _ ->
             Ref = erlang:monitor(process, Drv, [{alias, demonitor}]),
             Drv ! {'$alcove_eof', Ref, Pids, <<Chain/binary, Byte>>},
-            wait(Drv, Ref, Timeout, eof)
+            wait(Drv, Ref, Pids, Timeout, eof)
     end;
 eof(Drv, Pids, Timeout) ->
     eof(Drv, Pids, {stdin, Timeout}).
@@ -294,7 +301,7 @@ timeout(infinity) -> ok;
 timeout(T) when is_integer(T), T >= 0 -> ok;
 timeout(_) -> erlang:error(badarg).
 
-wait(Drv, Ref, Timeout, What) ->
+wait(Drv, Ref, Pids, Timeout, What) ->
     receive
         {Ref, Status, Term} ->
             erlang:demonitor(Ref, [flush]),
@@ -302,11 +309,23 @@ wait(Drv, Ref, Timeout, What) ->
         {'DOWN', Ref, process, _, Reason} ->
             exit({Reason, {?MODULE, What}})
     after Timeout ->
-        erlang:demonitor(Ref, [flush]),
-        Drv ! {'$alcove_cancel', Ref},
-        receive {Ref, _, _} -> ok after 0 -> ok end,
+        cancel(Drv, Ref, Pids),
         erlang:error(timeout)
     end.
+
+%% The alias stays up until the driver has answered the cancel, which it
+%% does only for a call it has not answered yet: the reply will go to
+%% the owner. A reply sent before the driver handled the cancel is here
+%% first (the driver's messages to this process keep their order) and
+%% goes to the owner through the driver.
+cancel(Drv, Ref, Pids) ->
+    Drv ! {'$alcove_cancel', Ref},
+    receive
+        {Ref, cancelled} -> ok;
+        {Ref, Status, Term} -> Drv ! {'$alcove_late', Pids, late_reply(Status, Term)};
+        {'DOWN', Ref, process, _, _} -> ok
+    end,
+    erlang:demonitor(Ref, [flush]).
 
 %% died: the process died before it answered; Term is the event that
 %% says how, raised as the reference does.
@@ -315,6 +334,10 @@ result(?ALCOVE_BADARG, _) -> erlang:error(badarg);
 result(?ALCOVE_BADPID, _) -> erlang:error(badpid);
 result(?ALCOVE_UNDEF, _) -> erlang:error(undef);
 result(died, Event) -> erlang:error(Event).
+
+%% A reply as the owner gets it when its caller gave up.
+late_reply(Status, Term) ->
+    try result(Status, Term) catch error:E -> {error, E} end.
 
 %%% gen_server
 
@@ -393,7 +416,16 @@ handle_info({'$alcove_eof', Ref, Pids, Chain}, State) ->
     Pending = State1#state.pending,
     {noreply, State1#state{pending = Pending#{Id => {eof, Ref, Pids}}}};
 handle_info({'$alcove_cancel', Ref}, #state{cancelled = C} = State) ->
-    {noreply, State#state{cancelled = C#{Ref => true}}};
+    case unanswered(Ref, State) of
+        true ->
+            Ref ! {Ref, cancelled},
+            {noreply, State#state{cancelled = C#{Ref => true}}};
+        false ->
+            {noreply, State}
+    end;
+handle_info({'$alcove_late', Pids, Reply}, #state{owner = Owner} = State) ->
+    Owner ! {alcove_call, self(), Pids, Reply},
+    {noreply, State};
 handle_info({'$socket', Socket, select, _}, State) ->
     {noreply, ctl_ready(Socket, State)};
 handle_info({'$socket', S, abort, _}, #state{ctl = {up, S}} = State) ->
@@ -557,13 +589,22 @@ reply({stdin, Pids, Size}, _, _, State) ->
 answer(Ref, Pids, Status, Term, #state{cancelled = C} = State) ->
     case maps:take(Ref, C) of
         {true, C1} ->
-            Reply = try result(Status, Term) catch error:E -> {error, E} end,
-            State#state.owner ! {alcove_call, self(), Pids, Reply},
+            State#state.owner ! {alcove_call, self(), Pids, late_reply(Status, Term)},
             State#state{cancelled = C1};
         error ->
             Ref ! {Ref, Status, Term},
             State
     end.
+
+%% Whether the call of Ref still waits for its reply, from the port or
+%% from the exit event of its process.
+unanswered(Ref, #state{pending = Pending, dead = Dead}) ->
+    lists:any(fun(Entry) -> caller(Entry) =:= Ref end,
+              maps:values(Pending) ++ lists:append(maps:values(Dead))).
+
+caller({call, Ref, _, _}) -> Ref;
+caller({eof, Ref, _}) -> Ref;
+caller(_) -> none.
 
 stdin_done(Pids, Size, #state{inflight = Inflight, waiting = Waiting} = State) ->
     Left = maps:get(Pids, Inflight, Size) - Size,

@@ -2,15 +2,14 @@
 %% The calls of the event loop and their errors: one case per call, fork
 %% chains and their limits, badpid, badarg, undef, enotsup and timeouts.
 %%
-%% Every case gets its own port (init_per_testcase), owned by the process
+%% Every case gets its own port (the alcove_test hook), owned by the process
 %% running the case, so the cases share nothing and run in parallel.
 -module(alcove_call_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, groups/0, suite/0,
-         init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, groups/0, suite/0]).
 -export([
     call_table/1,
     driver_options/1,
@@ -62,10 +61,16 @@
     badpid_exited/1,
     badarg_before_send/1,
     timeout_late_reply/1,
+    timeout_reply_crosses_cancel/1,
     enotsup/1
 ]).
 
 -define(WAIT, 5000).
+%% Positions in alcove_drv's #state{}: pending, cancelled.
+-define(STATE_PENDING, 5).
+-define(STATE_CANCELLED, 6).
+%% The timeout of the call timeout_reply_crosses_cancel/1 lets expire.
+-define(CROSS_TIMEOUT, 3000).
 
 %% The Overview of the reference (README), its Erlang code blocks copied
 %% verbatim, in order, separated by a blank line.
@@ -86,7 +91,7 @@ alcove:stdin(Drv, [Child1,Child2], \"hello process\\n\"),
 ").
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [{group, calls}].
@@ -143,20 +148,9 @@ groups() ->
         badpid_exited,
         badarg_before_send,
         timeout_late_reply,
+        timeout_reply_crosses_cancel,
         enotsup
     ]}].
-
-%% init_per_testcase runs in the process of the test case: that process
-%% owns the port and gets its messages.
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    Drv = ?config(drv, Config),
-    %% a case that crashed took its port with it (the port follows its
-    %% owner): stopping it is then a no-op
-    catch alcove_drv:stop(Drv),
-    ok.
 
 %%% Helpers
 
@@ -235,7 +229,7 @@ chain(Drv, N) ->
 %% expression evaluated with erl_eval, sharing bindings, with a 100 ms
 %% sleep after each one, as a person typing into erl would pause: the
 %% example's stdout/2 waits 0 ms, so it only sees what already arrived.
-%% (The example starts its own port; the one of init_per_testcase is
+%% (The example starts its own port; the one of the alcove_test hook is
 %% unused here.)
 overview_example(_Config) ->
     B = eval_text(?OVERVIEW),
@@ -966,6 +960,65 @@ timeout_late_reply(Config) ->
     V = alcove:version(Drv, []),
     V = alcove:version(Drv, [C]),
     C = alcove:getcpid(Drv, [], C, pid).
+
+%% A reply the driver sends after the caller's timeout is over but before
+%% it handles the caller's cancel still reaches the owner, once, and the
+%% driver keeps nothing of the call. The order is forced: the driver and
+%% the caller are suspended while the child, blocked reading a FIFO,
+%% answers when the case writes to it, and the caller's cancel is let
+%% into the driver's queue only behind that reply.
+timeout_reply_crosses_cancel(Config) ->
+    Drv = ?config(drv, Config),
+    Fifo = filename:join(?config(priv_dir, Config), "crosses_cancel.fifo"),
+    ok = alcove:mkfifo(Drv, [], Fifo, 8#600),
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, Fd} = alcove:open(Drv, [C], Fifo, [o_rdwr], 0),
+    Self = self(),
+    true = erlang:suspend_process(Drv),
+    Caller = spawn_link(fun() ->
+                                Self ! {self(), catch alcove:read(Drv, [C], Fd, 1, ?CROSS_TIMEOUT)}
+                        end),
+    true = queued(Drv, fun({'$alcove_call', _, Pids, _, _}) -> Pids =:= [C]; (_) -> false end,
+                  ?WAIT),
+    true = erlang:suspend_process(Caller),
+    %% the order cannot be forced if the caller gave up before it was
+    %% suspended (it had ?CROSS_TIMEOUT for it)
+    lists:any(fun is_cancel/1, element(2, process_info(Drv, messages)))
+        andalso ct:fail(caller_gave_up_before_suspended),
+    true = erlang:resume_process(Drv),
+    %% the child reads the FIFO: the call is pending, unanswered
+    true = alcove_test:poll(fun() -> has_call(Drv, [C]) end, true, ?WAIT),
+    true = erlang:suspend_process(Drv),
+    ok = file:write_file(Fifo, <<"x">>),
+    true = queued(Drv, fun({P, {data, _}}) -> is_port(P); (_) -> false end, ?WAIT),
+    true = erlang:resume_process(Caller),
+    true = queued(Drv, fun is_cancel/1, ?CROSS_TIMEOUT + ?WAIT),
+    true = erlang:resume_process(Drv),
+    receive {Caller, Raised} -> {'EXIT', {timeout, _}} = Raised
+    after ?WAIT -> ct:fail(caller_not_done)
+    end,
+    receive {alcove_call, Drv, [C], Late} -> {ok, <<"x">>} = Late
+    after ?WAIT -> ct:fail(late_reply_lost)
+    end,
+    State = sys:get_state(Drv),
+    0 = map_size(element(?STATE_CANCELLED, State)),
+    0 = map_size(element(?STATE_PENDING, State)),
+    receive {alcove_call, Drv, _, _} = Again -> ct:fail({again, Again})
+    after 0 -> ok
+    end,
+    C = alcove:getpid(Drv, [C]).
+
+is_cancel(M) -> element(1, M) =:= '$alcove_cancel'.
+
+%% Whether a message for which F holds is in the queue of the suspended
+%% process Pid within T ms (polled: it may be on its way).
+queued(Pid, F, T) ->
+    alcove_test:poll(fun() -> lists:any(F, element(2, process_info(Pid, messages))) end,
+                     true, T).
+
+has_call(Drv, Pids) ->
+    lists:any(fun(E) -> element(1, E) =:= call andalso element(3, E) =:= Pids end,
+              maps:values(element(?STATE_PENDING, sys:get_state(Drv)))).
 
 %% An atom constant the platform lacks is {error, enotsup}.
 enotsup(Config) ->

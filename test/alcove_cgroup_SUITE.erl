@@ -10,6 +10,8 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
+-import(alcove_test, [until/1, proc_cgroup/1]).
+
 -export([
     all/0,
     suite/0,
@@ -737,33 +739,9 @@ read_list(File) ->
         {error, _} -> []
     end.
 
-%% {Controllers, Path} pairs of /proc/PID/cgroup ("" for v2).
-proc_cgroup(Pid) ->
-    {ok, Data} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cgroup"),
-    [begin
-         [_, Ctl, Path] = string:split(Line, ":", all),
-         {Ctl, Path}
-     end || Line <- string:lexemes(binary_to_list(Data), "\n")].
-
 pid_max() ->
     {ok, Data} = file:read_file("/proc/sys/kernel/pid_max"),
     binary_to_integer(string:trim(Data)).
-
-%% Poll Fun until it returns ok (state the kernel updates asynchronously,
-%% such as cgroup.events after an exit); its last result otherwise.
-until(Fun) ->
-    until(Fun, 100).
-
-until(Fun, 0) ->
-    Fun();
-until(Fun, N) ->
-    case Fun() of
-        ok ->
-            ok;
-        _ ->
-            timer:sleep(100),
-            until(Fun, N - 1)
-    end.
 
 %% Remove a group and its children, deepest first; for v2 first kill
 %% what is left in it. Processes take a moment to leave after SIGKILL.

@@ -8,8 +8,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, groups/0, suite/0,
-         init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, groups/0, suite/0]).
 -export([
     file_constant/1,
     fcntl_constant/1,
@@ -34,7 +33,7 @@
 ]).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [{group, constants}].
@@ -62,12 +61,6 @@ groups() ->
         facts_tables,
         facts_options
     ]}].
-
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Helpers
 

@@ -8,7 +8,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, suite/0]).
 -export([
     prctl_name/1,
     prctl_name_cstruct/1,
@@ -41,7 +41,7 @@
 -define(NO_SUCH_PID, 16#7fffffff).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [
@@ -70,12 +70,6 @@ all() ->
         struct_jail2,
         struct_jail2_alloc
     ].
-
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% prctl
 

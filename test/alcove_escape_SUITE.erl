@@ -25,7 +25,7 @@
 -include_lib("alcove/src/alcove_facts.hrl").
 
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1,
-         init_per_testcase/2, end_per_testcase/2]).
+         init_per_testcase/2]).
 -export([
     dropped_ids/1,
     sandboxed/1,
@@ -39,7 +39,7 @@
 -define(SETPRIV, ["--reuid=65534", "--regid=65534", "--clear-groups"]).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, []}]}].
 
 all() ->
     [dropped_ids, sandboxed, rootless, forged_frames, ctldir_unused].
@@ -65,14 +65,9 @@ init_per_testcase(rootless, Config) ->
     Setpriv = os:find_executable("setpriv"),
     Setpriv =/= false orelse ct:fail("setpriv (util-linux) is needed"),
     Exec = lists:flatten(lists:join(" ", [Setpriv | ?SETPRIV])),
-    {ok, Drv} = alcove_drv:start([{exec, Exec}, {progname, ?config(port, Config)}]),
-    [{drv, Drv} | Config];
+    alcove_test:start(Config, [{exec, Exec}, {progname, ?config(port, Config)}]);
 init_per_testcase(_Case, Config) ->
     alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    ok = alcove_test:stop(Config),
-    Config.
 
 %%% Test cases
 

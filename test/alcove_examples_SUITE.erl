@@ -9,6 +9,8 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
+-import(alcove_test, [until/1, proc_cgroup/1]).
+
 -export([
     all/0,
     suite/0,
@@ -370,13 +372,6 @@ ns(Pid, NS) ->
     {ok, L} = file:read_link("/proc/" ++ integer_to_list(Pid) ++ "/ns/" ++ NS),
     L.
 
-proc_cgroup(Pid) ->
-    {ok, Data} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cgroup"),
-    [begin
-         [_, Ctl, Path] = string:split(Line, ":", all),
-         {Ctl, Path}
-     end || Line <- string:lexemes(binary_to_list(Data), "\n")].
-
 %% The cgroup "alcove" in each v1 hierarchy.
 alcove_dirs() ->
     {ok, Data} = file:read_file("/proc/self/mounts"),
@@ -404,14 +399,3 @@ fake_sysfs(Config, Pin) ->
     ok = file:change_mode(filename:join(Dir, "value"), 8#644),
     [ok = file:change_mode(D, 8#755) || D <- [Base, Dir]],
     Base.
-
-until(Fun) ->
-    until(Fun, 100).
-
-until(Fun, 0) ->
-    Fun();
-until(Fun, N) ->
-    case Fun() of
-        ok -> ok;
-        _ -> timer:sleep(100), until(Fun, N - 1)
-    end.

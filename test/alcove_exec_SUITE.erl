@@ -8,7 +8,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, suite/0, init_per_testcase/2]).
 -export([
     port_execvp/1,
     port_execve_stderr/1,
@@ -40,7 +40,7 @@
 -define(STATE_CTL, 14).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, []}]}].
 
 all() ->
     [port_execvp, port_execve_stderr, port_fexecve, port_exec_fails,
@@ -54,9 +54,6 @@ init_per_testcase(Case, Config) when Case =:= port_execve_stderr ->
     alcove_test:start(Config, [stderr_to_stdout]);
 init_per_testcase(_Case, Config) ->
     alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Exec in the port itself
 

@@ -10,7 +10,9 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-import(alcove_test, [poll/3]).
+
+-export([all/0, suite/0, init_per_testcase/2]).
 -export([
     killed_during_call/1,
     killed_during_call_chain/1,
@@ -44,7 +46,7 @@
 -define(FLOOD, (200 * ?MIB)).
 
 suite() ->
-    [{timetrap, {seconds, 90}}].
+    [{timetrap, {seconds, 90}}, {ct_hooks, [{alcove_test, []}]}].
 
 all() ->
     [
@@ -71,13 +73,9 @@ init_per_testcase(flood_port_blocked, Config) ->
     %% the port's output goes through cat, which the case stops: the
     %% port then has a reader that does not read
     ok = file:write_file(Relay, "#!/bin/sh\n\"$@\" | cat\n"),
-    {ok, Drv} = alcove_drv:start([{exec, "/bin/sh " ++ Relay}]),
-    [{drv, Drv} | Config];
+    alcove_test:start(Config, [{exec, "/bin/sh " ++ Relay}]);
 init_per_testcase(_Case, Config) ->
     alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% A process killed in the middle of a call
 
@@ -659,14 +657,6 @@ wait_exited(Pids, T) ->
     poll(fun() -> [P || P <- Pids, not lists:member(state_class(P), [gone, "Z", "X"])] end,
          [], T).
 
-%% Call F until it returns Want, for up to T ms; its last value.
-poll(F, Want, T) ->
-    case F() of
-        Want -> Want;
-        Other when T =< 0 -> Other;
-        _ -> timer:sleep(20), poll(F, Want, T - 20)
-    end.
-
 %% Call F until it returns [] or a non-empty list, for up to T ms.
 poll(F, T) ->
     case F() of
@@ -720,4 +710,3 @@ cgroup_del(Dir) ->
                            {error, enoent} -> ok;
                            E -> E
                        end end, ok, ?T).
-

@@ -12,8 +12,7 @@
 -export([
     all/0,
     suite/0,
-    init_per_testcase/2,
-    end_per_testcase/2
+    init_per_testcase/2
 ]).
 
 -export([
@@ -37,7 +36,7 @@
 -define(DEADLINE, 10000).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [dir]}]}].
 
 all() ->
     [
@@ -59,17 +58,12 @@ all() ->
     ].
 
 init_per_testcase(Test, Config) ->
-    Dir = filename:join(?config(priv_dir, Config), atom_to_list(Test)),
-    ok = file:make_dir(Dir),
     Opts = case Test of
                flowcontrol_exit_delivered -> [{maxchild, 1}];
                maxchild_lower_kept -> [{maxchild, 3}];
                _ -> []
            end,
-    alcove_test:start([{dir, Dir} | Config], Opts).
-
-end_per_testcase(_Test, Config) ->
-    alcove_test:stop(Config).
+    alcove_test:start(Config, Opts).
 
 %%%
 %%% fdctl

@@ -14,9 +14,7 @@
 
 -export([
     all/0,
-    suite/0,
-    init_per_testcase/2,
-    end_per_testcase/2
+    suite/0
 ]).
 
 -export([
@@ -70,7 +68,7 @@
 -define(OTHER, 4321).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port, dir]}]}].
 
 all() ->
     [
@@ -110,19 +108,6 @@ all() ->
         permission_errors,
         nul_in_path
     ].
-
-init_per_testcase(Test, Config) ->
-    %% a fresh directory per test case: names never collide
-    Dir = filename:join(?config(priv_dir, Config), atom_to_list(Test)),
-    ok = file:make_dir(Dir),
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv}, {dir, Dir} | Config].
-
-end_per_testcase(_Test, Config) ->
-    Drv = ?config(drv, Config),
-    ok = alcove_drv:stop(Drv),
-    flush(),
-    Config.
 
 %%%
 %%% Files and descriptors
@@ -726,9 +711,3 @@ write_proc(Drv, Pid, Name, Data) ->
     Len = byte_size(Bin),
     {ok, Len} = alcove:write(Drv, [], FD, Bin),
     alcove:close(Drv, [], FD).
-
-flush() ->
-    receive
-        _ -> flush()
-    after 0 -> ok
-    end.

@@ -26,7 +26,9 @@
 %% FRAME_MAX, MSG_*, ALCOVE_* (reply statuses), DIE_PROTO: the port's
 -include_lib("alcove/src/alcove_facts.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-import(alcove_test, [poll/3]).
+
+-export([all/0, suite/0, init_per_testcase/2]).
 -export([
     frame_truncated/1,
     frame_length_larger_than_data/1,
@@ -59,7 +61,7 @@
 -define(MIB, (1024 * 1024)).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, []}]}].
 
 all() ->
     [
@@ -105,9 +107,6 @@ init_per_testcase(_Case, Config) ->
     {ok, S} = alcove:fork(Drv, []),
     S = alcove:getpid(Drv, [S]),
     [{drv, Drv}, {port_pid, Port}, {sibling, S}, {fds, fds(Port)} | Config].
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Test cases
 
@@ -1084,11 +1083,3 @@ state_class(Pid) ->
 wait_exited(Pids, T) ->
     Running = fun() -> [P || P <- Pids, not lists:member(state_class(P), [gone, "Z", "X"])] end,
     poll(Running, [], T).
-
-%% Call F until it returns Want, for up to T ms; its last value.
-poll(F, Want, T) ->
-    case F() of
-        Want -> Want;
-        Other when T =< 0 -> Other;
-        _ -> timer:sleep(20), poll(F, Want, T - 20)
-    end.

@@ -12,8 +12,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, groups/0, suite/0,
-         init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, groups/0, suite/0]).
 -export([
     getuid_getgid/1,
     setuid_setgid_drop/1,
@@ -49,7 +48,7 @@
 -define(NGROUPS_MAX, 65536).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [{group, id}].
@@ -84,14 +83,6 @@ groups() ->
         iolist_to_bin_badarg,
         other_os_enotsup
     ]}].
-
-%% init_per_testcase runs in the process of the test case: that process
-%% owns the port and gets its messages.
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Helpers
 

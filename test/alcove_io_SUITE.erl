@@ -10,9 +10,7 @@
 
 -export([
     all/0,
-    suite/0,
-    init_per_testcase/2,
-    end_per_testcase/2
+    suite/0
 ]).
 
 -export([
@@ -45,7 +43,7 @@
 -define(MIB, (1024 * 1024)).
 
 suite() ->
-    [{timetrap, {seconds, 90}}].
+    [{timetrap, {seconds, 90}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [
@@ -73,15 +71,6 @@ all() ->
         interleaved_writers,
         spliced_with_calls
     ].
-
-init_per_testcase(_Test, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Test, Config) ->
-    Drv = ?config(drv, Config),
-    ok = alcove_drv:stop(Drv),
-    flush(),
-    Config.
 
 %%%
 %%% Test cases

@@ -7,7 +7,7 @@
 
 -include_lib("common_test/include/ct.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, suite/0]).
 -export([
     exec_child_fds/1,
     exec_grandchild_fds/1,
@@ -27,7 +27,7 @@
 ]).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [
@@ -47,17 +47,6 @@ all() ->
         fork_descriptors,
         fork_descriptors_full
     ].
-
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    Drv = ?config(drv, Config),
-    case is_process_alive(Drv) of
-        true -> catch alcove_drv:stop(Drv);
-        false -> ok
-    end,
-    ok.
 
 %%% Test cases
 
@@ -405,12 +394,8 @@ cycles(Drv, N) ->
     end,
     cycles(Drv, N - 1).
 
-poll(F, T) ->
-    case F() of
-        [] -> [];
-        L when T =< 0 -> L;
-        _ -> timer:sleep(50), poll(F, T - 50)
-    end.
+%% F's value once it is [], or its last after up to T ms.
+poll(F, T) -> alcove_test:poll(F, [], T).
 
 proc(Pid) -> "/proc/" ++ integer_to_list(Pid).
 

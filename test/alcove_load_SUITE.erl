@@ -8,7 +8,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, suite/0]).
 -export([
     fork_exit_cycles/1,
     calls_in_a_row/1,
@@ -32,17 +32,10 @@
 -define(RSS_SLACK_KB, 256).
 
 suite() ->
-    [{timetrap, {seconds, 150}}].
+    [{timetrap, {seconds, 150}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [fork_exit_cycles, calls_in_a_row, concurrent_callers, large_replies_given_back].
-
-%% Runs in the process of the case, which owns the port.
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Test cases
 

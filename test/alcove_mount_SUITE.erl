@@ -10,9 +10,7 @@
 
 -export([
     all/0,
-    suite/0,
-    init_per_testcase/2,
-    end_per_testcase/2
+    suite/0
 ]).
 
 -export([
@@ -34,7 +32,7 @@
 -define(DEADLINE, 5000).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port, dir]}]}].
 
 all() ->
     [
@@ -52,18 +50,6 @@ all() ->
         setns_uts,
         setns_errors
     ].
-
-init_per_testcase(Test, Config) ->
-    Dir = filename:join(?config(priv_dir, Config), atom_to_list(Test)),
-    ok = file:make_dir(Dir),
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv}, {dir, Dir} | Config].
-
-end_per_testcase(_Test, Config) ->
-    Drv = ?config(drv, Config),
-    ok = alcove_drv:stop(Drv),
-    flush(),
-    Config.
 
 %%%
 %%% Mounts
@@ -447,10 +433,4 @@ read_stdout(Drv, Chain, N, Acc, Deadline) ->
                 [] when Left =:= 0 -> ct:fail({stdout_short, Got});
                 Out -> read_stdout(Drv, Chain, N, [Out | Acc], Deadline)
             end
-    end.
-
-flush() ->
-    receive
-        _ -> flush()
-    after 0 -> ok
     end.

@@ -20,6 +20,8 @@
 
 -include_lib("common_test/include/ct.hrl").
 
+-import(alcove_test, [flush/0]).
+
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_testcase/2, end_per_testcase/2]).
 -export([
@@ -552,6 +554,3 @@ collect(Port, Acc) ->
         catch port_close(Port),
         {timeout, Acc}
     end.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

@@ -13,8 +13,7 @@
     suite/0,
     init_per_suite/1,
     end_per_suite/1,
-    init_per_testcase/2,
-    end_per_testcase/2
+    init_per_testcase/2
 ]).
 
 -export([
@@ -31,7 +30,7 @@
 -define(SETPRIV, ["--reuid=65534", "--regid=65534", "--clear-groups"]).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, []}]}].
 
 all() ->
     [
@@ -72,18 +71,11 @@ end_per_suite(Config) ->
     Config.
 
 init_per_testcase(Test, Config) when Test =:= demo_as_root; Test =:= demo_rootless ->
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv} | Config];
+    alcove_test:start(Config);
 init_per_testcase(_Test, Config) ->
     Exec = lists:join(" ", [?config(setpriv, Config) | ?SETPRIV]),
-    {ok, Drv} = alcove_drv:start([{exec, lists:flatten(Exec)},
-                                  {progname, ?config(progname, Config)}]),
-    [{drv, Drv} | Config].
-
-end_per_testcase(_Test, Config) ->
-    ok = alcove_drv:stop(?config(drv, Config)),
-    flush(),
-    Config.
+    alcove_test:start(Config, [{exec, lists:flatten(Exec)},
+                               {progname, ?config(progname, Config)}]).
 
 %%%
 %%% The port run as uid 65534
@@ -306,6 +298,3 @@ exit_event(Drv) ->
         {alcove_event, Drv, [_], {exit_status, _} = E} -> E
     after 10000 -> ct:fail(no_exit_event)
     end.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

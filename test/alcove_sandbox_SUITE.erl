@@ -12,7 +12,6 @@
 -export([
     all/0,
     suite/0,
-    init_per_testcase/2,
     end_per_testcase/2
 ]).
 
@@ -50,7 +49,7 @@
 -define(NOBODY, 65534).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port, dir]}]}].
 
 all() ->
     [
@@ -83,15 +82,8 @@ all() ->
         error_exec
     ].
 
-init_per_testcase(Test, Config) ->
-    Dir = filename:join(?config(priv_dir, Config), atom_to_list(Test)),
-    ok = file:make_dir(Dir),
-    {ok, Drv} = alcove_drv:start(),
-    [{drv, Drv}, {dir, Dir} | Config].
-
 end_per_testcase(Test, Config) ->
-    ok = alcove_drv:stop(?config(drv, Config)),
-    flush(),
+    ok = alcove_test:stop(Config),
     %% a cgroup a failed test left behind (its processes died with the port)
     Name = cgroup_name(Test),
     [rmdir(filename:join(M, Name), 100)
@@ -730,6 +722,3 @@ rmdir(Dir, N) ->
         {error, ebusy} when N > 0 -> timer:sleep(20), rmdir(Dir, N - 1);
         _ -> ok
     end.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

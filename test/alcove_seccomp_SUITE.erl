@@ -14,7 +14,7 @@
 -include_lib("alcove/include/alcove.hrl").
 -include_lib("alcove/include/alcove_seccomp.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, suite/0]).
 -export([
     prctl_example/1,
     seccomp_call/1,
@@ -38,7 +38,7 @@
 -define(NO_SUCH_PID, 16#7fffffff).
 
 suite() ->
-    [{timetrap, {seconds, 60}}].
+    [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [
@@ -58,12 +58,6 @@ all() ->
         actions,
         fork_under_filter
     ].
-
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %% A process whose filter denies (with an errno) what the port may use to
 %% make a child, ioctl and close_range, still forks, runs calls in the

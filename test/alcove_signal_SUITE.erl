@@ -8,7 +8,7 @@
 
 -include_lib("common_test/include/ct.hrl").
 
--export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
+-export([all/0, suite/0]).
 -export([
     default_sig_info/1,
     default_sig_info_child/1,
@@ -39,7 +39,7 @@
 -define(WAIT, 10000).
 
 suite() ->
-    [{timetrap, {seconds, 90}}].
+    [{timetrap, {seconds, 90}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
     [
@@ -67,12 +67,6 @@ all() ->
         blocked_waitpid_child,
         blocked_read_child
     ].
-
-init_per_testcase(_Case, Config) ->
-    alcove_test:start(Config).
-
-end_per_testcase(_Case, Config) ->
-    alcove_test:stop(Config).
 
 %%% Default handling
 
@@ -494,12 +488,8 @@ descendants(Pid) ->
             []
     end.
 
-poll(F, T) ->
-    case F() of
-        [] -> [];
-        L when T =< 0 -> L;
-        _ -> timer:sleep(50), poll(F, T - 50)
-    end.
+%% F's value once it is [], or its last after up to T ms.
+poll(F, T) -> alcove_test:poll(F, [], T).
 
 state(Pid) ->
     case file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/stat") of

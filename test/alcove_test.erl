@@ -1,10 +1,19 @@
 %% SPDX-License-Identifier: ISC
-%% What the suites share: a fresh port per test case, and what a
-%% program run in it printed.
+%% What the suites share: a fresh port and directory per test case,
+%% what a program run in it printed, and waiting for what settles.
+%%
+%% It is also a Common Test hook, for the setup every case of a suite
+%% shares: `suite() -> [{ct_hooks, [{alcove_test, What}]}]' where What
+%% lists `port' (a port for each case, as start/1) and `dir' (a fresh
+%% directory for each case, as case_dir/2). After each case the hook
+%% stops the case's port, whoever started it (stop/1).
 -module(alcove_test).
 
 -export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1,
          read_pids/2, fill_below/2]).
+
+-export([case_dir/2, poll/3, until/1, proc_cgroup/1]).
+-export([init/2, pre_init_per_testcase/4, post_end_per_testcase/5]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
 -spec start(list()) -> list().
@@ -16,12 +25,78 @@ start(Config, Opts) ->
     {ok, Drv} = alcove_drv:start(Opts),
     [{drv, Drv} | Config].
 
-%% Stop the case's port (a case that crashed took it with it: stopping
-%% is then a no-op) and drop what it left in the mailbox.
+%% Stop the case's port and drop what it left in the mailbox. A case
+%% that crashed took its port with it, and a case may leave none:
+%% stopping is then a no-op. A port that exits by itself as it is
+%% stopped is stopped too.
 -spec stop(list()) -> ok.
 stop(Config) ->
-    catch alcove_drv:stop(proplists:get_value(drv, Config)),
+    try alcove_drv:stop(proplists:get_value(drv, Config)) of
+        ok -> ok
+    catch
+        exit:{port_exit, _} -> ok
+    end,
     flush().
+
+%% A fresh directory for the case, named after it in the suite's
+%% priv_dir: {dir, Dir}. Names made in it never collide.
+-spec case_dir(atom(), list()) -> list().
+case_dir(Case, Config) ->
+    Dir = filename:join(proplists:get_value(priv_dir, Config), atom_to_list(Case)),
+    ok = file:make_dir(Dir),
+    [{dir, Dir} | Config].
+
+%% @private The hook: its state is the list of what it sets up.
+-spec init(term(), [port | dir]) -> {ok, [port | dir]}.
+init(_Id, What) ->
+    {ok, What}.
+
+%% @private Run in the case's process, before init_per_testcase: the
+%% case's process owns the port.
+-spec pre_init_per_testcase(module(), atom(), list(), [port | dir]) ->
+    {list(), [port | dir]}.
+pre_init_per_testcase(_Suite, Case, Config, What) ->
+    Config1 = case lists:member(dir, What) of
+                  true -> case_dir(Case, Config);
+                  false -> Config
+              end,
+    case lists:member(port, What) of
+        true -> {start(Config1), What};
+        false -> {Config1, What}
+    end.
+
+%% @private After end_per_testcase.
+-spec post_end_per_testcase(module(), atom(), list(), term(), [port | dir]) ->
+    {term(), [port | dir]}.
+post_end_per_testcase(_Suite, _Case, Config, Return, What) ->
+    ok = stop(Config),
+    {Return, What}.
+
+%% Call F every 20 ms until it returns Want, for up to T ms; its last
+%% value.
+-spec poll(fun(() -> term()), term(), integer()) -> term().
+poll(F, Want, T) ->
+    case F() of
+        Want -> Want;
+        Other when T =< 0 -> Other;
+        _ -> timer:sleep(20), poll(F, Want, T - 20)
+    end.
+
+%% poll/3 for ok, for up to 10 s: for state the kernel updates a moment
+%% after the event that causes it (cgroup.events after an exit, a cgroup
+%% that can be removed once its processes are reaped).
+-spec until(fun(() -> term())) -> term().
+until(F) ->
+    poll(F, ok, 10000).
+
+%% The {Controllers, Path} pairs of /proc/PID/cgroup ("" for v2).
+-spec proc_cgroup(non_neg_integer()) -> [{string(), string()}].
+proc_cgroup(Pid) ->
+    {ok, Data} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/cgroup"),
+    [begin
+         [_, Ctl, Path] = string:split(Line, ":", all),
+         {Ctl, Path}
+     end || Line <- string:lexemes(binary_to_list(Data), "\n")].
 
 %% Exit status, stdout and stderr of a program, read until its exit.
 -spec output(pid(), [non_neg_integer()]) -> {integer(), binary(), binary()}.
