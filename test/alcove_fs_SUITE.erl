@@ -1,6 +1,6 @@
 %% SPDX-License-Identifier: ISC
 %% Files, descriptors, directories, select and sockets: lseek, fcntl,
-%% select, chdir, chmod, chown, chroot, getcwd, link, symlink, unlink,
+%% dup, select, chdir, chmod, chown, chroot, getcwd, link, symlink, unlink,
 %% mkdir, mkfifo, rmdir, readdir, socket and connect. Each call is checked
 %% for a success with its value and for failures with their errno. Calls
 %% that change the process (chdir) run in a forked child; permission
@@ -23,6 +23,9 @@
     lseek_errors/1,
     fcntl_cloexec/1,
     fcntl_errors/1,
+    dup_shares_offset/1,
+    dup_above_base/1,
+    dup_errors/1,
     chdir_getcwd/1,
     chdir_errors/1,
     getcwd_removed/1,
@@ -77,6 +80,9 @@ all() ->
         lseek_errors,
         fcntl_cloexec,
         fcntl_errors,
+        dup_shares_offset,
+        dup_above_base,
+        dup_errors,
         chdir_getcwd,
         chdir_errors,
         getcwd_removed,
@@ -192,6 +198,64 @@ fcntl_errors(Config) ->
     {error, enotsup} = alcove:fcntl(Drv, [], FD, f_no_such_command, 0),
     ok = alcove:close(Drv, [], FD),
     {error, ebadf} = alcove:fcntl(Drv, [], FD, f_getfd, 0).
+
+%% dup gives the lowest free descriptor for the same open file: the two
+%% share the offset, and the copy is not close-on-exec even when the
+%% original is; it outlives the original.
+dup_shares_offset(Config) ->
+    Drv = ?config(drv, Config),
+    File = path(Config, "digits"),
+    ok = file:write_file(File, <<"0123456789">>),
+    {ok, FD} = alcove:open(Drv, [], File, [o_rdonly, o_cloexec], 0),
+    {ok, Copy} = alcove:dup(Drv, [], FD),
+    true = Copy =/= FD,
+    {ok, 0} = alcove:fcntl(Drv, [], Copy, f_getfd, 0),
+    {ok, <<"012">>} = alcove:read(Drv, [], FD, 3),
+    {ok, <<"345">>} = alcove:read(Drv, [], Copy, 3),
+    ok = alcove:close(Drv, [], FD),
+    {ok, <<"6789">>} = alcove:read(Drv, [], Copy, 10),
+    %% the lowest free: FD's number again, now that it is closed
+    {ok, FD} = alcove:dup(Drv, [], Copy),
+    ok = alcove:close(Drv, [], FD),
+    ok = alcove:close(Drv, [], Copy).
+
+%% A copy made at or above the loop's base (256), once the low
+%% descriptors are all taken, is noted (the table's newfd): a child
+%% forked afterwards holds it too.
+dup_above_base(Config) ->
+    Drv = ?config(drv, Config),
+    File = path(Config, "f"),
+    ok = file:write_file(File, <<"x">>),
+    {ok, FD} = alcove:open(Drv, [], File, [o_rdonly], 0),
+    Low = alcove_test:fill_below(Drv, 256),
+    {ok, Copy} = alcove:dup(Drv, [], FD),
+    true = Copy >= 256,
+    {Freed, _} = lists:split(16, Low),
+    [ok = alcove:close(Drv, [], L) || L <- Freed],
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, <<"x">>} = alcove:read(Drv, [C], Copy, 1),
+    {ok, Link} = file:read_link("/proc/" ++ integer_to_list(C) ++ "/fd/"
+                                ++ integer_to_list(Copy)),
+    File = Link.
+
+%% dup of a closed, a negative and a never opened descriptor; of one
+%% of the loop's own (upstream, on 0 and 1 in the port).
+dup_errors(Config) ->
+    Drv = ?config(drv, Config),
+    File = path(Config, "f"),
+    ok = file:write_file(File, <<>>),
+    {ok, FD} = alcove:open(Drv, [], File, [o_rdonly], 0),
+    ok = alcove:close(Drv, [], FD),
+    {error, ebadf} = alcove:dup(Drv, [], FD),
+    {error, ebadf} = alcove:dup(Drv, [], -1),
+    {error, ebadf} = alcove:dup(Drv, [], 1000),
+    {error, ebadf} = alcove:dup(Drv, [], 0),
+    {error, ebadf} = alcove:dup(Drv, [], 1),
+    ok = try alcove:dup(Drv, [], not_a_descriptor) of
+             _ -> unexpected
+         catch
+             error:badarg -> ok
+         end.
 
 %%%
 %%% Directories

@@ -43,6 +43,15 @@ int alcove_sys_open(alcove_t *ap, const alcove_args_t *args, build_t *b)
     return reply_ok_int(b, fd);
 }
 
+int alcove_sys_dup(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    (void)ap;
+    int fd = dup(args->dup.fd);
+    if (fd < 0)
+        return reply_errno(b, errno);
+    return reply_ok_int(b, fd);
+}
+
 int alcove_sys_read(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)ap;
