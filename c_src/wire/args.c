@@ -42,19 +42,20 @@ static void *arena_get(size_t n)
     return arena.p + at;
 }
 
-static int arena_reset(size_t need)
+/* Out of memory is the loop's policy, die(DIE_NOMEM): a request that
+ * decodes is never answered badarg for want of memory. */
+static void arena_reset(size_t need)
 {
     arena.used = 0;
     /* keep what a typical call needs; give back what a huge one took */
     if (need <= arena.cap &&
         (arena.cap <= 1024 * 1024 || need > arena.cap / 4))
-        return 0;
+        return;
     char *p = realloc(arena.p, need);
     if (p == NULL)
-        return -1;
+        die(DIE_NOMEM, "out of memory");
     arena.p = p;
     arena.cap = need;
-    return 0;
 }
 
 /* Memory whose size is not bounded by the request (a Cstruct's {ptr, N}),
@@ -75,15 +76,15 @@ static void *side_alloc(size_t n)
         size_t cap = side.cap ? side.cap * 2 : 16;
         void **p = realloc(side.p, cap * sizeof(*p));
         if (p == NULL)
-            return NULL;
+            die(DIE_NOMEM, "out of memory");
         side.p = p;
         side.cap = cap;
     }
-    void *m = calloc(1, n);
-    if (m != NULL) {
-        side.p[side.n++] = m;
-        side.bytes += n;
-    }
+    void *m = calloc(1, n > 0 ? n : 1);
+    if (m == NULL)
+        die(DIE_NOMEM, "out of memory");
+    side.p[side.n++] = m;
+    side.bytes += n;
     return m;
 }
 
@@ -393,9 +394,9 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
     /* Every string and pointer fits in: each byte of input makes at most
      * one byte of string plus, per list element, a pointer. */
     side_release();
-    if (len > SIZE_MAX / (sizeof(char *) + 2) ||
-        arena_reset(len * (sizeof(char *) + 2) + 64) < 0)
+    if (len > SIZE_MAX / (sizeof(char *) + 2))
         return ARGS_BADARG;
+    arena_reset(len * (sizeof(char *) + 2) + 64);
 
     if (dec_init(&d, buf, len) < 0 || dec_tuple(&d, &arity) < 0 ||
         arity != call->nargs)
