@@ -14,7 +14,9 @@
 -mode(compile).
 
 main([Top]) ->
-    {Calls0, Files} = consult(filename:join(Top, "gen/calls.eterm")),
+    {Calls1, Files} = consult(filename:join(Top, "gen/calls.eterm")),
+    {ok, Facts} = file:consult(filename:join(Top, "gen/facts.eterm")),
+    Calls0 = [expand(C, Facts) || C <- Calls1],
     Calls = lists:zip(lists:seq(0, length(Calls0) - 1), Calls0),
     ok = check(Calls0),
     write(filename:join(Top, "c_src/gen/alcove_args.h"), c_args_h(Calls)),
@@ -55,6 +57,15 @@ terms([{comment, _, _} | T], File, Acc) ->
     terms(T, File, Acc);
 terms([Tok | T], File, Acc) ->
     terms(T, File, [Tok | Acc]).
+
+%% A doc names a list kept in gen/facts.eterm by "$Key": "$options" is
+%% the options of getopt/3 and setopt/4, "a, b or c".
+expand({Name, Args, Result, Os, Flags, {Doc, Example}}, Facts) ->
+    {options, Opts} = lists:keyfind(options, 1, Facts),
+    Names = [atom_to_list(element(1, O)) || O <- Opts],
+    Text = lists:join(", ", lists:droplast(Names)) ++ " or " ++ lists:last(Names),
+    Doc1 = lists:flatten(string:replace(Doc, "$options", Text, all)),
+    {Name, Args, Result, Os, Flags, {Doc1, Example}}.
 
 norm({Name, Args, Result, Os, Flags, Doc}) ->
     {Name, Args, Result, Os, Flags, {Doc, none}};
