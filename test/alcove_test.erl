@@ -1,6 +1,8 @@
 %% SPDX-License-Identifier: ISC
 %% What the suites share: a fresh port and directory per test case,
-%% what a program run in it printed, and waiting for what settles.
+%% what a program run in it printed, what /proc says of a process (its
+%% descriptors, its state), a child traced and let go, and waiting for
+%% what settles. The values they share are in alcove_test.hrl.
 %%
 %% It is also a Common Test hook, for the setup every case of a suite
 %% shares: `suite() -> [{ct_hooks, [{alcove_test, What}]}]' where What
