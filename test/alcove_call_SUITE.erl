@@ -8,6 +8,7 @@
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
+-include("alcove_test.hrl").
 
 -export([all/0, groups/0, suite/0]).
 -export([
@@ -65,7 +66,6 @@
     enotsup/1
 ]).
 
--define(WAIT, 5000).
 %% Positions in alcove_drv's #state{}: pending, cancelled.
 -define(STATE_PENDING, 5).
 -define(STATE_CANCELLED, 6).

@@ -556,12 +556,7 @@ v2_move_events(Config) ->
     {ok, [{populated, 1}, {frozen, 0}]} = alcove_cgroup:v2_events(Drv, [], Name),
     ok = alcove:exit(Drv, [C], 0),
     {exit_status, 0} = alcove:event(Drv, [C], ?DEADLINE),
-    ok = until(fun() ->
-                       case alcove_cgroup:v2_events(Drv, [], Name) of
-                           {ok, [{populated, 0}, {frozen, 0}]} -> ok;
-                           Other -> Other
-                       end
-               end),
+    ok = events_until(Drv, Name, [{populated, 0}, {frozen, 0}]),
     ok = alcove_cgroup:v2_destroy(Drv, [], Name).
 
 %% cgroup.freeze stops every process of the group (frozen 1 in
@@ -575,21 +570,11 @@ v2_freeze(Config) ->
     {ok, C} = alcove:fork(Drv, []),
     {ok, _} = alcove_cgroup:v2_move(Drv, [], Name, C),
     {ok, 1} = alcove_cgroup:v2_freeze(Drv, [], Name, true),
-    ok = until(fun() ->
-                       case alcove_cgroup:v2_events(Drv, [], Name) of
-                           {ok, [{populated, 1}, {frozen, 1}]} -> ok;
-                           Other -> Other
-                       end
-               end),
+    ok = events_until(Drv, Name, [{populated, 1}, {frozen, 1}]),
     {ok, <<"1">>} = alcove_cgroup:v2_get(Drv, [], Name, <<"cgroup.freeze">>),
     {'EXIT', {timeout, _}} = (catch alcove:getpid(Drv, [C], 1000)),
     {ok, 1} = alcove_cgroup:v2_freeze(Drv, [], Name, false),
-    ok = until(fun() ->
-                       case alcove_cgroup:v2_events(Drv, [], Name) of
-                           {ok, [{populated, 1}, {frozen, 0}]} -> ok;
-                           Other -> Other
-                       end
-               end),
+    ok = events_until(Drv, Name, [{populated, 1}, {frozen, 0}]),
     C = alcove:getpid(Drv, [C], ?DEADLINE),
     Freeze = list_to_binary(filename:join([Root, Name, "cgroup.freeze"])),
     {error, {erange, Freeze}} = alcove_cgroup:v2_set(Drv, [], Name, <<"cgroup.freeze">>, <<"2">>),
@@ -614,12 +599,7 @@ v2_kill(Config) ->
     3 = length(binary:split(Procs, <<"\n">>, [global])),
     {ok, 1} = alcove_cgroup:v2_kill(Drv, [], Name),
     [{termsig, sigkill} = alcove:event(Drv, [C], ?DEADLINE) || C <- [C1, C2, C3]],
-    ok = until(fun() ->
-                       case alcove_cgroup:v2_events(Drv, [], Name) of
-                           {ok, [{populated, 0}, {frozen, 0}]} -> ok;
-                           Other -> Other
-                       end
-               end),
+    ok = events_until(Drv, Name, [{populated, 0}, {frozen, 0}]),
     Outside = alcove:getpid(Drv, [Outside], ?DEADLINE),
     false = alcove:event(Drv, [Outside], 0),
     ok = alcove_cgroup:v2_destroy(Drv, [], Name).
@@ -649,9 +629,6 @@ v2_errors(Config) ->
     {error, {einval, Events}} = alcove_cgroup:v2_set(Drv, [], Name, <<"cgroup.events">>, <<"1">>),
     ok = alcove_cgroup:v2_destroy(Drv, [], Name).
 
-%%% Helpers
-
-%% The cgroup file systems of /proc/self/mounts, read by the VM itself.
 %% group_backend/4 asked for v2: the unified root when it offers the
 %% controllers of the limits, else the ones it lacks, as its
 %% cgroup.controllers says; auto takes v2 only then. Without limits a
@@ -712,10 +689,13 @@ file_through_port(Config) ->
     %% no descriptor left open in the port
     {ok, Fds} = file:list_dir(FdDir).
 
+%%% Helpers
+
 cat(Dir, File) ->
     {ok, B} = file:read_file(filename:join(Dir, File)),
     string:trim(B).
 
+%% The cgroup file systems of /proc/self/mounts, read by the VM itself.
 cgroup_mounts() ->
     {ok, Data} = file:read_file("/proc/self/mounts"),
     lists:filtermap(
@@ -742,6 +722,17 @@ read_list(File) ->
 pid_max() ->
     {ok, Data} = file:read_file("/proc/sys/kernel/pid_max"),
     binary_to_integer(string:trim(Data)).
+
+%% Wait until the group's cgroup.events reads Events: the kernel updates
+%% it a moment after the exit, kill or freeze that changes it. ok, or
+%% the last answer of v2_events/3.
+events_until(Drv, Name, Events) ->
+    until(fun() ->
+                  case alcove_cgroup:v2_events(Drv, [], Name) of
+                      {ok, Events} -> ok;
+                      Other -> Other
+                  end
+          end).
 
 %% Remove a group and its children, deepest first; for v2 first kill
 %% what is left in it. Processes take a moment to leave after SIGKILL.

@@ -15,6 +15,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 -include_lib("alcove/include/alcove_seccomp.hrl").
+-include("alcove_test.hrl").
 
 -export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
 -export([
@@ -44,9 +45,6 @@
     cgroup_paths/1
 ]).
 
--define(WAIT, 5000).
-%% No process has this PID: pid_max is at most 2^22.
--define(NO_SUCH_PID, 16#7fffffff).
 -define(CGROUP, "/sys/fs/cgroup").
 
 suite() ->

@@ -7,6 +7,7 @@
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
+-include("alcove_test.hrl").
 
 -export([all/0, suite/0]).
 -export([
@@ -35,10 +36,6 @@
     struct_jail2/1,
     struct_jail2_alloc/1
 ]).
-
--define(WAIT, 5000).
-%% No process has this PID: pid_max is at most 2^22.
--define(NO_SUCH_PID, 16#7fffffff).
 
 suite() ->
     [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
@@ -170,12 +167,7 @@ ptrace_attach_peek_detach(Config) ->
 %% loop answers and its parent still lists it.
 ptrace_tracee_lives_on(Config) ->
     Drv = ?config(drv, Config),
-    {ok, C} = alcove:fork(Drv, []),
-    {ok, G} = alcove:fork(Drv, [C]),
-    {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_attach, G, 0, 0),
-    {ok, G, _, _} = alcove:waitpid(Drv, [C], G, 0),
-    {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_detach, G, 0, 0),
-    G = alcove:getpid(Drv, [C, G], ?WAIT),
+    {C, G} = alcove_test:ptrace_detached(Drv, ?WAIT),
     [#alcove_pid{pid = G}] = alcove:cpid(Drv, [C]),
     false = alcove:event(Drv, [C, G], 0).
 

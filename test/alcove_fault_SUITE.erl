@@ -9,8 +9,9 @@
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
+-include("alcove_test.hrl").
 
--import(alcove_test, [poll/3]).
+-import(alcove_test, [poll/3, fds/1, state_class/1, wait_exited/2]).
 
 -export([all/0, suite/0, init_per_testcase/2]).
 -export([
@@ -32,7 +33,6 @@
 ]).
 
 -define(T, 10000).
--define(MIB, (1024 * 1024)).
 %% c_src/core/alcove.h: what the port queues upstream before it stops reading
 %% its children
 -define(HIGH_WATER, (4 * ?MIB)).
@@ -588,10 +588,6 @@ drain_zeros_until_exit(Drv, Chain, N, Zero) ->
 
 is_zero(B) -> B =:= <<0:(byte_size(B) * 8)>>.
 
-fds(Pid) ->
-    {ok, L} = file:list_dir(proc(Pid, "fd")),
-    lists:sort([list_to_integer(F) || F <- L]).
-
 proc(Pid, File) -> "/proc/" ++ integer_to_list(Pid) ++ "/" ++ File.
 
 %% The pipes of the port's stdin and stdout, and the VM's descriptors
@@ -640,22 +636,6 @@ children(Pid) ->
         {ok, B} -> [binary_to_integer(P) || P <- string:lexemes(B, " \n")];
         {error, _} -> []
     end.
-
-state_class(Pid) ->
-    case file:read_file(proc(Pid, "stat")) of
-        {ok, B} ->
-            [_, After] = string:split(B, ")", trailing),
-            [S | _] = string:lexemes(After, " "),
-            binary_to_list(S);
-        {error, _} ->
-            gone
-    end.
-
-%% The PIDs still running after up to T ms (an orphan left to an init
-%% that does not reap stays a zombie: it has exited).
-wait_exited(Pids, T) ->
-    poll(fun() -> [P || P <- Pids, not lists:member(state_class(P), [gone, "Z", "X"])] end,
-         [], T).
 
 %% Call F until it returns [] or a non-empty list, for up to T ms.
 poll(F, T) ->

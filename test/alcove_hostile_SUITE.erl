@@ -25,8 +25,9 @@
 -include_lib("alcove/include/alcove.hrl").
 %% FRAME_MAX, MSG_*, ALCOVE_* (reply statuses), DIE_PROTO: the port's
 -include_lib("alcove/src/alcove_facts.hrl").
+-include("alcove_test.hrl").
 
--import(alcove_test, [poll/3]).
+-import(alcove_test, [poll/3, fds/1, wait_exited/2]).
 
 -export([all/0, suite/0, init_per_testcase/2]).
 -export([
@@ -58,7 +59,6 @@
 ]).
 
 -define(T, 10000).
--define(MIB, (1024 * 1024)).
 
 suite() ->
     [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, []}]}].
@@ -1062,24 +1062,3 @@ stdout_until(Drv, Chain, Want, Acc) when byte_size(Acc) < byte_size(Want) ->
     end;
 stdout_until(_, _, _, Acc) ->
     [Acc].
-
-fds(Pid) ->
-    {ok, L} = file:list_dir("/proc/" ++ integer_to_list(Pid) ++ "/fd"),
-    lists:sort([list_to_integer(F) || F <- L]).
-
-state_class(Pid) ->
-    case file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/stat") of
-        {ok, B} ->
-            %% the state follows the last ')' (the name may hold spaces)
-            [_, After] = string:split(B, ")", trailing),
-            [S | _] = string:lexemes(After, " "),
-            binary_to_list(S);
-        {error, _} ->
-            gone
-    end.
-
-%% The PIDs still running (neither gone nor zombie: an orphan reparented
-%% to an init that does not reap stays a zombie) after up to T ms.
-wait_exited(Pids, T) ->
-    Running = fun() -> [P || P <- Pids, not lists:member(state_class(P), [gone, "Z", "X"])] end,
-    poll(Running, [], T).

@@ -95,6 +95,15 @@ nobody(Drv) ->
     ok = alcove:setuid(Drv, [C], ?NOBODY),
     C.
 
+%% A child of the port whose three IDs, 0 as forked, Set (setresuid or
+%% setresgid) sets to {R, E, S} and Get reads back.
+setres(Drv, Set, Get, {R, E, S}) ->
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, 0, 0, 0} = alcove:Get(Drv, [C]),
+    ok = alcove:Set(Drv, [C], R, E, S),
+    {ok, R, E, S} = alcove:Get(Drv, [C]),
+    C.
+
 %% A PID that names no process: past the largest PID the kernel hands
 %% out, yet a valid pid_t.
 no_such_pid() ->
@@ -140,10 +149,7 @@ setuid_setgid_eperm(Config) ->
 %% setresuid sets the three user IDs apart, getresuid reads them back.
 setresuid_getresuid(Config) ->
     Drv = ?config(drv, Config),
-    {ok, C} = alcove:fork(Drv, []),
-    {ok, 0, 0, 0} = alcove:getresuid(Drv, [C]),
-    ok = alcove:setresuid(Drv, [C], 2000, 2001, 2002),
-    {ok, 2000, 2001, 2002} = alcove:getresuid(Drv, [C]),
+    C = setres(Drv, setresuid, getresuid, {2000, 2001, 2002}),
     %% -1 (as a uid_t) leaves an ID as it is
     ok = alcove:setresuid(Drv, [C], 16#ffffffff, 2000, 16#ffffffff),
     {ok, 2000, 2000, 2002} = alcove:getresuid(Drv, [C]),
@@ -152,10 +158,7 @@ setresuid_getresuid(Config) ->
 %% setresgid sets the three group IDs apart, getresgid reads them back.
 setresgid_getresgid(Config) ->
     Drv = ?config(drv, Config),
-    {ok, C} = alcove:fork(Drv, []),
-    {ok, 0, 0, 0} = alcove:getresgid(Drv, [C]),
-    ok = alcove:setresgid(Drv, [C], 1000, 1001, 1002),
-    {ok, 1000, 1001, 1002} = alcove:getresgid(Drv, [C]),
+    C = setres(Drv, setresgid, getresgid, {1000, 1001, 1002}),
     1000 = alcove:getgid(Drv, [C]).
 
 %% Without root, an ID can only be set to one of the current three.

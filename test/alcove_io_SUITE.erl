@@ -7,6 +7,7 @@
 
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
+-include("alcove_test.hrl").
 
 -export([
     all/0,
@@ -40,7 +41,6 @@
 ]).
 
 -define(DEADLINE, 5000).
--define(MIB, (1024 * 1024)).
 
 suite() ->
     [{timetrap, {seconds, 90}}, {ct_hooks, [{alcove_test, [port]}]}].
@@ -154,21 +154,7 @@ exit_status_disabled_in_parent(Config) ->
 %% the raw messages in arrival order). Repeated to catch races.
 stdout_before_exit(Config) ->
     Drv = ?config(drv, Config),
-    Expect = binary:copy(<<"abcdefg\n">>, ?MIB div 8),
-    lists:foreach(
-        fun(_) ->
-            {ok, Child} = alcove:fork(Drv, []),
-            ok = alcove:execvp(Drv, [Child], "/bin/sh",
-                               ["/bin/sh", "-c", "yes abcdefg | head -c 1048576"]),
-            {Out, Err, Event} = until_event(Drv, [Child]),
-            {exit_status, 0} = Event,
-            ?MIB = byte_size(Out),
-            true = Out =:= Expect,
-            <<>> = Err,
-            %% and nothing comes after the exit event
-            [] = alcove:stdout(Drv, [Child], 200)
-        end,
-        lists:seq(1, 5)),
+    ok = mib_before_exit(Drv, stdout),
     %% a single program, not a pipeline
     {ok, Child} = alcove:fork(Drv, []),
     ok = alcove:execvp(Drv, [Child], "head", ["head", "-c", "1048576", "/dev/zero"]),
@@ -179,20 +165,7 @@ stdout_before_exit(Config) ->
 %% The same for 1 MiB written to stderr.
 stderr_before_exit(Config) ->
     Drv = ?config(drv, Config),
-    Expect = binary:copy(<<"abcdefg\n">>, ?MIB div 8),
-    lists:foreach(
-        fun(_) ->
-            {ok, Child} = alcove:fork(Drv, []),
-            ok = alcove:execvp(Drv, [Child], "/bin/sh",
-                               ["/bin/sh", "-c", "yes abcdefg | head -c 1048576 >&2"]),
-            {Out, Err, Event} = until_event(Drv, [Child]),
-            {exit_status, 0} = Event,
-            ?MIB = byte_size(Err),
-            true = Err =:= Expect,
-            <<>> = Out,
-            [] = alcove:stderr(Drv, [Child], 200)
-        end,
-        lists:seq(1, 5)).
+    ok = mib_before_exit(Drv, stderr).
 
 %% Many processes that write and exit at once, 50 at a time: each one's
 %% output arrives whole and is followed by its exit event (no exit is lost
@@ -561,6 +534,34 @@ until_event(Drv, Chain, Out, Err) ->
     after ?DEADLINE ->
         ct:fail({no_event, iolist_size(Out), iolist_size(Err)})
     end.
+
+%% Five times, a shell writes 1 MiB of "abcdefg\n" to Stream (stdout or
+%% stderr) and exits at once: every byte arrives on Stream and none on
+%% the other, all before the {exit_status, 0} event (until_event/2), and
+%% nothing comes after the event.
+mib_before_exit(Drv, Stream) ->
+    Expect = binary:copy(<<"abcdefg\n">>, ?MIB div 8),
+    Redirect = case Stream of
+                   stdout -> "";
+                   stderr -> " >&2"
+               end,
+    lists:foreach(
+        fun(_) ->
+            {ok, Child} = alcove:fork(Drv, []),
+            ok = alcove:execvp(Drv, [Child], "/bin/sh",
+                               ["/bin/sh", "-c", "yes abcdefg | head -c 1048576" ++ Redirect]),
+            {Out, Err, Event} = until_event(Drv, [Child]),
+            {exit_status, 0} = Event,
+            {Got, Other} = case Stream of
+                               stdout -> {Out, Err};
+                               stderr -> {Err, Out}
+                           end,
+            ?MIB = byte_size(Got),
+            true = Got =:= Expect,
+            <<>> = Other,
+            [] = alcove:Stream(Drv, [Child], 200)
+        end,
+        lists:seq(1, 5)).
 
 %% A process writing pieces 0..N-1 (then eof) to the stdin of Chain.
 writer(Drv, Chain, Gen, N, Eof) ->

@@ -185,8 +185,7 @@ pending(Drv) ->
 
 %% The port's descriptors and resident memory (KiB).
 usage(Pid) ->
-    {ok, L} = file:list_dir("/proc/" ++ integer_to_list(Pid) ++ "/fd"),
-    Fds = lists:sort([list_to_integer(F) || F <- L]),
+    Fds = alcove_test:fds(Pid),
     {ok, B} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/status"),
     [Rss] = [list_to_integer(N) || Line <- string:split(binary_to_list(B), "\n", all),
                                    ["VmRSS:", N, "kB"] <- [string:lexemes(Line, " \t")]],

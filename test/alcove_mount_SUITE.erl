@@ -60,9 +60,7 @@ all() ->
 %% ignored on Linux. After umount the directory below shows again.
 tmpfs_in_mount_ns(Config) ->
     Drv = ?config(drv, Config),
-    Dir = path(Config, "mnt"),
-    ok = file:make_dir(Dir),
-    C = private_ns(Drv),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
     ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [ms_nosuid, ms_nodev],
                       "size=1m,mode=0750", "ignored"),
     File = filename:join(Dir, "inside"),
@@ -89,12 +87,8 @@ tmpfs_in_mount_ns(Config) ->
 %% every write with erofs, while the source stays writable.
 ro_bind_mount(Config) ->
     Drv = ?config(drv, Config),
-    Src = path(Config, "src"),
-    Dst = path(Config, "dst"),
-    ok = file:make_dir(Src),
-    ok = file:make_dir(Dst),
+    {C, [Src, Dst]} = private_ns(Drv, Config, ["src", "dst"]),
     ok = file:write_file(filename:join(Src, "f"), <<"read only">>),
-    C = private_ns(Drv),
     ok = alcove:mount(Drv, [C], Src, Dst, "", [ms_bind], "", ""),
     %% a bind mount takes the read-only flag only when remounted
     ok = alcove:mount(Drv, [C], "", Dst, "", [ms_bind, ms_remount, ms_rdonly], "", ""),
@@ -122,9 +116,7 @@ ro_bind_mount(Config) ->
 %% is bytes, passed as they are: tmpfs refuses the option "a").
 mount_errors(Config) ->
     Drv = ?config(drv, Config),
-    Dir = path(Config, "mnt"),
-    ok = file:make_dir(Dir),
-    C = private_ns(Drv),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
     {error, enoent} = alcove:mount(Drv, [C], "tmpfs", path(Config, "none"), "tmpfs", [], "", ""),
     {error, enodev} = alcove:mount(Drv, [C], "x", Dir, "no_such_fs", [], "", ""),
     {error, enoent} = alcove:mount(Drv, [C], path(Config, "none"), Dir, "", [ms_bind], "", ""),
@@ -142,9 +134,7 @@ mount_errors(Config) ->
 %% missing path (enoent); umount2 the same, and with unknown flags.
 umount_errors(Config) ->
     Drv = ?config(drv, Config),
-    Dir = path(Config, "mnt"),
-    ok = file:make_dir(Dir),
-    C = private_ns(Drv),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
     {error, einval} = alcove:umount(Drv, [C], Dir),
     {error, enoent} = alcove:umount(Drv, [C], path(Config, "none")),
     {error, einval} = alcove:umount(Drv, [C], <<"/a", 0>>),
@@ -163,9 +153,7 @@ umount_errors(Config) ->
 %% reading.
 umount2_detach(Config) ->
     Drv = ?config(drv, Config),
-    Dir = path(Config, "mnt"),
-    ok = file:make_dir(Dir),
-    C = private_ns(Drv),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
     ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [], "", ""),
     F = filename:join(Dir, "f"),
     {ok, W} = alcove:open(Drv, [C], F, [o_wronly, o_creat], 8#600),
@@ -198,9 +186,7 @@ unprivileged_mount_errors(Config) ->
 %% runs from it. Without /bin/busybox the chroot is checked empty.
 chroot_busybox(Config) ->
     Drv = ?config(drv, Config),
-    Root = path(Config, "root"),
-    ok = file:make_dir(Root),
-    C = private_ns(Drv),
+    {C, [Root]} = private_ns(Drv, Config, ["root"]),
     ok = alcove:mount(Drv, [C], "tmpfs", Root, "tmpfs", [], "mode=0755", ""),
     Busybox = filelib:is_regular("/bin/busybox"),
     case Busybox of
@@ -230,9 +216,7 @@ chroot_busybox(Config) ->
 %% root to a directory in it; once detached, the old root is gone.
 pivot_root_tmpfs(Config) ->
     Drv = ?config(drv, Config),
-    New = path(Config, "newroot"),
-    ok = file:make_dir(New),
-    C = private_ns(Drv),
+    {C, [New]} = private_ns(Drv, Config, ["newroot"]),
     ok = alcove:mount(Drv, [C], "tmpfs", New, "tmpfs", [], "", ""),
     ok = alcove:mkdir(Drv, [C], filename:join(New, "old"), 8#700),
     ok = alcove:pivot_root(Drv, [C], New, filename:join(New, "old")),
@@ -257,11 +241,7 @@ pivot_root_tmpfs(Config) ->
 %% test, so the errors do not depend on how the host mounts priv_dir.
 pivot_root_errors(Config) ->
     Drv = ?config(drv, Config),
-    New = path(Config, "newroot"),
-    Other = path(Config, "other"),
-    ok = file:make_dir(New),
-    ok = file:make_dir(Other),
-    C = private_ns(Drv),
+    {C, [New, Other]} = private_ns(Drv, Config, ["newroot", "other"]),
     ok = alcove:mount(Drv, [C], "tmpfs", New, "tmpfs", [], "", ""),
     ok = alcove:mount(Drv, [C], "tmpfs", Other, "tmpfs", [], "", ""),
     [ok = alcove:mkdir(Drv, [C], D, 8#700)
@@ -374,6 +354,16 @@ private_ns(Drv) ->
     {ok, C} = alcove:clone(Drv, [], [clone_newns]),
     ok = alcove:mount(Drv, [C], "none", "/", [], [ms_rec, ms_private], [], []),
     C.
+
+%% Fresh directories Names in the case's directory, then a child in a
+%% private mount namespace (private_ns/1): {Child, Dirs}.
+private_ns(Drv, Config, Names) ->
+    Dirs = [begin
+                Dir = path(Config, Name),
+                ok = file:make_dir(Dir),
+                Dir
+            end || Name <- Names],
+    {private_ns(Drv), Dirs}.
 
 %% The lines of /proc/PID/mounts whose mount point is Dir.
 mounts(Pid, Dir) ->

@@ -224,25 +224,19 @@ cmd_enoent(Config) ->
 
 %% reexec/1 on the port task: same process, new image.
 reexec_port(Config) ->
-    need_prx(Config),
-    reexecs(Config, port(), fun prx:reexec/1).
+    reexecs(Config, port, fun prx:reexec/1).
 
 %% reexec/1 on a child of the port.
 reexec_child(Config) ->
-    need_prx(Config),
-    {ok, Child} = prx:fork(port()),
-    reexecs(Config, Child, fun prx:reexec/1).
+    reexecs(Config, child, fun prx:reexec/1).
 
 %% replace_process_image/1 (reexec/1's alias) on the port task.
 replace_process_image_port(Config) ->
-    need_prx(Config),
-    reexecs(Config, port(), fun prx:replace_process_image/1).
+    reexecs(Config, port, fun prx:replace_process_image/1).
 
 %% replace_process_image/1 on a child of the port.
 replace_process_image_child(Config) ->
-    need_prx(Config),
-    {ok, Child} = prx:fork(port()),
-    reexecs(Config, Child, fun prx:replace_process_image/1).
+    reexecs(Config, child, fun prx:replace_process_image/1).
 
 %% filter/2: a filtered call raises undef in the task and in the tasks it
 %% forks afterwards; the other calls still work.
@@ -402,11 +396,19 @@ sudo(Config) ->
 
 %%% Helpers
 
-%% The same task after Reexec: the same system process running a new
-%% image of the port (a close-on-exec descriptor is gone), its
-%% environment and options kept, still taking calls, forking a child
-%% and reporting its exit.
-reexecs(Config, Task, Reexec) ->
+%% The task (the port, or a child forked by it) the same after Reexec:
+%% the same system process running a new image of the port (a
+%% close-on-exec descriptor is gone), its environment and options kept,
+%% still taking calls, forking a child and reporting its exit.
+reexecs(Config, Where, Reexec) ->
+    need_prx(Config),
+    Task = case Where of
+               port ->
+                   port();
+               child ->
+                   {ok, Forked} = prx:fork(port()),
+                   Forked
+           end,
     Pid = prx:getpid(Task),
     Marker = filename:join(?config(priv_dir, Config), "reexec_marker"),
     ok = file:write_file(Marker, <<>>),

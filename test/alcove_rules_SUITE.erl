@@ -7,11 +7,10 @@
 -module(alcove_rules_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
+-include("alcove_test.hrl").
 
 -export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
 -export([ownfd/1, stdio/1, newfd/1, flags_known/1]).
-
--define(WAIT, 5000).
 
 suite() ->
     [{timetrap, {seconds, 60}}].

@@ -13,6 +13,7 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("alcove/include/alcove.hrl").
 -include_lib("alcove/include/alcove_seccomp.hrl").
+-include("alcove_test.hrl").
 
 -export([all/0, suite/0]).
 -export([
@@ -32,10 +33,6 @@
     actions/1,
     fork_under_filter/1
 ]).
-
--define(WAIT, 5000).
-%% No process has this PID: pid_max is at most 2^22.
--define(NO_SUCH_PID, 16#7fffffff).
 
 suite() ->
     [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].

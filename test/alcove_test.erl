@@ -1,6 +1,8 @@
 %% SPDX-License-Identifier: ISC
 %% What the suites share: a fresh port and directory per test case,
-%% what a program run in it printed, and waiting for what settles.
+%% what a program run in it printed, what /proc says of a process (its
+%% descriptors, its state), a child traced and let go, and waiting for
+%% what settles. The values they share are in alcove_test.hrl.
 %%
 %% It is also a Common Test hook, for the setup every case of a suite
 %% shares: `suite() -> [{ct_hooks, [{alcove_test, What}]}]' where What
@@ -13,6 +15,7 @@
          read_pids/2, fill_below/2]).
 
 -export([case_dir/2, poll/3, until/1, proc_cgroup/1]).
+-export([fds/1, state_class/1, wait_exited/2, ptrace_detached/2]).
 -export([init/2, pre_init_per_testcase/4, post_end_per_testcase/5]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
@@ -160,3 +163,43 @@ fill_below(Drv, Base) ->
         _ when Fd =:= Base - 1 -> [Fd];
         _ when Fd < Base - 1 -> [Fd | fill_below(Drv, Base)]
     end.
+
+%% The descriptors open in a process, sorted (/proc/PID/fd).
+-spec fds(non_neg_integer()) -> [non_neg_integer()].
+fds(Pid) ->
+    {ok, L} = file:list_dir("/proc/" ++ integer_to_list(Pid) ++ "/fd"),
+    lists:sort([list_to_integer(F) || F <- L]).
+
+%% The state letter of a process ("R", "S", "T", "Z" ...), or gone.
+-spec state_class(non_neg_integer()) -> string() | gone.
+state_class(Pid) ->
+    case file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/stat") of
+        {ok, B} ->
+            %% the state follows the last ')' (the name may hold spaces)
+            [_, After] = string:split(B, ")", trailing),
+            [S | _] = string:lexemes(After, " "),
+            binary_to_list(S);
+        {error, _} ->
+            gone
+    end.
+
+%% The PIDs still running (neither gone nor zombie: an orphan reparented
+%% to an init that does not reap stays a zombie) after up to T ms.
+-spec wait_exited([non_neg_integer()], integer()) -> [non_neg_integer()].
+wait_exited(Pids, T) ->
+    Running = fun() -> [P || P <- Pids, not lists:member(state_class(P), [gone, "Z", "X"])] end,
+    poll(Running, [], T).
+
+%% A child C of the port and its child G, which C traces (ptrace_attach,
+%% then waitpid for the stop) and detaches, each call answering with
+%% integer results (<<>> for Addr and Data): G answers again within T
+%% ms. {C, G}.
+-spec ptrace_detached(pid(), timeout()) -> {non_neg_integer(), non_neg_integer()}.
+ptrace_detached(Drv, T) ->
+    {ok, C} = alcove:fork(Drv, []),
+    {ok, G} = alcove:fork(Drv, [C]),
+    {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_attach, G, 0, 0),
+    {ok, G, _, _} = alcove:waitpid(Drv, [C], G, 0),
+    {ok, 0, <<>>, <<>>} = alcove:ptrace(Drv, [C], ptrace_detach, G, 0, 0),
+    G = alcove:getpid(Drv, [C, G], T),
+    {C, G}.
