@@ -9,11 +9,13 @@
 %% module. Nothing here asserts a time: it reports.
 %%
 %% Two VMs run it (see the Makefile): `main pinned' on one CPU measures
-%% every figure but the stream's throughput and keeps its rows in
-%% rows.term; `main spread', on every CPU, measures the stream, then
-%% prints the table of both. A stream through a process in between is
-%% a pipeline: its throughput is what it does on several CPUs, while on
-%% one CPU the same run measures its CPU cost (both are reported).
+%% every figure but the stream's throughput and the sandboxes a second
+%% and keeps its rows in rows.term; `main spread', on every CPU,
+%% measures those two, then prints the table of both. A stream through
+%% a process in between is a pipeline: its throughput is what it does
+%% on several CPUs, while on one CPU the same run measures its CPU cost
+%% (both are reported). Sandboxes a second from concurrent owners show
+%% how sandbox starts scale with the CPUs.
 %%
 %% Run: erl -noshell -pa _build/default/lib/alcove/ebin -pa bench \
 %%          -s alcove_bench main
@@ -35,6 +37,16 @@
 -define(SANDBOX_FLAGS,
         [clone_newpid, clone_newns, clone_newnet, clone_newuts, clone_newipc]).
 -define(BWRAP_ARGS, ["--unshare-all", "--ro-bind", "/", "/", "/bin/true"]).
+%% The realistic sandbox: the namespaces above, a tmpfs root, these
+%% directories bound read-only (those that exist), /proc, /bin/true.
+-define(REALISTIC_DIRS, ["/bin", "/lib", "/lib64", "/usr"]).
+%% Sandboxes per repetition: enough for ~0.1 s each.
+-define(REALISTIC, 15).
+%% Concurrent owners, each with its port, starting sandboxes for
+%% ?OWNER_MS in each of ?OWNER_REPS repetitions.
+-define(OWNERS, [1, 2, 8]).
+-define(OWNER_MS, 500).
+-define(OWNER_REPS, 3).
 -define(TIMEOUT, 60000).
 
 %% A row: {Measure, Unit, AlcoveSamples, BaselineSamples | none,
@@ -69,15 +81,19 @@ report(Rows) ->
     print(Rows),
     write_json(Rows).
 
-%% The stream's throughput beside its CPU cost.
+%% The stream's throughput beside its CPU cost, the other rows of the
+%% spread run last.
 merge(Pinned, Spread) ->
-    lists:flatmap(fun({M, _, _, _, _} = Row) ->
-                          case lists:prefix("stream", lists:flatten(M)) of
-                              true -> [Row | Spread];
+    {Stream, Rest} = lists:partition(fun is_stream/1, Spread),
+    lists:flatmap(fun(Row) ->
+                          case is_stream(Row) of
+                              true -> [Row | Stream];
                               false -> [Row]
-                          end;
-                     (Row) -> [Row]
-                  end, Pinned).
+                          end
+                  end, Pinned) ++ Rest.
+
+is_stream({M, _, _, _, _}) -> lists:prefix("stream", lists:flatten(M));
+is_stream(_) -> false.
 
 rows_file() ->
     filename:join(filename:dirname(code:which(?MODULE)), "rows.term").
@@ -93,11 +109,15 @@ pinned() ->
     Spawn = spawn_true(),
     progress("sandbox start"),
     Sandbox = sandbox(),
-    Calls ++ Scale ++ [Stream, Spawn, Sandbox, {setting, setting()}].
+    progress("realistic sandbox start"),
+    Realistic = realistic(),
+    Calls ++ Scale ++ [Stream, Spawn, Sandbox] ++ Realistic ++ [{setting, setting()}].
 
 spread() ->
     progress("stream of ~b MiB through cat, throughput", [?STREAM_BYTES bsr 20]),
-    [stream(throughput), {setting, setting()}].
+    Stream = stream(throughput),
+    progress("realistic sandboxes per second, ~w owners", [?OWNERS]),
+    [Stream | owners()] ++ [{setting, setting()}].
 
 %%% Call round trips
 
@@ -302,7 +322,8 @@ mb_s(Ns) ->
 spawn_true() ->
     {ok, Drv} = alcove_drv:start(),
     Reps = reps(fun() ->
-                        {per_spawn(fun() -> exec_true(Drv, []) end, ?SPAWNS),
+                        {per_spawn(fun() -> exec_true(Drv, [], fun none/2) end,
+                                   ?SPAWNS),
                          per_spawn(fun() -> port_true("/bin/true", []) end,
                                    ?SPAWNS)}
                 end),
@@ -312,14 +333,12 @@ spawn_true() ->
      {le, 1.0}}.
 
 sandbox() ->
-    Bwrap = case os:find_executable("bwrap") of
-                false -> erlang:error("no bwrap: ./scripts/deps bubblewrap");
-                Path -> Path
-            end,
+    Bwrap = bwrap(),
     {ok, Drv} = alcove_drv:start(),
     Reps = reps(fun() ->
-                        {per_spawn(fun() -> exec_true(Drv, ?SANDBOX_FLAGS) end,
-                                   ?SANDBOXES),
+                        {per_spawn(fun() ->
+                                           exec_true(Drv, ?SANDBOX_FLAGS, fun none/2)
+                                   end, ?SANDBOXES),
                          per_spawn(fun() -> port_true(Bwrap, ?BWRAP_ARGS) end,
                                    ?SANDBOXES)}
                 end),
@@ -328,17 +347,179 @@ sandbox() ->
     {"sandbox (5 namespaces) + /bin/true / bwrap", "us", col(1, Reps),
      col(2, Reps), {le, 0.5}}.
 
+bwrap() ->
+    case os:find_executable("bwrap") of
+        false -> erlang:error("no bwrap: ./scripts/deps bubblewrap");
+        Path -> Path
+    end.
+
+%%% The realistic sandbox
+
+%% alcove_sandbox:run/3 beside bwrap and beside the C floor, the same
+%% sandbox built call by call, and the sandbox with a cgroup and with
+%% seccomp and rlimits beside the plain one.
+realistic() ->
+    Bwrap = bwrap(),
+    BwrapArgs = realistic_bwrap_args(),
+    Spec = realistic_spec(),
+    %% Not optional: the row would then time a sandbox without one. As
+    %% root, a v1 or v2 pids controller is enough.
+    Cgroup = Spec#{cgroup => #{pids_max => 64}},
+    Seccomp = Spec#{seccomp => {deny, [ptrace, mount]},
+                    rlimits => #{rlimit_nproc => 64}},
+    {ok, Drv} = alcove_drv:start(),
+    Sandbox = fun(S) -> fun() -> sandbox_true(Drv, S) end end,
+    Reps = reps(fun() ->
+                        {per_spawn(Sandbox(Spec), ?REALISTIC),
+                         per_spawn(fun() -> port_true(Bwrap, BwrapArgs) end,
+                                   ?REALISTIC),
+                         sandbox_floor_us(?REALISTIC),
+                         per_spawn(fun() ->
+                                           exec_true(Drv, ?SANDBOX_FLAGS,
+                                                     fun realistic_calls/2)
+                                   end, ?REALISTIC),
+                         per_spawn(Sandbox(Cgroup), ?REALISTIC),
+                         per_spawn(Sandbox(Seccomp), ?REALISTIC)}
+                end),
+    ok = alcove_drv:stop(Drv),
+    flush(),
+    [{"realistic sandbox / bwrap", "us", col(1, Reps), col(2, Reps), {le, 0.6}},
+     {"realistic sandbox / C floor", "us", col(1, Reps), col(3, Reps), {le, 1.3}},
+     {"realistic sandbox, call by call / bwrap", "us", col(4, Reps), col(2, Reps),
+      none},
+     {"realistic sandbox + cgroup / realistic", "us", col(5, Reps), col(1, Reps),
+      none},
+     {"realistic + seccomp + rlimits / realistic", "us", col(6, Reps),
+      col(1, Reps), none}].
+
+ro_dirs() ->
+    [D || D <- ?REALISTIC_DIRS, filelib:is_dir(D)].
+
+realistic_spec() ->
+    #{namespaces => [pid, mount, net, uts, ipc],
+      root => tmpfs,
+      mounts => [{bind, D, D, [ro]} || D <- ro_dirs()] ++ [{proc, "/proc"}],
+      argv => ["/bin/true"]}.
+
+realistic_bwrap_args() ->
+    ["--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-ipc",
+     "--tmpfs", "/"]
+        ++ lists:append([["--ro-bind", D, D] || D <- ro_dirs()])
+        ++ ["--proc", "/proc", "/bin/true"].
+
+%% Run the sandbox of Spec, wait for /bin/true to exit, remove its
+%% cgroup (if it has one), as a user does.
+sandbox_true(Drv, Spec) ->
+    {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
+    wait_true(Drv, Pid),
+    ok = alcove_sandbox:cleanup(Drv, [], Spec, Pid).
+
+%% What alcove_sandbox:run/3 does for the realistic spec, in the order
+%% bwrap does it: the new root is a tmpfs on /tmp, pivoted into.
+realistic_calls(Drv, Child) ->
+    ok = alcove:mount(Drv, Child, "none", "/", "", [ms_rec, ms_private], "", ""),
+    ok = alcove:mount(Drv, Child, "tmpfs", "/tmp", "tmpfs", [ms_nosuid, ms_nodev],
+                      "mode=0755", ""),
+    lists:foreach(fun(D) ->
+                          Target = "/tmp" ++ D,
+                          ok = alcove:mkdir(Drv, Child, Target, 8#755),
+                          ok = alcove:mount(Drv, Child, D, Target, "", [ms_bind],
+                                            "", ""),
+                          ok = alcove:mount(Drv, Child, "none", Target, "",
+                                            [ms_remount, ms_bind, ms_rdonly],
+                                            "", "")
+                  end, ro_dirs()),
+    ok = alcove:mkdir(Drv, Child, "/tmp/proc", 8#755),
+    ok = alcove:mount(Drv, Child, "proc", "/tmp/proc", "proc",
+                      [ms_nosuid, ms_nodev, ms_noexec], "", ""),
+    ok = alcove:mkdir(Drv, Child, "/tmp/oldroot", 8#755),
+    ok = alcove:pivot_root(Drv, Child, "/tmp", "/tmp/oldroot"),
+    ok = alcove:chdir(Drv, Child, "/"),
+    ok = alcove:umount2(Drv, Child, "/oldroot", [mnt_detach]).
+
+%% The C program loops and times itself (sandbox_floor.c): no port
+%% start nor round trip is counted, only the system calls.
+sandbox_floor_us(N) ->
+    Path = filename:join(filename:dirname(code:which(?MODULE)), "sandbox_floor"),
+    Out = os:cmd(lists:join(" ", [Path, integer_to_list(N) | ro_dirs()])),
+    try
+        list_to_integer(string:trim(Out)) / 1000
+    catch
+        error:badarg -> erlang:error({sandbox_floor, Out})
+    end.
+
+%%% Sandboxes per second, concurrent owners
+
+%% The realistic sandbox started in a loop by N processes at once, each
+%% with its own port, beside bwrap started the same way (a rate: the
+%% higher the ratio, the better).
+owners() ->
+    Bwrap = bwrap(),
+    BwrapArgs = realistic_bwrap_args(),
+    Spec = realistic_spec(),
+    CPUs = erlang:system_info(logical_processors_available),
+    Alcove = {fun() -> {ok, Drv} = alcove_drv:start(), Drv end,
+              fun(Drv) -> sandbox_true(Drv, Spec) end,
+              fun(Drv) -> ok = alcove_drv:stop(Drv) end},
+    Port = {fun() -> none end,
+            fun(none) -> port_true(Bwrap, BwrapArgs) end,
+            fun(none) -> ok end},
+    [begin
+         Reps = reps(?OWNER_REPS,
+                     fun() -> {per_second(N, Alcove), per_second(N, Port)} end),
+         {io_lib:format("realistic sandboxes/s, ~b owner~s, ~b CPUs / bwrap",
+                        [N, [$s || N > 1], CPUs]),
+          "1/s", col(1, Reps), col(2, Reps), none}
+     end || N <- ?OWNERS].
+
+%% Sandboxes a second started by N owners for ?OWNER_MS: each makes its
+%% state (a port) with Init, then calls Run until the time is up.
+per_second(N, {Init, Run, Done}) ->
+    Self = self(),
+    Owners = [spawn_link(fun() ->
+                                 State = Init(),
+                                 Self ! {ready, self()},
+                                 receive {go, Until} -> ok end,
+                                 Count = run_until(Run, State, Until, 0),
+                                 Done(State),
+                                 Self ! {done, self(), Count}
+                         end) || _ <- lists:seq(1, N)],
+    [receive {ready, O} -> ok end || O <- Owners],
+    T0 = erlang:monotonic_time(millisecond),
+    [O ! {go, T0 + ?OWNER_MS} || O <- Owners],
+    Counts = [receive {done, O, C} -> C end || O <- Owners],
+    T = erlang:monotonic_time(millisecond) - T0,
+    lists:sum(Counts) * 1000 / T.
+
+run_until(Run, State, Until, Count) ->
+    case erlang:monotonic_time(millisecond) < Until of
+        true ->
+            Run(State),
+            run_until(Run, State, Until, Count + 1);
+        false ->
+            Count
+    end.
+
+%%% Helpers for process start
+
 per_spawn(Fun, N) ->
     time_ns(fun() -> [Fun() || _ <- lists:seq(1, N)] end) / N / 1000.
 
 %% Start /bin/true in a new process (cloned into namespaces if Flags are
-%% given) and wait for its exit status.
-exec_true(Drv, Flags) ->
+%% given), after Setup(Drv, Child) made its calls there, and wait for its
+%% exit status.
+exec_true(Drv, Flags, Setup) ->
     {ok, Pid} = case Flags of
                     [] -> alcove:fork(Drv, []);
                     _ -> alcove:clone(Drv, [], Flags)
                 end,
+    Setup(Drv, [Pid]),
     ok = alcove:execvp(Drv, [Pid], "/bin/true", ["/bin/true"]),
+    wait_true(Drv, Pid).
+
+none(_, _) -> ok.
+
+wait_true(Drv, Pid) ->
     receive
         {alcove_event, Drv, [Pid], {exit_status, 0}} -> ok
     after ?TIMEOUT -> erlang:error({no_exit_status, Pid})
@@ -356,7 +537,7 @@ port_true(Path, Args) ->
 print(All) ->
     {Settings, Rows} = lists:partition(fun(R) -> element(1, R) =:= setting end, All),
     [io:format("~s~n", [S]) || {setting, S} <- lists:usort(Settings)],
-    Fmt = "~-44s ~-5s ~12s ~12s ~7s ~7s ~s~n",
+    Fmt = "~-50s ~-5s ~12s ~12s ~7s ~7s ~s~n",
     io:format(Fmt, ["measure", "unit", "alcove", "baseline", "ratio",
                     "target", "met"]),
     [io:format(Fmt, [M, U, num(A), num(B), num(R), T, Met])
