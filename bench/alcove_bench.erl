@@ -414,8 +414,9 @@ sandbox_true(Drv, Spec) ->
     wait_true(Drv, Pid),
     ok = alcove_sandbox:cleanup(Drv, [], Spec, Pid).
 
-%% What alcove_sandbox:run/3 does for the realistic spec, in the order
-%% bwrap does it: the new root is a tmpfs on /tmp, pivoted into.
+%% The calls the realistic sandbox needs and no more, one round trip
+%% each, as sandbox_floor.c makes them: the new root is a tmpfs on /tmp
+%% (as bwrap's), pivoted into.
 realistic_calls(Drv, Child) ->
     ok = alcove:mount(Drv, Child, "none", "/", "", [ms_rec, ms_private], "", ""),
     ok = alcove:mount(Drv, Child, "tmpfs", "/tmp", "tmpfs", [ms_nosuid, ms_nodev],
