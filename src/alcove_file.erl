@@ -2,9 +2,9 @@
 %% @doc Whole files read and written by a process of the port, for the
 %% small files of /proc and the cgroup file systems: opened, read or
 %% written, closed, each call made in the process at the end of the
-%% fork chain (so they work where only the port is privileged). A call
-%% interrupted by a signal (`eintr') is made again; a write the kernel
-%% takes in part goes on with the rest.
+%% fork chain (so they work where only the port is privileged). The
+%% port's open, read, write and close already retry a call a signal
+%% interrupts; a write the kernel takes in part goes on with the rest.
 -module(alcove_file).
 
 -export([read/3, write/4, probe/5]).
@@ -39,16 +39,16 @@ write(Drv, Chain, Path, Data) ->
 -spec probe(alcove:drv(), alcove:fork_chain(), iodata(), [alcove:constant()],
             non_neg_integer()) -> ok | {error, alcove:posix()}.
 probe(Drv, Chain, Path, Flags, Mode) ->
-    case open(Drv, Chain, Path, Flags, Mode) of
-        {ok, Fd} -> close(Drv, Chain, Fd);
+    case alcove:open(Drv, Chain, Path, Flags, Mode) of
+        {ok, Fd} -> alcove:close(Drv, Chain, Fd);
         {error, _} = Error -> Error
     end.
 
 with_fd(Drv, Chain, Path, Flags, Fun) ->
-    case open(Drv, Chain, Path, Flags, 0) of
+    case alcove:open(Drv, Chain, Path, Flags, 0) of
         {ok, Fd} ->
             Res = Fun(Fd),
-            case {Res, close(Drv, Chain, Fd)} of
+            case {Res, alcove:close(Drv, Chain, Fd)} of
                 {{ok, _}, {error, _} = Error} -> Error;
                 _ -> Res
             end;
@@ -56,25 +56,11 @@ with_fd(Drv, Chain, Path, Flags, Fun) ->
             Error
     end.
 
-open(Drv, Chain, Path, Flags, Mode) ->
-    case alcove:open(Drv, Chain, Path, Flags, Mode) of
-        {error, eintr} -> open(Drv, Chain, Path, Flags, Mode);
-        Res -> Res
-    end.
-
-%% close(2) is not made again on eintr: Linux has let go of the
-%% descriptor already, and another may have it by now.
-close(Drv, Chain, Fd) ->
-    case alcove:close(Drv, Chain, Fd) of
-        {error, eintr} -> ok;
-        Res -> Res
-    end.
 
 read_all(Drv, Chain, Fd, Acc) ->
     case alcove:read(Drv, Chain, Fd, ?READ_CHUNK) of
         {ok, <<>>} -> {ok, iolist_to_binary(lists:reverse(Acc))};
         {ok, Data} -> read_all(Drv, Chain, Fd, [Data | Acc]);
-        {error, eintr} -> read_all(Drv, Chain, Fd, Acc);
         {error, _} = Error -> Error
     end.
 
@@ -86,8 +72,6 @@ write_all(Drv, Chain, Fd, Data, N) ->
         {ok, W} ->
             <<_:W/binary, Rest/binary>> = Data,
             write_all(Drv, Chain, Fd, Rest, N + W);
-        {error, eintr} ->
-            write_all(Drv, Chain, Fd, Data, N);
         {error, _} = Error ->
             Error
     end.
