@@ -166,6 +166,7 @@ c_ctype(timeval) -> "arg_timeval_t";
 c_ctype(int32_list) -> "arg_ints_t";
 c_ctype(uint32_list) -> "arg_ints_t";
 c_ctype(cstruct) -> "const struct cstruct *";
+c_ctype(sequence) -> "arg_seq_t";
 c_ctype({ptrarg, _}) -> "const struct cstruct *";
 c_ctype({constant, _}) -> "int64_t";
 c_ctype({flags, _}) -> "int64_t";
@@ -248,7 +249,8 @@ c_type(timeval) -> "T_TIMEVAL";
 c_type(int32_list) -> "T_INTLIST";
 c_type(uint32_list) -> "T_INTLIST";
 c_type(nullable_iodata) -> "T_NIODATA";
-c_type(cstruct) -> "T_CSTRUCT".
+c_type(cstruct) -> "T_CSTRUCT";
+c_type(sequence) -> "T_SEQUENCE".
 
 c_entry({Nr, {Name, Args, _, Os, Flags, _}}) ->
     Fn = fmt("alcove_sys_~s", [Name]),
@@ -453,6 +455,9 @@ arg_doc(uint32_list) -> "a list of unsigned 32 bit integers.";
 arg_doc(nullable_iodata) -> "iodata, or `[]' (or `null') for NULL.";
 arg_doc(ptrarg) -> "an integer, a binary or a Cstruct (see alcove_cstruct).";
 arg_doc(cstruct) -> "a binary or a Cstruct (see alcove_cstruct).";
+arg_doc(sequence) ->
+    "a list of `{Call, Args}' or `{Call, Args, Accept}', Accept a list of "
+    "errno names.";
 arg_doc({constant, Tab}) ->
     fmt("an integer, or a name of the ~s constants (~s_constant/3).", [Tab, Tab]);
 arg_doc({flags, Tab}) ->
@@ -487,6 +492,7 @@ spec(nullable_iodata) -> "iodata() | null";
 spec(ptrarg) -> "int64_t() | binary() | cstruct()";
 spec({ptrarg, _}) -> "constant() | binary() | cstruct()";
 spec(cstruct) -> "binary() | cstruct()";
+spec(sequence) -> "[sequence_call()]";
 spec({constant, _}) -> "constant()";
 spec({flags, _}) -> "int64_t() | [constant()]";
 spec({enum, Atoms}) -> join(" | ", [spec_atom(A) || A <- Atoms]).

@@ -79,7 +79,9 @@
     owner :: pid(),
     id = 0 :: non_neg_integer(),
     %% Id => {call, Ref, Chain, Nr} | {owner, Chain, Nr}
-    %%     | {stdin, Chain, Bytes} | {eof, Ref, Chain}
+    %%     | {stdin, Chain, Bytes} | {eof, Ref, Chain}; Nr becomes
+    %%     {exec, Term} when a sequence answered Term before its exec
+    %%     (alcove_exec status): the answer if the exec succeeds
     pending = #{} :: #{non_neg_integer() => tuple()},
     %% Refs of callers that gave up before their call was answered: the
     %% replies go to the owner. Only unanswered calls are here.
@@ -535,6 +537,15 @@ frames(<<>>, State) ->
 frames(Rest, State) ->
     hold(Rest, State).
 
+frame_in(<<?MSG_REPLY, Id:32, ?ALCOVE_EXEC, Term/binary>>, #state{pending = Pending} = State) ->
+    case Pending of
+        #{Id := {call, Ref, Pids, _}} ->
+            State#state{pending = Pending#{Id := {call, Ref, Pids, {exec, Term}}}};
+        #{Id := {owner, Pids, _}} ->
+            State#state{pending = Pending#{Id := {owner, Pids, {exec, Term}}}};
+        _ ->
+            State
+    end;
 frame_in(<<?MSG_REPLY, Id:32, Status, Term/binary>>, State) ->
     case maps:take(Id, State#state.pending) of
         {Entry, Pending} -> reply(Entry, Status, Term, State#state{pending = Pending});
@@ -570,8 +581,12 @@ to_raw(Bytes, #state{owner = Owner} = State) ->
     Owner ! {alcove_stdout, self(), [], Bytes},
     State#state{mode = raw, buf = [], have = 0, need = 0}.
 
+reply({call, Ref, Pids, {exec, Done}}, ?ALCOVE_OK, Term, State) ->
+    answer(Ref, Pids, ?ALCOVE_OK, exec_answer(Done, Term), State);
 reply({call, Ref, Pids, _}, Status, Term, State) ->
     answer(Ref, Pids, Status, Term, State);
+reply({owner, Pids, {exec, Done}}, ?ALCOVE_OK, Term, State) ->
+    reply({owner, Pids, exec}, ?ALCOVE_OK, exec_answer(Done, Term), State);
 reply({eof, Ref, Pids}, Status, Term, State) ->
     answer(Ref, Pids, Status, Term, State);
 reply({owner, Pids, _}, Status, Term, #state{owner = Owner} = State) ->
@@ -643,9 +658,19 @@ lose(Chain, false, Entry, #state{dead = Dead} = State) ->
 
 %% The owner learns of its own exec from fdctl_closed, as in the
 %% reference; a caller of alcove gets `ok'.
-exec_done({owner, _, _}, State) -> State;
+exec_done({owner, _, Nr}, State) when not is_tuple(Nr) -> State;
 exec_done(Entry, State) -> reply(Entry, ?ALCOVE_OK, term_to_binary(ok), State).
 
+%% A sequence that execs answered before the exec; the exec itself
+%% answers ok (alcove again answers from its new image), or the failure.
+exec_answer(Done, Term) ->
+    case binary_to_term(Term) of
+        ok -> Done;
+        _ -> Term
+    end.
+
+ends(Chain, {call, _, Chain, {exec, _}}) -> true;
+ends(Chain, {owner, Chain, {exec, _}}) -> true;
 ends(Chain, {call, _, Chain, Nr}) -> alcove_proto:ends_process(Nr);
 ends(Chain, {owner, Chain, Nr}) -> alcove_proto:ends_process(Nr);
 ends(_, _) -> false.

@@ -971,7 +971,8 @@ api_valid1(int32_list) -> [];
 api_valid1(uint32_list) -> [];
 api_valid1(nullable_iodata) -> null;
 api_valid1({ptrarg, _}) -> 0;
-api_valid1(cstruct) -> <<>>.
+api_valid1(cstruct) -> <<>>;
+api_valid1(sequence) -> [].
 
 raw_valid(Name) -> [raw_valid1(T) || T <- arg_types(Name)].
 
@@ -982,9 +983,9 @@ raw_valid1(T) -> api_valid1(T).
 
 %% Values of the wrong type, for the API (checked in Erlang) ...
 api_wrong(T) when T =:= int32; T =:= pid; T =:= fd ->
-    [<<"1">>, "1", 1.0, x, 1 bsl 31, -(1 bsl 31) - 1];
+    [<<"1">>, "1", 1.0, x, 1 bsl 31, -(1 bsl 31) - 1, {result, 1}];
 api_wrong(uint32) -> [<<"1">>, x, -1, 1 bsl 32];
-api_wrong(int64) -> [<<"1">>, 1.0, 1 bsl 63, -(1 bsl 63) - 1];
+api_wrong(int64) -> [<<"1">>, 1.0, 1 bsl 63, -(1 bsl 63) - 1, {result, 1}];
 api_wrong(uint64) -> [<<"1">>, -1, 1 bsl 64];
 api_wrong(iodata) -> [1, x, 1.0, [256], [-1], [<<"x">> | x], #{}];
 api_wrong(argv) -> [<<"x">>, x, [x], [1.0], ["x" | x]];
@@ -1002,15 +1003,19 @@ api_wrong(nullable_iodata) -> [1, 1.0, [256], nil];
 api_wrong({ptrarg, _}) -> [1.0, {1}, [{ptr, -1}], [{ptr, 16#1000001}], [x],
                            lists:duplicate(257, <<>>), 1 bsl 64];
 api_wrong(cstruct) -> [x, 1.0, [{ptr, -1}], [{ptr, 16#1000001}], [x],
-                       lists:duplicate(257, <<>>)].
+                       lists:duplicate(257, <<>>)];
+api_wrong(sequence) -> [x, [x], [{getpid}], [{no_such_call, []}], [{getpid, [1]}],
+                        [{exit, [0]}, {getpid, []}], [{getpid, [], x}],
+                        [{getpid, [], ["eexist"]}], [{sequence, [[]]}],
+                        [{close, [{result, 1}]}], [{getpid, []} | x]].
 
 %% ... and for the port (only what the port itself must refuse: iolists
 %% and out of range integers are among them, as the API never sends
 %% them).
 raw_wrong(T) when T =:= int32; T =:= pid; T =:= fd ->
-    [<<"1">>, 1.0, x, [], 1 bsl 31, -(1 bsl 31) - 1, 1 bsl 64];
+    [<<"1">>, 1.0, x, [], 1 bsl 31, -(1 bsl 31) - 1, 1 bsl 64, {result, 1}];
 raw_wrong(uint32) -> [<<"1">>, x, -1, 1 bsl 32];
-raw_wrong(int64) -> [<<"1">>, x, 1 bsl 63, -(1 bsl 63) - 1];
+raw_wrong(int64) -> [<<"1">>, x, 1 bsl 63, -(1 bsl 63) - 1, {result, 1}];
 raw_wrong(uint64) -> [<<"1">>, x, -1, 1 bsl 64];
 raw_wrong(iodata) -> [[<<"x">>], "x", [], x, 1, 1.0, {<<"x">>}];
 raw_wrong(argv) -> [<<"x">>, x, ["x"], [[<<"x">>]], [x], [1], [<<"x">> | <<"y">>]];
@@ -1030,7 +1035,8 @@ raw_wrong({ptrarg, _}) -> [1.0, {1}, [{ptr, -1}], [{ptr, 16#1000001}], [x], [{pt
                            [{ptr, 1, 2}], [{ptr, x}], lists:duplicate(257, <<>>),
                            1 bsl 64, "abc"];
 raw_wrong(cstruct) -> [x, 1.0, [{ptr, -1}], [{ptr, 16#1000001}], [x], [{ptr}],
-                       lists:duplicate(257, <<>>), "abc", [<<"x">> | <<"y">>]].
+                       lists:duplicate(257, <<>>), "abc", [<<"x">> | <<"y">>]];
+raw_wrong(sequence) -> [x, [x], [<<>>], [<<0>>], [<<0, 0>> | <<>>], "ab", {[]}, <<>>].
 
 replace(I, V, L) ->
     {A, [_ | B]} = lists:split(I - 1, L),

@@ -40,6 +40,7 @@ typedef enum {
     T_PTRARG,   /* const struct cstruct *: an integer, an atom of table, a
                    binary or a Cstruct */
     T_CSTRUCT,  /* const struct cstruct *: a binary or a Cstruct */
+    T_SEQUENCE, /* arg_seq_t: the calls of sequence/3 */
 } argtype_t;
 
 typedef struct {
@@ -77,6 +78,14 @@ typedef struct {
     size_t n;
 } arg_ints_t;
 
+/* The calls of a sequence: a list of binaries, left where the request
+ * holds it (the arena is reused by each call of the sequence). */
+typedef struct {
+    const char *list; /* the list term, without a version byte */
+    size_t len;
+    int n;
+} arg_seq_t;
+
 #include "gen/alcove_args.h"
 
 /* What a handler returns. Failed system calls are CALL_REPLY with an
@@ -86,6 +95,7 @@ enum {
     CALL_BADARG = 1, /* arguments out of range for the call */
     CALL_CHILD = 2,  /* this is a new child: there is no reply to send */
     CALL_LATER = 3,  /* the loop answers later, by the request's id */
+    CALL_UNDEF = 4,  /* forbidden by filter/3,4, or no such call here */
 };
 
 typedef int alcove_fn_t(alcove_t *ap, const alcove_args_t *args, build_t *b);
@@ -125,6 +135,33 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
 
 /* Argument i, a T_FD, of call. */
 int *args_fd(const alcove_call_t *call, alcove_args_t *args, int i);
+
+/* The results that the calls of a running sequence may name by
+ * {result, K}, K from 1: n of them, v[K - 1] the integer of the result
+ * (N or {ok, N}) where has[K - 1]; naming a result without one is a bad
+ * argument. While a sequence is checked, v is NULL and each stands for
+ * 0. */
+typedef struct {
+    const int64_t *v;
+    const bool *has;
+    size_t n;
+} args_refs_t;
+
+extern args_refs_t args_refs;
+
+/* Run call number nr (below alcove_ncalls) with the arguments in
+ * buf[0, len), the table's rules applied (dispatch.c). Its result term
+ * is put to b for CALL_REPLY; CALL_BADARG and CALL_UNDEF put nothing.
+ * In a sequence, the call is never answered later (CALL_LATER). */
+int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
+                  build_t *b, bool inseq);
+
+/* Whether filter/3,4 forbids call number nr in this process. */
+bool call_filtered(const alcove_t *ap, size_t nr);
+
+/* Send the reply b holds now, with status (ALCOVE_EXEC: the answer if
+ * the exec that follows succeeds), and start b again. */
+void dispatch_reply_now(alcove_t *ap, build_t *b, uint8_t status);
 
 /* The handler of a call that this system does not have. */
 alcove_fn_t alcove_enotsup;

@@ -94,6 +94,7 @@ typedef struct child {
     uint64_t stdin_total;   /* bytes queued for stdin, ever */
     uint64_t stdin_written; /* bytes written to the pipe, ever */
     bool eof_pending;
+    bool eof_answer; /* eof_id waits for an answer (none in a sequence) */
     uint32_t eof_id;
     bool exited;
     bool in_grown, out_grown; /* pipes grown to PIPE_BIG */
@@ -276,9 +277,9 @@ void child_read(alcove_t *ap, fdref_t *r);
 /* Bytes reached the stdin pipe (or never will): answer the writes that
  * are done, and close stdin if eof/3 asked for it. */
 void child_wrote(alcove_t *ap, child_t *c);
-/* eof/3 on stream 0, 1 or 2: 0 when answered (or to be), else an errno.
- * c may be freed. */
-int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id);
+/* eof/3 on stream 0, 1 or 2: 0 when done (or to be), else an errno;
+ * request id is answered then when answer is set. c may be freed. */
+int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id, bool answer);
 /* Read what a dead child left in its control socket and pipes. */
 void child_drain(alcove_t *ap, child_t *c);
 

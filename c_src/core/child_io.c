@@ -49,19 +49,21 @@ void child_wrote(alcove_t *ap, child_t *c)
     if (c->eof_pending && c->stdin_out.b.len == 0) {
         c->eof_pending = false;
         ref_close(&c->in);
-        ack(ap, c->eof_id);
+        if (c->eof_answer)
+            ack(ap, c->eof_id);
         if (c->ctl.fd >= 0 && !c->exited)
             ctl_shutdown(ap, c);
     }
 }
 
-int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id)
+int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id, bool answer)
 {
     if (stream == EOF_STDIN) {
         /* answered once what was written before is in the pipe */
         if (c->in.fd < 0 || c->eof_pending)
             return EBADF;
         c->eof_pending = true;
+        c->eof_answer = answer;
         c->eof_id = id;
         child_wrote(ap, c);
         return 0;
@@ -73,7 +75,8 @@ int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id)
     /* what was spliced from it is in spipe and still goes upstream */
     splice_release(ap, r);
     ref_close(r);
-    ack(ap, id);
+    if (answer)
+        ack(ap, id);
     /* an exit that waited for this pipe's end is reported now */
     child_finish(ap, c);
     return 0;

@@ -28,7 +28,7 @@ static void reply_send(alcove_t *ap, uint32_t id, uint8_t status)
      * the driver would wait for ever */
     if ((size_t)ap->x.index - FRAME_LEN > FRAME_MAX)
         status = ALCOVE_BADARG;
-    if (status != ALCOVE_OK)
+    if (status != ALCOVE_OK && status != ALCOVE_EXEC)
         ap->x.index = REPLY_HDR;
     if (reply_frame(&ap->up.obuf.b, ap->x.buff, (size_t)ap->x.index, id,
                     status) < 0)
@@ -64,40 +64,39 @@ static void reply_error(alcove_t *ap, uint32_t id, int errnum)
     reply_send(ap, id, ALCOVE_OK);
 }
 
-static bool filtered(const uint8_t *set, size_t nr)
+bool call_filtered(const alcove_t *ap, size_t nr)
 {
-    return set[nr / 8] & (1u << (nr % 8));
+    return ap->opt.filter[nr / 8] & (1u << (nr % 8));
 }
 
-/* The reply term built so far, after the version byte. */
-static int reply_term(const alcove_t *ap, dec_t *d)
+/* The result term put to b from mark on. */
+static int result_term(const build_t *b, int mark, dec_t *d)
 {
-    return dec_init(d, ap->x.buff + REPLY_HDR,
-                    (size_t)ap->x.index - REPLY_HDR);
+    return dec_init_raw(d, b->x->buff + mark, (size_t)(b->x->index - mark));
 }
 
-/* Whether the reply is {error, _}: the call failed. */
-static bool reply_failed(const alcove_t *ap)
+/* Whether the result is {error, _}: the call failed. */
+static bool result_failed(const build_t *b, int mark)
 {
     dec_t d;
     int arity;
     char atom[MAXATOMLEN_UTF8];
-    return reply_term(ap, &d) == 0 && dec_tuple(&d, &arity) == 0 &&
+    return result_term(b, mark, &d) == 0 && dec_tuple(&d, &arity) == 0 &&
            arity == 2 && dec_atom(&d, atom) == 0 && strcmp(atom, "error") == 0;
 }
 
-/* newfd: the N of an {ok, N} reply, if it names a descriptor, is one the
- * call made. Only N at fd_base or above matters to fd_note, and for
+/* newfd: the N of an {ok, N} result, if it names a descriptor, is one
+ * the call made. Only N at fd_base or above matters to fd_note, and for
  * those the check costs a system call (fcntl's other results, such as
  * flags, are no descriptors). */
-static void note_result_fd(alcove_t *ap)
+static void note_result_fd(alcove_t *ap, const build_t *b, int mark)
 {
     dec_t d;
     int arity;
     int64_t n;
     char atom[MAXATOMLEN_UTF8];
-    if (reply_term(ap, &d) < 0 || dec_tuple(&d, &arity) < 0 || arity != 2 ||
-        dec_atom(&d, atom) < 0 || strcmp(atom, "ok") != 0 ||
+    if (result_term(b, mark, &d) < 0 || dec_tuple(&d, &arity) < 0 ||
+        arity != 2 || dec_atom(&d, atom) < 0 || strcmp(atom, "ok") != 0 ||
         dec_int64(&d, &n) < 0 || n < ap->fds.base || n > INT32_MAX)
         return;
     if (fcntl((int)n, F_GETFD) >= 0)
@@ -105,11 +104,13 @@ static void note_result_fd(alcove_t *ap)
 }
 
 /* The rules applied before the handler: 0 to run it, else the errno of
- * the reply, or -1 once answered. One of the loop's own descriptors
- * (ownfd) becomes -1, which every system call refuses with ebadf: the
- * handler checks its other arguments first, as for any bad descriptor. */
+ * the result, or -1 once the rule did what the call asks (an eof, whose
+ * request is answered later, but in a sequence). One of the loop's own
+ * descriptors (ownfd) becomes -1, which every system call refuses with
+ * ebadf: the handler checks its other arguments first, as for any bad
+ * descriptor. */
 static int call_before(alcove_t *ap, const alcove_call_t *call,
-                       alcove_args_t *args)
+                       alcove_args_t *args, bool inseq)
 {
     /* the port's exec needs the driver's control connection: nothing
      * else would tell the driver that it happened */
@@ -124,7 +125,7 @@ static int call_before(alcove_t *ap, const alcove_call_t *call,
         child_t *c;
         if (call->flags & CALLF_STDIO &&
             (c = child_stdio(ap, *fd, &stream)) != NULL) {
-            int err = child_eof(ap, c, stream, ap->req_id);
+            int err = child_eof(ap, c, stream, ap->req_id, !inseq);
             return err == 0 ? -1 : err;
         }
         if (call->flags & CALLF_OWNFD && fd_internal(ap, *fd))
@@ -133,18 +134,19 @@ static int call_before(alcove_t *ap, const alcove_call_t *call,
     return 0;
 }
 
-/* The rules applied after a handler's reply: a reply of {error, _} is
- * no success. */
-static void call_after(alcove_t *ap, const alcove_call_t *call)
+/* The rules applied after a handler's result, put from mark on: a
+ * result of {error, _} is no success. */
+static void call_after(alcove_t *ap, const alcove_call_t *call,
+                       const build_t *b, int mark)
 {
     if (call->flags & CALLF_EXIT)
         ap->life.leaving = true; /* the loop sends the reply, then exits */
     if (!(call->flags &
           (CALLF_NEWFD | CALLF_ANYFD | CALLF_CREDS | CALLF_NOFASTFORK)) ||
-        reply_failed(ap))
+        result_failed(b, mark))
         return;
     if (call->flags & CALLF_NEWFD)
-        note_result_fd(ap);
+        note_result_fd(ap, b, mark);
     if (call->flags & CALLF_ANYFD)
         fd_probe(ap);
     if (call->flags & CALLF_CREDS)
@@ -153,10 +155,58 @@ static void call_after(alcove_t *ap, const alcove_call_t *call)
         ap->fds.fork_fast = false;
 }
 
-static void run(alcove_t *ap, const down_hdr_t *h)
+int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
+                  build_t *b, bool inseq)
 {
     alcove_args_t args;
 
+    if (call_filtered(ap, nr))
+        return CALL_UNDEF;
+    const alcove_call_t *call = &alcove_calls[nr];
+    switch (args_decode(call, buf, len, &args)) {
+    case ARGS_BADARG:
+        return CALL_BADARG;
+    case ARGS_ENOTSUP:
+        return reply_errno(b, ENOTSUP);
+    }
+
+    /* Checked after decoding: a build without handlers (the fuzzer's,
+     * fuzz/fuzz_port.c) still decodes every call's arguments. */
+    if (call->fn == NULL)
+        return CALL_UNDEF;
+
+    if (call->fn != alcove_enotsup) {
+        int err = call_before(ap, call, &args, inseq);
+        if (err < 0)
+            return inseq ? reply_ok(b) : CALL_LATER;
+        if (err > 0)
+            return reply_errno(b, err);
+    }
+    int mark = build_mark(b);
+    bool block = call->flags & CALLF_BLOCK;
+    if (block)
+        sig_block_calls(ap, true);
+    int rv = call->fn(ap, &args, b);
+    if (block)
+        sig_block_calls(ap, false);
+    switch (rv) {
+    case CALL_REPLY:
+        if (b->failed) {
+            /* a term no frame can carry */
+            build_rewind(b, mark);
+            return CALL_BADARG;
+        }
+        call_after(ap, call, b, mark);
+        break;
+    case CALL_BADARG:
+        build_rewind(b, mark);
+        break;
+    }
+    return rv;
+}
+
+static void run(alcove_t *ap, const down_hdr_t *h)
+{
     if (h->restlen < 2) {
         reply_status(ap, h->id, ALCOVE_BADARG);
         return;
@@ -166,62 +216,26 @@ static void run(alcove_t *ap, const down_hdr_t *h)
         reply_status(ap, h->id, ALCOVE_BADARG);
         return;
     }
-    if (filtered(ap->opt.filter, nr)) {
-        reply_status(ap, h->id, ALCOVE_UNDEF);
-        return;
-    }
-
-    const alcove_call_t *call = &alcove_calls[nr];
-    switch (args_decode(call, h->rest + 2, h->restlen - 2, &args)) {
-    case ARGS_BADARG:
-        reply_status(ap, h->id, ALCOVE_BADARG);
-        return;
-    case ARGS_ENOTSUP:
-        reply_error(ap, h->id, ENOTSUP);
-        return;
-    }
-
-    /* Checked after decoding: a build without handlers (the fuzzer's,
-     * fuzz/fuzz_port.c) still decodes every call's arguments. */
-    if (call->fn == NULL) {
-        reply_status(ap, h->id, ALCOVE_UNDEF);
-        return;
-    }
 
     ap->req_id = h->id;
-    if (call->fn != alcove_enotsup) {
-        int err = call_before(ap, call, &args);
-        if (err < 0)
-            return;
-        if (err > 0) {
-            reply_error(ap, h->id, err);
-            return;
-        }
-    }
     build_t b = reply_begin(ap);
-    bool block = call->flags & CALLF_BLOCK;
-    if (block)
-        sig_block_calls(ap, true);
-    int rv = call->fn(ap, &args, &b);
-    if (block)
-        sig_block_calls(ap, false);
-    switch (rv) {
+    switch (dispatch_call(ap, nr, h->rest + 2, h->restlen - 2, &b, false)) {
     case CALL_REPLY:
-        if (b.failed) {
-            /* a term no frame can carry */
-            reply_status(ap, h->id, ALCOVE_BADARG);
-            break;
-        }
-        call_after(ap, call);
         reply_send(ap, h->id, ALCOVE_OK);
         break;
     case CALL_BADARG:
         reply_status(ap, h->id, ALCOVE_BADARG);
         break;
-    case CALL_CHILD:
-    case CALL_LATER:
+    case CALL_UNDEF:
+        reply_status(ap, h->id, ALCOVE_UNDEF);
         break;
     }
+}
+
+void dispatch_reply_now(alcove_t *ap, build_t *b, uint8_t status)
+{
+    reply_send(ap, ap->req_id, b->failed ? ALCOVE_BADARG : status);
+    *b = reply_begin(ap);
 }
 
 static void route(alcove_t *ap, const down_hdr_t *h)
@@ -248,7 +262,7 @@ static void eof(alcove_t *ap, const down_hdr_t *h)
         return;
     }
     child_t *c = child_get(ap, (pid_t)get32(h->pids));
-    int err = c == NULL ? ESRCH : child_eof(ap, c, stream, h->id);
+    int err = c == NULL ? ESRCH : child_eof(ap, c, stream, h->id, true);
     if (err != 0)
         reply_error(ap, h->id, err);
 }

@@ -220,6 +220,52 @@ static int dec_range(dec_t *d, int64_t lo, int64_t hi, int64_t *v)
     return ARGS_OK;
 }
 
+args_refs_t args_refs;
+
+/* An integer, or in a sequence {result, K}: the integer of the result
+ * of its call K (calls.h). */
+static int dec_int_ref(dec_t *d, int64_t lo, int64_t hi, int64_t *v)
+{
+    dec_t at = *d;
+    int arity;
+    int64_t k;
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_tuple(&at, &arity) < 0)
+        return dec_range(d, lo, hi, v);
+    if (arity != 2 || dec_atom(&at, atom) < 0 || strcmp(atom, "result") != 0 ||
+        dec_int64(&at, &k) < 0 || k < 1 || (uint64_t)k > args_refs.n)
+        return ARGS_BADARG;
+    *d = at;
+    if (args_refs.v == NULL) {
+        *v = 0;
+        return ARGS_OK;
+    }
+    *v = args_refs.v[k - 1];
+    return !args_refs.has[k - 1] || *v < lo || *v > hi ? ARGS_BADARG : ARGS_OK;
+}
+
+/* A list of binaries, each a call: only checked here, and left in the
+ * request (call_seq.c reads it). */
+static int dec_seq(dec_t *d, val_t *a)
+{
+    const char *list = d->buf + d->idx;
+    dec_list_t l;
+    if (dec_list(d, &l) < 0 || (l.bytes != NULL && l.n > 0))
+        return ARGS_BADARG;
+    for (int i = 0; i < l.n; i++) {
+        const char *p;
+        size_t n;
+        if (dec_binary(d, &p, &n) < 0)
+            return ARGS_BADARG;
+    }
+    if (dec_list_end(d, &l) < 0)
+        return ARGS_BADARG;
+    a->s = list;
+    a->n = (size_t)(d->buf + d->idx - list);
+    a->i = l.n;
+    return ARGS_OK;
+}
+
 /* {Tag, A, B}: the records #alcove_rlimit{} and #alcove_timeval{} */
 static int dec_record(dec_t *d, const char *tag)
 {
@@ -285,11 +331,11 @@ static int dec_one(dec_t *d, const argspec_t *spec, val_t *a)
     switch (spec->type) {
     case T_INT32:
     case T_FD:
-        return dec_range(d, INT32_MIN, INT32_MAX, &a->i);
+        return dec_int_ref(d, INT32_MIN, INT32_MAX, &a->i);
     case T_UINT32:
         return dec_range(d, 0, UINT32_MAX, &a->i);
     case T_INT64:
-        return dec_int64(d, &a->i) < 0 ? ARGS_BADARG : ARGS_OK;
+        return dec_int_ref(d, INT64_MIN, INT64_MAX, &a->i);
     case T_UINT64:
         return dec_uint64(d, &a->u) < 0 ? ARGS_BADARG : ARGS_OK;
     case T_IODATA:
@@ -324,6 +370,8 @@ static int dec_one(dec_t *d, const argspec_t *spec, val_t *a)
         return dec_cstruct(d, spec, true, a);
     case T_CSTRUCT:
         return dec_cstruct(d, spec, false, a);
+    case T_SEQUENCE:
+        return dec_seq(d, a);
     }
     return ARGS_BADARG;
 }
@@ -379,6 +427,10 @@ static void store(const argspec_t *spec, const val_t *a, void *dst)
     case T_PTRARG:
     case T_CSTRUCT:
         PUT(const struct cstruct *, a->cs);
+        break;
+    case T_SEQUENCE:
+        PUT(arg_seq_t,
+            ((arg_seq_t){.list = a->s, .len = a->n, .n = (int)a->i}));
         break;
     }
 #undef PUT

@@ -56,20 +56,27 @@ void put_uint(build_t *b, uint64_t v)
         grown(ei_x_encode_ulonglong(b->x, v));
 }
 
+/* No frame carries more than FRAME_MAX, and ei keeps its index in an
+ * int: a reply growing past FRAME_MAX stops here, long before the index
+ * could wrap (ei would then write past the end of its buffer). */
+static bool fits(build_t *b, size_t n)
+{
+    if (b->x->index < 0 || n > FRAME_MAX ||
+        (size_t)b->x->index > FRAME_MAX - n)
+        b->failed = true;
+    return !b->failed;
+}
+
 void put_binary(build_t *b, const void *p, size_t n)
 {
-    if (b->failed)
-        return;
-    /* No frame carries more than FRAME_MAX, and ei keeps its index in an
-     * int: a reply growing past FRAME_MAX stops here, long before the
-     * index could wrap (ei_x_encode_binary would then write past the end
-     * of its buffer). */
-    if (b->x->index < 0 || n > FRAME_MAX ||
-        (size_t)b->x->index > FRAME_MAX - n) {
-        b->failed = true;
-        return;
-    }
-    grown(ei_x_encode_binary(b->x, p, (int)n));
+    if (!b->failed && fits(b, n))
+        grown(ei_x_encode_binary(b->x, p, (int)n));
+}
+
+void put_raw(build_t *b, const void *p, size_t n)
+{
+    if (!b->failed && fits(b, n))
+        grown(ei_x_append_buf(b->x, p, (int)n));
 }
 
 void put_error(build_t *b, int errnum)

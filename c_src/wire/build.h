@@ -37,6 +37,9 @@ void put_ok_int(build_t *b, int64_t v);
 /* {ok, Binary} */
 void put_ok_binary(build_t *b, const void *p, size_t n);
 
+/* Bytes that are already a term (or terms) in the external format. */
+void put_raw(build_t *b, const void *p, size_t n);
+
 /* A position to come back to: rewinding drops what was put after it,
  * a failure included. */
 int build_mark(const build_t *b);

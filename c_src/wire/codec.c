@@ -36,14 +36,21 @@ static size_t int_size(const dec_t *d)
     }
 }
 
-int dec_init(dec_t *d, const char *buf, size_t len)
+int dec_init_raw(dec_t *d, const char *buf, size_t len)
 {
-    int version;
     if (len > INT32_MAX)
         return -1;
     d->buf = buf;
     d->len = (int)len;
     d->idx = 0;
+    return 0;
+}
+
+int dec_init(dec_t *d, const char *buf, size_t len)
+{
+    int version;
+    if (dec_init_raw(d, buf, len) < 0)
+        return -1;
     if (tag(d) != 131) /* the version byte */
         return -1;
     return ei_decode_version(d->buf, &d->idx, &version);

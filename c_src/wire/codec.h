@@ -21,6 +21,8 @@ typedef struct {
 /* Each returns 0 on success, -1 on a term of another type or one that
  * does not fit in the buffer; on -1 the position is unchanged. */
 int dec_init(dec_t *d, const char *buf, size_t len);
+/* The same for a term without the version byte. */
+int dec_init_raw(dec_t *d, const char *buf, size_t len);
 int dec_tuple(dec_t *d, int *arity);
 int dec_int64(dec_t *d, int64_t *v);
 int dec_uint64(dec_t *d, uint64_t *v);

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sequence/3: calls run one after the other for one request, so that
+ * building a sandbox costs one round trip instead of one per call.
+ *
+ * Each call is a binary: its number (16 bits), the number of errno names
+ * it accepts (8 bits), each name after its length byte, then its
+ * arguments as any call's (alcove_proto:arg/2 makes them). Every call
+ * is checked before the first runs: a bad one is badarg, a forbidden one
+ * undef, and nothing has happened. Then each runs through dispatch, its
+ * rules applied as for a request of its own.
+ */
+#include "calls/calls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/codec.h"
+#include "wire/frame.h"
+#include "wire/reply.h"
+
+typedef struct {
+    size_t nr;
+    const char *accept; /* naccept names, each after its length */
+    int naccept;
+    const char *args;
+    size_t len;
+} seq_call_t;
+
+/* The results of the calls run so far, in order, and the integer of
+ * each for {result, K}; kept from sequence to sequence. */
+static ei_x_buff results;
+static int64_t *vals;
+static bool *has;
+static size_t nvals;
+
+static int seq_parse(const char *p, size_t n, seq_call_t *c)
+{
+    if (n < 3)
+        return -1;
+    c->nr = get16(p);
+    c->naccept = (uint8_t)p[2];
+    c->accept = p + 3;
+    size_t at = 3;
+    for (int i = 0; i < c->naccept; i++) {
+        if (at >= n)
+            return -1;
+        at += 1 + (uint8_t)p[at];
+        if (at > n)
+            return -1;
+    }
+    c->args = p + at;
+    c->len = n - at;
+    return c->nr < alcove_ncalls ? 0 : -1;
+}
+
+/* Call i of the sequence, into c. */
+static int seq_next(dec_t *d, seq_call_t *c)
+{
+    const char *p;
+    size_t n;
+    return dec_binary(d, &p, &n) < 0 ? -1 : seq_parse(p, n, c);
+}
+
+static int seq_start(const arg_seq_t *s, dec_t *d)
+{
+    dec_list_t l;
+    return dec_init_raw(d, s->list, s->len) < 0 || dec_list(d, &l) < 0 ? -1
+                                                                       : 0;
+}
+
+static bool ends_process(size_t nr)
+{
+    return alcove_calls[nr].flags & (CALLF_EXEC | CALLF_EXIT);
+}
+
+static bool holds_sequence(size_t nr)
+{
+    const alcove_call_t *call = &alcove_calls[nr];
+    return call->nargs == 1 && call->args[0].type == T_SEQUENCE;
+}
+
+/* Every call, before any runs: CALL_REPLY when all may run. */
+static int seq_check(alcove_t *ap, const arg_seq_t *s)
+{
+    dec_t d;
+    seq_call_t c;
+    alcove_args_t args;
+    if (seq_start(s, &d) < 0)
+        return CALL_BADARG;
+    int rv = CALL_REPLY;
+    for (int i = 0; i < s->n; i++) {
+        args_refs = (args_refs_t){.v = NULL, .n = (size_t)i};
+        if (seq_next(&d, &c) < 0 || holds_sequence(c.nr) ||
+            (ends_process(c.nr) && i != s->n - 1) ||
+            args_decode(&alcove_calls[c.nr], c.args, c.len, &args) ==
+                ARGS_BADARG)
+            return CALL_BADARG;
+        if (call_filtered(ap, c.nr))
+            rv = CALL_UNDEF;
+    }
+    return rv;
+}
+
+/* Whether the result at mark is {error, E} with E not accepted by c;
+ * *reason is then where E starts. */
+static bool seq_failed(const seq_call_t *c, int mark, int *reason)
+{
+    dec_t d;
+    int arity;
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_init_raw(&d, results.buff + mark, (size_t)(results.index - mark)) <
+            0 ||
+        dec_tuple(&d, &arity) < 0 || arity != 2 || dec_atom(&d, atom) < 0 ||
+        strcmp(atom, "error") != 0)
+        return false;
+    *reason = mark + d.idx;
+    if (dec_atom(&d, atom) < 0)
+        return true;
+    size_t len = strlen(atom);
+    const char *p = c->accept;
+    for (int i = 0; i < c->naccept; p += 1 + (uint8_t)*p, i++)
+        if ((uint8_t)*p == len && memcmp(p + 1, atom, len) == 0)
+            return false;
+    return true;
+}
+
+/* Whether the result at mark is an integer, N or {ok, N}: *n. */
+static bool seq_val(int mark, int64_t *n)
+{
+    dec_t d;
+    int arity;
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_init_raw(&d, results.buff + mark, (size_t)(results.index - mark)) <
+        0)
+        return false;
+    if (dec_int64(&d, n) == 0)
+        return true;
+    return dec_tuple(&d, &arity) == 0 && arity == 2 &&
+           dec_atom(&d, atom) == 0 && strcmp(atom, "ok") == 0 &&
+           dec_int64(&d, n) == 0 && d.idx == d.len;
+}
+
+/* [R1, ..., Rn | Tail]: the n results before end, then the tail. */
+static void put_results(build_t *b, int n, int end)
+{
+    if (n > 0) {
+        put_list(b, n);
+        put_raw(b, results.buff, (size_t)end);
+    }
+}
+
+/* What an exec answers if it succeeds: every result, then its ok. */
+static void seq_exec_reply(alcove_t *ap, build_t *b, int n)
+{
+    put_tuple(b, 2);
+    put_ok(b);
+    put_list(b, n + 1);
+    put_raw(b, results.buff, (size_t)results.index);
+    put_ok(b);
+    put_nil(b);
+    dispatch_reply_now(ap, b, ALCOVE_EXEC);
+}
+
+static int seq_fail(build_t *b, const seq_call_t *c, int i, int mark,
+                    int reason, const char *why)
+{
+    put_tuple(b, 3);
+    put_atom(b, "error");
+    put_tuple(b, 3);
+    put_int(b, i + 1);
+    put_atom(b, alcove_calls[c->nr].name);
+    if (why != NULL)
+        put_atom(b, why);
+    else
+        put_raw(b, results.buff + reason, (size_t)(results.index - reason));
+    put_results(b, i, mark);
+    put_nil(b);
+    return CALL_REPLY;
+}
+
+static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
+{
+    dec_t d;
+    seq_call_t c;
+    build_t rb = {.x = &results};
+
+    if (results.buff == NULL && ei_x_new(&results) < 0)
+        die(DIE_NOMEM, "out of memory");
+    results.index = 0;
+    if ((size_t)s->n > nvals) {
+        int64_t *v = realloc(vals, (size_t)s->n * sizeof(*v));
+        if (v != NULL)
+            vals = v;
+        bool *h = realloc(has, (size_t)s->n * sizeof(*h));
+        if (h != NULL)
+            has = h;
+        if (v == NULL || h == NULL)
+            die(DIE_NOMEM, "out of memory");
+        nvals = (size_t)s->n;
+    }
+    (void)seq_start(s, &d);
+    for (int i = 0; i < s->n; i++) {
+        (void)seq_next(&d, &c);
+        if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC)
+            seq_exec_reply(ap, b, i);
+        args_refs = (args_refs_t){.v = vals, .has = has, .n = (size_t)i};
+        int mark = build_mark(&rb), reason;
+        switch (dispatch_call(ap, c.nr, c.args, c.len, &rb, true)) {
+        case CALL_REPLY:
+            if (seq_failed(&c, mark, &reason))
+                return seq_fail(b, &c, i, mark, reason, NULL);
+            has[i] = seq_val(mark, &vals[i]);
+            break;
+        case CALL_CHILD:
+            return CALL_CHILD;
+        case CALL_UNDEF:
+            return seq_fail(b, &c, i, mark, 0, "undef");
+        default:
+            return seq_fail(b, &c, i, mark, 0, "badarg");
+        }
+    }
+    put_tuple(b, 2);
+    put_ok(b);
+    put_results(b, s->n, results.index);
+    put_nil(b);
+    return CALL_REPLY;
+}
+
+int alcove_sys_sequence(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    const arg_seq_t *s = &args->sequence.calls;
+    int rv = seq_check(ap, s);
+    if (rv == CALL_REPLY)
+        rv = seq_run(ap, s, b);
+    args_refs = (args_refs_t){0};
+    /* a huge sequence's results are not kept for the next */
+    if (results.buffsz > 1024 * 1024) {
+        ei_x_free(&results);
+        results = (ei_x_buff){0};
+    }
+    return rv;
+}
