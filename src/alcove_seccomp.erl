@@ -21,6 +21,8 @@
 
 -export([
     filter/4,
+    lookups/2,
+    build/3,
     syscalls/3,
     action/3,
     program/1,
@@ -59,69 +61,107 @@
 %% does not have is left out: no process here can make that call.
 %% Any call of another architecture kills the process.
 -spec filter(alcove:drv(), alcove:fork_chain(), rule(), action()) -> [binary()].
-filter(Drv, Pids, {Kind, Calls}, Action)
-  when (Kind =:= allow orelse Kind =:= deny), is_list(Calls) ->
-    Ret = action(Drv, Pids, Action),
-    Nrs = syscalls(Drv, Pids, Calls),
-    Name = alcove:audit_arch(),
-    Arch = arch(Drv, Pids, Name),
+filter(Drv, Pids, Rule, Action) ->
+    Calls = lookups(Rule, Action),
+    {ok, Results} = alcove:sequence(Drv, Pids, Calls),
+    build(Rule, Action, Results).
+
+%% @doc The calls whose results build/3 needs to make the filter of
+%% filter/4, for alcove:sequence/3 in the process the filter is for (or
+%% in any process of the same port): the architecture's value, the
+%% number of each system call named, and the errno names when Action
+%% names one.
+-spec lookups(rule(), action()) -> [alcove:sequence_call()].
+lookups({Kind, Calls}, Action)
+  when (Kind =:= allow orelse Kind =:= deny), is_list(Calls), length(Calls) >= 0 ->
+    check(Calls),
+    Errnos = case Action of
+                 {errno, Name} when is_atom(Name) -> errno_ids();
+                 _ -> _ = action(Action), []
+             end,
+    [{constant_value, [[atom_to_binary(alcove:audit_arch())]]}]
+        ++ [{syscall_constant, [C]} || C <- Calls, is_atom(C)]
+        ++ [{errno_id, [N]} || N <- Errnos];
+lookups(_, _) ->
+    erlang:error(badarg).
+
+%% @doc The filter of filter/4 from the results of the sequence of
+%% lookups/2 with the same Rule and Action. An errno name none of the
+%% process's errno values has raises badarg.
+-spec build(rule(), action(), [term()]) -> [binary()].
+build({Kind, Calls}, Action, Results) ->
+    [Arch | Rest] = Results,
+    Arch =:= unknown andalso erlang:error(enotsup),
+    {Found, Names} = lists:split(length([C || C <- Calls, is_atom(C)]), Rest),
+    Nrs = numbers(Calls, Found),
+    Ret = case Action of
+              {errno, Errno} when is_atom(Errno) -> ?SECCOMP_RET_ERRNO(errno(Names, Errno));
+              _ -> action(Action)
+          end,
     Head = lists:flatten([?VALIDATE_ARCHITECTURE(Arch), ?EXAMINE_SYSCALL]),
     Body = case Kind of
                allow ->
                    [match(Nr, ?SECCOMP_RET_ALLOW) || Nr <- Nrs]
                        ++ [ret(Ret)];
                deny ->
-                   x32(Name, Ret) ++ [match(Nr, Ret) || Nr <- Nrs]
+                   x32(alcove:audit_arch(), Ret) ++ [match(Nr, Ret) || Nr <- Nrs]
                        ++ [ret(?SECCOMP_RET_ALLOW)]
            end,
-    lists:flatten([Head | Body]);
-filter(_, _, _, _) ->
-    erlang:error(badarg).
+    lists:flatten([Head | Body]).
+
+check(Calls) ->
+    [is_atom(C) orelse ?IS_U32(C) orelse erlang:error(badarg) || C <- Calls].
+
+%% The numbers of Calls, in order, from the numbers looked up for the
+%% names; a name this system does not have is left out.
+numbers([], []) -> [];
+numbers([Nr | Calls], Found) when is_integer(Nr) -> [Nr | numbers(Calls, Found)];
+numbers([_ | Calls], [unknown | Found]) -> numbers(Calls, Found);
+numbers([_ | Calls], [Nr | Found]) -> [Nr | numbers(Calls, Found)].
 
 %% @doc The numbers of system calls on the process at the end of the
 %% fork chain, in order; names it does not know are left out.
 -spec syscalls(alcove:drv(), alcove:fork_chain(), [syscall()]) ->
     [non_neg_integer()].
-syscalls(Drv, Pids, Calls) when is_list(Calls) ->
-    lists:append([syscall(Drv, Pids, Call) || Call <- Calls]);
+syscalls(Drv, Pids, Calls) when is_list(Calls), length(Calls) >= 0 ->
+    check(Calls),
+    {ok, Found} = alcove:sequence(Drv, Pids, [{syscall_constant, [C]} || C <- Calls,
+                                                                       is_atom(C)]),
+    numbers(Calls, Found);
 syscalls(_, _, _) ->
-    erlang:error(badarg).
-
-syscall(_, _, Nr) when is_integer(Nr), Nr >= 0, Nr =< 16#ffffffff ->
-    [Nr];
-syscall(Drv, Pids, Name) when is_atom(Name) ->
-    case alcove:syscall_constant(Drv, Pids, Name) of
-        unknown -> [];
-        Nr -> [Nr]
-    end;
-syscall(_, _, _) ->
     erlang:error(badarg).
 
 %% @doc The 32-bit value a filter returns for an action: an errno may be
 %% a name (`eperm'), looked up in the process.
 -spec action(alcove:drv(), alcove:fork_chain(), action()) ->
     0..16#ffffffff.
-action(_, _, kill) -> ?SECCOMP_RET_KILL;
-action(_, _, kill_process) -> ?SECCOMP_RET_KILL_PROCESS;
-action(_, _, trap) -> ?SECCOMP_RET_TRAP;
-action(_, _, log) -> ?SECCOMP_RET_LOG;
-action(_, _, allow) -> ?SECCOMP_RET_ALLOW;
-action(_, _, {trap, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_TRAP(N);
-action(_, _, {trace, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_TRACE(N);
-action(_, _, {errno, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_ERRNO(N);
 action(Drv, Pids, {errno, Name}) when is_atom(Name) ->
-    ?SECCOMP_RET_ERRNO(errno(Drv, Pids, Name, 1));
-action(_, _, N) when is_integer(N), N >= 0, N =< 16#ffffffff -> N;
-action(_, _, _) -> erlang:error(badarg).
+    {ok, Names} = alcove:sequence(Drv, Pids, [{errno_id, [N]} || N <- errno_ids()]),
+    ?SECCOMP_RET_ERRNO(errno(Names, Name));
+action(_, _, Action) ->
+    action(Action).
 
-%% The port names errno values but has no table from names: try each
-%% (the errno values of the systems alcove runs on are below 256).
-errno(_, _, _, 256) ->
-    erlang:error(badarg);
-errno(Drv, Pids, Name, N) ->
-    case alcove:errno_id(Drv, Pids, N) of
-        Name -> N;
-        _ -> errno(Drv, Pids, Name, N + 1)
+action(kill) -> ?SECCOMP_RET_KILL;
+action(kill_process) -> ?SECCOMP_RET_KILL_PROCESS;
+action(trap) -> ?SECCOMP_RET_TRAP;
+action(log) -> ?SECCOMP_RET_LOG;
+action(allow) -> ?SECCOMP_RET_ALLOW;
+action({trap, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_TRAP(N);
+action({trace, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_TRACE(N);
+action({errno, N}) when ?IS_DATA(N) -> ?SECCOMP_RET_ERRNO(N);
+action(N) when is_integer(N), N >= 0, N =< 16#ffffffff -> N;
+action(_) -> erlang:error(badarg).
+
+%% The port names errno values but has no table from names: the name of
+%% each is looked up (the errno values of the systems alcove runs on are
+%% below 256), and Name is the first that has it.
+errno_ids() ->
+    lists:seq(1, 255).
+
+errno(Names, Name) ->
+    case string:str(Names, [Name]) of
+        0 -> erlang:error(badarg);
+        N -> N
     end.
 
 %% @doc The struct sock_fprog of a program: its length in instructions,
@@ -231,9 +271,3 @@ x32(audit_arch_x86_64, Ret) ->
      ret(Ret)];
 x32(_, _) ->
     [].
-
-arch(Drv, Pids, Name) ->
-    case alcove:define(Drv, Pids, Name) of
-        unknown -> erlang:error(enotsup);
-        Arch -> Arch
-    end.
