@@ -208,7 +208,29 @@
     child = [] :: alcove:fork_chain(),
     new = <<>> :: binary(),   % the new root while it is built
     old = <<>> :: binary(),   % the old root while the new one is built
-    cgroup = none :: none | {alcove_cgroup:backend(), binary()}
+    cgroup = none :: none | {alcove_cgroup:backend(), binary()},
+    vals = #{} :: #{term() => term()} % results kept, by the id of their call
+}).
+
+%% A call of a step, in the sequence of its round trip: its error is
+%% {Step, Errno} or, with a tag, {Step, {Errno, Tag}}; Accept as in
+%% alcove:sequence/3; an argument {op, Id} is the result of the call Id
+%% of the same sequence, and the result of a call with an id is kept.
+-record(op, {
+    step :: step() | undefined,
+    call :: alcove_proto:call(),
+    args :: [term()],
+    accept = [] :: [atom()],
+    tag = none :: term(),
+    id = none :: term()
+}).
+
+%% A step that needs to see what the calls before it did: Fn runs
+%% between two sequences and gives more calls.
+-record(run, {
+    step :: step() | undefined,
+    tag = none :: term(),
+    fn :: fun((#st{}) -> {[#op{} | #run{}], #st{}})
 }).
 
 -define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
@@ -225,6 +247,8 @@
 -define(CGROUP_KEYS, [memory_max, pids_max, cpu_max, name, version, optional]).
 -define(FLAGS, [{ro, ms_rdonly}, {nosuid, ms_nosuid}, {nodev, ms_nodev},
                 {noexec, ms_noexec}]).
+-define(ATTRS, [{ro, mount_attr_rdonly}, {nosuid, mount_attr_nosuid},
+                {nodev, mount_attr_nodev}, {noexec, mount_attr_noexec}]).
 -define(DEV_NODES, [<<"null">>, <<"zero">>, <<"full">>, <<"random">>,
                     <<"urandom">>, <<"tty">>]).
 -define(DEV_LINKS, [{<<"/proc/self/fd">>, <<"fd">>},
@@ -246,7 +270,7 @@
 run(Drv, Chain, Spec) ->
     case parse(Spec) of
         {ok, Cfg} ->
-            run_steps(table(), #st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec});
+            run_steps(#st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec});
         {error, _} = Error -> Error
     end.
 
@@ -624,166 +648,293 @@ defaults(Cfg) ->
 %% The steps of run/3, in order, each with its function: steps/0, the
 %% dispatch and alcove_sandbox_SUITE read this table. Why each comes
 %% where it does is said at its function.
+%%
+%% run/3 takes three round trips, whatever the spec holds: each is one
+%% alcove:sequence/3 of the calls that every step adds to it, in the
+%% order of the steps (phases/0). A step's function gives, for a phase,
+%% its calls and the state for the steps after it.
 table() ->
-    [{clone, fun clone/1}, {uid_map, fun uid_map/1},
-     {deny_setgroups, fun deny_setgroups/1}, {gid_map, fun gid_map/1},
-     {make_private, fun make_private/1}, {scratch_root, fun scratch_root/1},
-     {new_root, fun new_root/1}, {mounts, fun mounts/1},
-     {pivot_root, fun pivot_root/1}, {chroot, fun chroot/1},
-     {hostname, fun hostname/1}, {rlimits, fun rlimits/1},
-     {cgroup, fun cgroup/1}, {cgroup_ns, fun cgroup_ns/1},
-     {setgroups, fun setgroups/1}, {setgid, fun setgid/1},
-     {setuid, fun setuid/1}, {chdir, fun chdir/1},
-     {no_new_privs, fun no_new_privs/1}, {seccomp, fun seccomp/1},
-     {exec, fun exec/1}].
+    [{clone, fun clone/2}, {uid_map, fun uid_map/2},
+     {deny_setgroups, fun deny_setgroups/2}, {gid_map, fun gid_map/2},
+     {make_private, fun make_private/2}, {scratch_root, fun scratch_root/2},
+     {new_root, fun new_root/2}, {mounts, fun mounts/2},
+     {pivot_root, fun pivot_root/2}, {chroot, fun chroot/2},
+     {hostname, fun hostname/2}, {rlimits, fun rlimits/2},
+     {cgroup, fun cgroup/2}, {cgroup_ns, fun cgroup_ns/2},
+     {setgroups, fun setgroups/2}, {setgid, fun setgid/2},
+     {setuid, fun setuid/2}, {chdir, fun chdir/2},
+     {no_new_privs, fun no_new_privs/2}, {seccomp, fun seccomp/2},
+     {exec, fun exec/2}].
 
-run_steps([], #st{pid = Pid}) ->
-    {ok, Pid};
-run_steps([{Step, Fun} | Rest], St) ->
-    try Fun(St) of
-        St1 -> run_steps(Rest, St1)
+%% The round trips: `fork' in the parent, the clone first, then what
+%% needs no PID (looking up ids, bind sources, constants); `parent' in
+%% the parent, what needs the child's PID (its id maps, its cgroup);
+%% `child' in the child, from its mounts to its exec.
+phases() ->
+    [fork, parent, child].
+
+run_steps(St) ->
+    try lists:foldl(fun phase/2, St, phases()) of
+        #st{pid = Pid} -> {ok, Pid}
     catch
-        throw:{?MODULE, Reason} ->
-            abort(St),
+        throw:{?MODULE, failed, Step, Reason, #st{} = At} ->
+            abort(At),
             {error, {Step, Reason}};
         Class:Reason:Stack ->
             abort(St),
             erlang:raise(Class, Reason, Stack)
     end.
 
+phase(Phase, St) ->
+    {Ops, St1} = lists:foldl(fun({Step, Fun}, {Acc, S}) ->
+                                     try Fun(Phase, S) of
+                                         {Ops, S1} -> {[Acc, [stamp(O, Step, none) || O <- Ops]], S1}
+                                     catch
+                                         throw:{?MODULE, Reason} -> failed(Step, Reason, S)
+                                     end
+                             end, {[], St}, table()),
+    run_ops(Phase, lists:flatten(Ops), St1).
+
+-spec failed(step(), term(), #st{}) -> no_return().
+failed(Step, Reason, St) ->
+    throw({?MODULE, failed, Step, Reason, St}).
+
+%% The calls of a phase in one sequence, up to a step that needs to see
+%% what they did (a {run, Fun}: a cgroup, or a kernel without
+%% mount_setattr(2)).
+run_ops(_, [], St) ->
+    St;
+run_ops(Phase, [#run{step = Step, tag = Tag, fn = Fun} | Rest], St) ->
+    try Fun(St) of
+        {More, St1} -> run_ops(Phase, [stamp(O, Step, Tag) || O <- More] ++ Rest, St1)
+    catch
+        throw:{?MODULE, Reason} -> failed(Step, Reason, St)
+    end;
+run_ops(Phase, Ops, #st{drv = Drv} = St) ->
+    {Seq, Rest} = lists:splitwith(fun(O) -> is_record(O, op) end, Ops),
+    Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Seq), Id =/= none]),
+    Calls = [{C, [arg(A, Pos) || A <- Args], Accept}
+             || #op{call = C, args = Args, accept = Accept} <- Seq],
+    case alcove:sequence(Drv, chain(Phase, St), Calls) of
+        {ok, Results} ->
+            St1 = learn(Seq, Results, St),
+            [written(O, R, St1) || {O, R} <- lists:zip(Seq, Results)],
+            run_ops(Phase, Rest, St1);
+        {error, {I, _, Reason}, Done} ->
+            St1 = learn(Seq, Done, St),
+            Phase =/= child andalso close_opened(Seq, Done, St1),
+            #op{step = Step, tag = Tag} = lists:nth(I, Seq),
+            failed(Step, tag(Reason, Tag), St1)
+    end.
+
+enum(L) -> lists:zip(lists:seq(1, length(L)), L).
+
+%% The step a call is made for, and what its error is given with (a
+%% tag already set is kept).
+stamp(#op{tag = none} = O, Step, Tag) -> O#op{step = Step, tag = Tag};
+stamp(#op{} = O, Step, _) -> O#op{step = Step};
+stamp(#run{tag = none} = R, Step, Tag) -> R#run{step = Step, tag = Tag};
+stamp(#run{} = R, Step, _) -> R#run{step = Step}.
+
+chain(child, #st{child = C}) -> C;
+chain(_, #st{chain = C}) -> C.
+
+%% {op, Id}: the result of the call Id of the same sequence.
+arg({op, Id}, Pos) -> {result, maps:get(Id, Pos)};
+arg(A, _) -> A.
+
+%% The results of the calls with an id are kept; the clone's is the
+%% child.
+learn(Seq, Results, #st{chain = Chain, vals = Vals} = St) ->
+    Got = maps:from_list([{Id, R} || {#op{id = Id}, R} <- lists:zip(lists:sublist(Seq, length(Results)), Results),
+                                     Id =/= none]),
+    St1 = St#st{vals = maps:merge(Vals, Got)},
+    case Got of
+        #{pid := {ok, Pid}} -> St1#st{pid = Pid, child = Chain ++ [Pid]};
+        _ -> St1
+    end.
+
+%% A write of a file the kernel takes whole, or not at all.
+written(#op{call = write, args = [_, Data], step = Step, tag = Tag}, {ok, N}, St) ->
+    N =:= iolist_size(Data) orelse failed(Step, tag(eio, Tag), St);
+written(_, _, _) ->
+    ok.
+
+%% A failed sequence in the parent leaves no descriptor open.
+close_opened(Seq, Done, #st{drv = Drv, chain = Chain}) ->
+    Ran = lists:zip(lists:sublist(Seq, length(Done)), Done),
+    Closed = [Id || {#op{call = close, args = [{op, Id}]}, _} <- Ran],
+    [alcove:close(Drv, Chain, FD) || {#op{call = open, id = Id}, {ok, FD}} <- Ran,
+                                     not lists:member(Id, Closed)],
+    ok.
+
+tag(Reason, none) -> Reason;
+tag(Reason, Tag) -> {Reason, Tag}.
+
 %% clone(2) the child into its namespaces (but cgroup: see cgroup_ns);
-%% fork(2) it when there are none.
-clone(#st{drv = Drv, chain = Chain, cfg = #{namespaces := Ns}} = St) ->
-    Pid = val(case [F || {N, F} <- ?NAMESPACES, N =/= cgroup, lists:member(N, Ns)] of
-                  [] -> alcove:fork(Drv, Chain);
-                  Flags -> alcove:clone(Drv, Chain, Flags)
-              end),
-    St#st{pid = Pid, child = Chain ++ [Pid]}.
+%% fork(2) it when there are none. It comes first in its round trip, so
+%% that a step failing after it has a child to kill, as any failed step.
+clone(fork, #st{cfg = #{namespaces := Ns}} = St) ->
+    Op = case [F || {N, F} <- ?NAMESPACES, N =/= cgroup, lists:member(N, Ns)] of
+             [] -> #op{call = fork, args = []};
+             Flags -> #op{call = clone, args = [Flags]}
+         end,
+    {[Op#op{id = pid}], St};
+clone(_, St) ->
+    {[], St}.
 
 %% Map the child's user ids, from the parent, before anything needs one.
-uid_map(St) ->
-    userns(St) andalso write_map(St, uid_map, fun alcove:getresuid/2),
-    St.
+uid_map(Phase, St) ->
+    id_map(Phase, St, uid_map, getresuid).
 
 %% Deny setgroups(2) in the child, as an unprivileged gid_map needs.
-deny_setgroups(#st{cfg = Cfg} = St) ->
-    userns(St) andalso not maps:is_key(groups, Cfg)
-        andalso ok(proc_write(St, <<"setgroups">>, <<"deny">>)),
-    St.
+deny_setgroups(parent, #st{cfg = Cfg} = St) ->
+    Deny = userns(St) andalso not maps:is_key(groups, Cfg),
+    {[write_proc(St, <<"setgroups">>, <<"deny">>) || Deny], St};
+deny_setgroups(_, St) ->
+    {[], St}.
 
 %% Map the child's group ids, from the parent.
-gid_map(St) ->
-    userns(St) andalso write_map(St, gid_map, fun alcove:getresgid/2),
-    St.
+gid_map(Phase, St) ->
+    id_map(Phase, St, gid_map, getresgid).
+
+%% The map given, or the parent's effective id as root: looked up before
+%% the child has a PID, written once it has one.
+id_map(fork, #st{cfg = Cfg} = St, Key, Get) ->
+    {[#op{call = Get, args = [], id = Get} || userns(St), not maps:is_key(Key, Cfg)], St};
+id_map(parent, #st{cfg = Cfg, vals = Vals} = St, Key, Get) ->
+    case userns(St) of
+        true ->
+            Map = case Cfg of
+                      #{Key := M} -> M;
+                      _ -> {ok, _, Id, _} = maps:get(Get, Vals), [{0, Id, 1}]
+                  end,
+            Data = iolist_to_binary([io_lib:format("~B ~B ~B~n", [I, O, N]) || {I, O, N} <- Map]),
+            {[write_proc(St, atom_to_binary(Key), Data)], St};
+        false ->
+            {[], St}
+    end;
+id_map(_, St, _, _) ->
+    {[], St}.
 
 %% Make every mount of the child private: nothing reaches the host.
-make_private(#st{drv = Drv, child = C} = St) ->
-    ns(St, mount) andalso
-        ok(alcove:mount(Drv, C, "none", "/", "", [ms_rec, ms_private], "", "")),
-    St.
+make_private(child, St) ->
+    {[#op{call = mount, args = ["none", "/", "", [ms_rec, ms_private], "", ""]}
+      || ns(St, mount)], St};
+make_private(_, St) ->
+    {[], St}.
 
 %% A tmpfs root holding newroot and oldroot: the old root moves to oldroot.
-scratch_root(#st{drv = Drv, child = C, cfg = #{root := _}} = St) ->
-    case ns(St, mount) of
+scratch_root(child, St) ->
+    case newroot(St) of
         false ->
-            St;
+            {[], St};
         true ->
-            ok(alcove:mount(Drv, C, "tmpfs", "/tmp", "tmpfs", [ms_nosuid, ms_nodev],
-                            "mode=0755", "")),
-            ok(alcove:mkdir(Drv, C, "/tmp/newroot", 8#755)),
-            ok(alcove:mkdir(Drv, C, "/tmp/oldroot", 8#755)),
-            ok(alcove:pivot_root(Drv, C, "/tmp", "/tmp/oldroot")),
-            ok(alcove:chdir(Drv, C, "/")),
-            St#st{new = <<"/newroot">>, old = <<"/oldroot">>}
+            {[#op{call = mount, args = ["tmpfs", "/tmp", "tmpfs", [ms_nosuid, ms_nodev],
+                                        "mode=0755", ""]},
+              #op{call = mkdir, args = ["/tmp/newroot", 8#755]},
+              #op{call = mkdir, args = ["/tmp/oldroot", 8#755]},
+              #op{call = pivot_root, args = ["/tmp", "/tmp/oldroot"]},
+              #op{call = chdir, args = ["/"]}],
+             St#st{new = <<"/newroot">>, old = <<"/oldroot">>}}
     end;
-scratch_root(St) ->
-    St.
+scratch_root(_, St) ->
+    {[], St}.
 
 %% Mount the new root at /newroot: a tmpfs, or the directory bound.
-new_root(#st{drv = Drv, child = C, new = <<"/newroot">>, old = Old,
-             cfg = #{root := Root}} = St) ->
-    ok(case Root of
-           tmpfs ->
-               alcove:mount(Drv, C, "tmpfs", "/newroot", "tmpfs",
-                            [ms_nosuid, ms_nodev], "mode=0755", "");
-           Dir ->
-               alcove:mount(Drv, C, <<Old/binary, Dir/binary>>, "/newroot", "",
-                            [ms_bind, ms_rec], "", "")
-       end),
-    St;
-new_root(St) ->
-    St.
+new_root(child, #st{new = <<"/newroot">>, old = Old, cfg = #{root := Root}} = St) ->
+    {[case Root of
+          tmpfs ->
+              #op{call = mount, args = ["tmpfs", "/newroot", "tmpfs", [ms_nosuid, ms_nodev],
+                                        "mode=0755", ""]};
+          Dir ->
+              #op{call = mount, args = [<<Old/binary, Dir/binary>>, "/newroot", "",
+                                        [ms_bind, ms_rec], "", ""]}
+      end], St};
+new_root(_, St) ->
+    {[], St}.
 
-%% Apply the mounts, in order, creating their mount points in a new root.
-mounts(#st{cfg = #{mounts := Mounts}} = St) ->
-    lists:foreach(fun({Entry, M}) ->
-                          try
-                              mount(St, M)
-                          catch
-                              throw:{?MODULE, Errno} when is_atom(Errno) ->
-                                  throw({?MODULE, {Errno, Entry}})
-                          end
-                  end, lists:zip(maps:get(mounts, St#st.spec, []), Mounts)),
-    St.
+%% Apply the mounts, in order, creating their mount points in a new
+%% root. The parent looks first at what each bind source is, and whether
+%% the kernel has mount_setattr(2).
+mounts(fork, #st{cfg = #{mounts := Mounts}} = St) ->
+    Probes = [probe_kind(S, Entry)
+              || newroot(St), {Entry, {bind, S, _, _}} <- entries(St, Mounts)],
+    Setattr = [#op{call = mount_setattr, args = [at_fdcwd, <<>>, [], [], [], 0],
+                   accept = [enoent, enosys, enotsup, einval, ebadf, eperm], id = setattr}
+               || lists:any(fun readonly/1, Mounts)],
+    {Probes ++ Setattr, St};
+mounts(child, #st{cfg = #{mounts := Mounts}} = St) ->
+    {[[stamp(O, mounts, Entry) || O <- mount(St, M)] || {Entry, M} <- entries(St, Mounts)], St};
+mounts(_, St) ->
+    {[], St}.
+
+entries(#st{spec = Spec}, Mounts) ->
+    lists:zip(maps:get(mounts, Spec, []), Mounts).
+
+readonly({bind, _, _, Opts}) -> flags(Opts) =/= [];
+readonly({remount, _, _}) -> true;
+readonly(_) -> false.
+
+%% Whether a bind source is a directory, without opening it: mkdir(2)
+%% of "Source/." answers eexist for a directory and enotdir for a file.
+probe_kind(Source, Entry) ->
+    #op{call = mkdir, args = [<<Source/binary, "/.">>, 0], accept = [eexist, enotdir],
+        id = {kind, Source}, tag = Entry}.
 
 %% pivot_root(2) into the new root and let go of the old one.
-pivot_root(#st{drv = Drv, child = C, new = <<"/newroot">>} = St) ->
-    ok(alcove:umount2(Drv, C, "/oldroot", [mnt_detach])),
-    ok(alcove:chdir(Drv, C, "/newroot")),
-    ok(alcove:pivot_root(Drv, C, ".", ".")),
-    ok(alcove:umount2(Drv, C, ".", [mnt_detach])),
-    ok(alcove:chdir(Drv, C, "/")),
-    St#st{new = <<>>, old = <<>>};
-pivot_root(St) ->
-    St.
+pivot_root(child, #st{new = <<"/newroot">>} = St) ->
+    {[#op{call = umount2, args = ["/oldroot", [mnt_detach]]},
+      #op{call = chdir, args = ["/newroot"]},
+      #op{call = pivot_root, args = [".", "."]},
+      #op{call = umount2, args = [".", [mnt_detach]]},
+      #op{call = chdir, args = ["/"]}],
+     St#st{new = <<>>, old = <<>>}};
+pivot_root(_, St) ->
+    {[], St}.
 
 %% chroot(2) into the root directory, without a mount namespace.
-chroot(#st{drv = Drv, child = C, cfg = #{root := Dir}} = St) when is_binary(Dir) ->
-    ns(St, mount) orelse begin
-                             ok(alcove:chroot(Drv, C, Dir)),
-                             ok(alcove:chdir(Drv, C, "/"))
-                         end,
-    St;
-chroot(St) ->
-    St.
+chroot(child, #st{cfg = #{root := Dir}} = St) when is_binary(Dir) ->
+    {[Op || not ns(St, mount),
+            Op <- [#op{call = chroot, args = [Dir]}, #op{call = chdir, args = ["/"]}]], St};
+chroot(_, St) ->
+    {[], St}.
 
 %% sethostname(2) in the new UTS namespace.
-hostname(#st{drv = Drv, child = C, cfg = #{hostname := Name}} = St) ->
-    ok(alcove:sethostname(Drv, C, Name)),
-    St;
-hostname(St) ->
-    St.
+hostname(child, #st{cfg = #{hostname := Name}} = St) ->
+    {[#op{call = sethostname, args = [Name]}], St};
+hostname(_, St) ->
+    {[], St}.
 
 %% setrlimit(2) for each limit.
-rlimits(#st{drv = Drv, child = C, cfg = #{rlimits := Limits}} = St) ->
-    [case alcove:setrlimit(Drv, C, R, L) of
-         ok -> ok;
-         {error, E} -> throw({?MODULE, {E, R}})
-     end || {R, L} <- Limits],
-    St;
-rlimits(St) ->
-    St.
+rlimits(child, #st{cfg = #{rlimits := Limits}} = St) ->
+    {[#op{call = setrlimit, args = [R, L], tag = R} || {R, L} <- Limits], St};
+rlimits(_, St) ->
+    {[], St}.
 
 %% Create the cgroup, write its limits and move the child in, from the
-%% parent. Without the controllers, or without the right to create the
-%% group, an optional cgroup is left out.
-cgroup(#st{drv = Drv, chain = Chain, pid = Pid, cfg = #{cgroup := CG}} = St) ->
+%% parent, before the child runs anything. Without the controllers, or
+%% without the right to create the group, an optional cgroup is left out.
+cgroup(parent, #st{cfg = #{cgroup := _}} = St) ->
+    {[#run{fn = fun cgroup_join/1}], St};
+cgroup(_, St) ->
+    {[], St}.
+
+cgroup_join(#st{drv = Drv, chain = Chain, pid = Pid, cfg = #{cgroup := CG}} = St) ->
     Optional = maps:get(optional, CG, false),
     case backend(Drv, Chain, CG) of
         {ok, Backend} ->
             Name = cgroup_name(CG, Pid),
             case cgroup_make(Drv, Chain, Backend, Name, limits(CG), Pid) of
-                ok -> St#st{cgroup = {Backend, Name}};
-                {skip, _} when Optional -> St;
+                ok -> {[], St#st{cgroup = {Backend, Name}}};
+                {skip, _} when Optional -> {[], St};
                 {_, Reason} -> throw({?MODULE, Reason})
             end;
         {error, _} when Optional ->
-            St;
+            {[], St};
         {error, Reason} ->
             throw({?MODULE, Reason})
-    end;
-cgroup(St) ->
-    St.
+    end.
 
 %% ok once the group is made and joined; else what was made is removed
 %% and the reason returned, as `skip' when the group could not be made
@@ -805,94 +956,88 @@ cgroup_make(Drv, Chain, Backend, Name, Limits, Pid) ->
     Result.
 
 %% unshare(CLONE_NEWCGROUP) once in the cgroup: it is the root the child sees.
-cgroup_ns(#st{drv = Drv, child = C} = St) ->
-    ns(St, cgroup) andalso ok(alcove:unshare(Drv, C, [clone_newcgroup])),
-    St.
+cgroup_ns(child, St) ->
+    {[#op{call = unshare, args = [[clone_newcgroup]]} || ns(St, cgroup)], St};
+cgroup_ns(_, St) ->
+    {[], St}.
 
 %% setgroups(2): the groups given, or none when the ids change.
-setgroups(#st{drv = Drv, child = C, cfg = Cfg} = St) ->
-    case Cfg of
-        #{groups := Groups} ->
-            ok(alcove:setgroups(Drv, C, Groups));
-        _ ->
-            not userns(St) andalso (maps:is_key(uid, Cfg) orelse maps:is_key(gid, Cfg))
-                andalso ok(alcove:setgroups(Drv, C, []))
-    end,
-    St.
+setgroups(child, #st{cfg = Cfg} = St) ->
+    Groups = case Cfg of
+                 #{groups := G} -> [G];
+                 _ -> [[] || not userns(St), maps:is_key(uid, Cfg) orelse maps:is_key(gid, Cfg)]
+             end,
+    {[#op{call = setgroups, args = [G]} || G <- Groups], St};
+setgroups(_, St) ->
+    {[], St}.
 
 %% setresgid(2) to the gid.
-setgid(#st{drv = Drv, child = C, cfg = #{gid := G}} = St) ->
-    ok(alcove:setresgid(Drv, C, G, G, G)),
-    St;
-setgid(St) ->
-    St.
+setgid(child, #st{cfg = #{gid := G}} = St) ->
+    {[#op{call = setresgid, args = [G, G, G]}], St};
+setgid(_, St) ->
+    {[], St}.
 
 %% setresuid(2) to the uid: the last privileged step.
-setuid(#st{drv = Drv, child = C, cfg = #{uid := U}} = St) ->
-    ok(alcove:setresuid(Drv, C, U, U, U)),
-    St;
-setuid(St) ->
-    St.
+setuid(child, #st{cfg = #{uid := U}} = St) ->
+    {[#op{call = setresuid, args = [U, U, U]}], St};
+setuid(_, St) ->
+    {[], St}.
 
 %% chdir(2) to the working directory, as the final user.
-chdir(#st{drv = Drv, child = C, cfg = #{cwd := Dir}} = St) ->
-    ok(alcove:chdir(Drv, C, Dir)),
-    St;
-chdir(St) ->
-    St.
+chdir(child, #st{cfg = #{cwd := Dir}} = St) ->
+    {[#op{call = chdir, args = [Dir]}], St};
+chdir(_, St) ->
+    {[], St}.
 
 %% prctl(PR_SET_NO_NEW_PRIVS): exec can no longer raise privileges.
-no_new_privs(#st{drv = Drv, child = C, cfg = #{no_new_privs := true}} = St) ->
-    ok(alcove:prctl(Drv, C, pr_set_no_new_privs, 1, 0, 0, 0)),
-    St;
-no_new_privs(St) ->
-    St.
+no_new_privs(child, #st{cfg = #{no_new_privs := true}} = St) ->
+    {[#op{call = prctl, args = [pr_set_no_new_privs, 1, 0, 0, 0]}], St};
+no_new_privs(_, St) ->
+    {[], St}.
 
-%% Install the seccomp filter, the last limit before exec. The spec is
-%% checked: building the filter fails only on an errno name the child
-%% does not know (and raises where alcove_seccomp has no audit
-%% architecture for the port, a port built for an unknown machine).
-seccomp(#st{drv = Drv, child = C, cfg = #{seccomp := {Kind, Calls, Action}}} = St) ->
-    Port = [Call || {Call, _} <- port_calls()],
+%% Install the seccomp filter, the last limit before exec, with
+%% seccomp(2). The numbers it needs are looked up in the parent (the
+%% same port, so the same tables). The spec is checked: building the
+%% filter fails only on an errno name the port does not know (and raises
+%% where alcove_seccomp has no audit architecture for the port, a port
+%% built for an unknown machine).
+seccomp(fork, #st{cfg = #{seccomp := _}} = St) ->
+    {Rule, Action} = seccomp_rule(St),
+    {[#op{call = C, args = A, id = {seccomp, I}}
+      || {I, {C, A}} <- enum(alcove_seccomp:lookups(Rule, Action))], St};
+seccomp(child, #st{cfg = #{seccomp := {_, _, Action0}}, vals = Vals} = St) ->
+    {Rule, Action} = seccomp_rule(St),
+    N = length(alcove_seccomp:lookups(Rule, Action)),
+    Results = [maps:get({seccomp, I}, Vals) || I <- lists:seq(1, N)],
+    Insns = try
+                alcove_seccomp:build(Rule, Action, Results)
+            catch
+                error:badarg ->
+                    {errno, Name} = Action0,
+                    throw({?MODULE, {unknown_errno, Name}})
+            end,
+    Prog = alcove_seccomp:program(Insns),
+    {[#op{call = seccomp, args = [seccomp_set_mode_filter, 0, Prog]}], St};
+seccomp(_, St) ->
+    {[], St}.
+
+%% The filter of the spec, with the calls the port makes until exec.
+seccomp_rule(#st{cfg = #{seccomp := {Kind, Calls, Action}} = Cfg}) ->
+    Port = [Call || {Call, Path} <- port_calls(),
+                    Path =/= loop orelse not maps:is_key(argv, Cfg)],
     Added = case {Kind, Action} of
                 {allow, {errno, _}} -> Port -- port_calls([probe]);
                 {allow, _} -> Port;
                 {deny, _} -> []
             end,
-    All = lists:usort(Calls ++ [syscall(P) || P <- Added]),
-    Prog = alcove_seccomp:program(
-             alcove_seccomp:filter(Drv, C, {Kind, All}, errno(Drv, C, Action))),
-    case alcove:seccomp(Drv, C, seccomp_set_mode_filter, 0, Prog) of
-        {error, enosys} ->
-            ok(alcove:prctl(Drv, C, pr_set_seccomp, seccomp_mode_filter, Prog, 0, 0));
-        Result ->
-            ok(Result)
-    end,
-    St;
-seccomp(St) ->
-    St.
+    {{Kind, lists:usort(Calls ++ [syscall(P) || P <- Added])}, Action}.
 
-%% An action's errno name as the child's number (the errno values of the
-%% systems alcove runs on are below 256).
-errno(Drv, C, {errno, Name}) when is_atom(Name) ->
-    {errno, errno_nr(Drv, C, Name, 1)};
-errno(_, _, Action) ->
-    Action.
-
-errno_nr(_, _, Name, 256) ->
-    throw({?MODULE, {unknown_errno, Name}});
-errno_nr(Drv, C, Name, N) ->
-    case alcove:errno_id(Drv, C, N) of
-        Name -> N;
-        _ -> errno_nr(Drv, C, Name, N + 1)
-    end.
-
-%% execve(2) the program with its environment.
-exec(#st{drv = Drv, child = C, cfg = #{argv := [Arg0 | _] = Argv} = Cfg} = St) ->
-    ok(alcove:execve(Drv, C, Arg0, Argv, maps:get(env, Cfg, []))),
-    St;
-exec(St) ->
-    St.
+%% execve(2) the program with its environment, last of the sequence of
+%% the child: its answer is the sandbox's.
+exec(child, #st{cfg = #{argv := [Arg0 | _] = Argv} = Cfg} = St) ->
+    {[#op{call = execve, args = [Arg0, Argv, maps:get(env, Cfg, [])]}], St};
+exec(_, St) ->
+    {[], St}.
 
 %% A step failed: kill the child; remove a cgroup made once it is gone.
 abort(#st{pid = undefined}) ->
@@ -918,81 +1063,80 @@ gone(Drv, Chain, Pid, N) ->
 
 %%% Helpers of the steps
 
-%% A call's result: ok, or the step fails with its errno.
-ok(ok) -> ok;
-ok({ok, _, _, _, _, _}) -> ok;
-ok({error, E}) -> throw({?MODULE, E}).
-
-val({ok, V}) -> V;
-val({error, E}) -> throw({?MODULE, E}).
-
 ns(#st{cfg = #{namespaces := Ns}}, N) -> lists:member(N, Ns).
 
 userns(St) -> ns(St, user).
 
-write_map(#st{drv = Drv, chain = Chain, cfg = Cfg} = St, Key, Get) ->
-    Map = case Cfg of
-              #{Key := M} -> M;
-              _ -> {ok, _, Id, _} = Get(Drv, Chain), [{0, Id, 1}]
-          end,
-    Data = [io_lib:format("~B ~B ~B~n", [I, O, N]) || {I, O, N} <- Map],
-    ok(proc_write(St, atom_to_binary(Key), Data)).
+%% A root put together in the child's own mount namespace.
+newroot(#st{cfg = Cfg} = St) ->
+    maps:is_key(root, Cfg) andalso ns(St, mount).
 
 %% Write a file of the child's /proc entry, in one write, from the parent.
-proc_write(#st{drv = Drv, chain = Chain, pid = Pid}, File, Data) ->
-    case alcove_file:write(Drv, Chain,
-                           <<"/proc/", (integer_to_binary(Pid))/binary, "/", File/binary>>, Data) of
-        {ok, _} -> ok;
-        {error, _} = Error -> Error
-    end.
+write_proc(#st{pid = Pid}, File, Data) ->
+    write_file(<<"/proc/", (integer_to_binary(Pid))/binary, "/", File/binary>>, Data).
+
+write_file(Path, Data) ->
+    Id = make_ref(),
+    [#op{call = open, args = [Path, [o_wronly, o_cloexec], 0], id = Id},
+     #op{call = write, args = [{op, Id}, Data]},
+     #op{call = close, args = [{op, Id}]}].
 
 %%% Mounts
 
-mount(#st{drv = Drv, child = C, new = New} = St, {tmpfs, T, Opts}) ->
+mount(#st{new = New} = St, {tmpfs, T, Opts}) ->
     Target = <<New/binary, T/binary>>,
-    mountpoint(St, Target, dir),
     Data = lists:join(",", [io_lib:format("size=~B", [N]) || {size, N} <- Opts]
                            ++ [io_lib:format("mode=~.8B", [N]) || {mode, N} <- Opts]),
-    ok(alcove:mount(Drv, C, "tmpfs", Target, "tmpfs", flags(Opts),
-                    iolist_to_binary(Data), ""));
-mount(#st{drv = Drv, child = C, new = New, old = Old} = St, {bind, S, T, Opts}) ->
+    mountpoint(St, Target, dir)
+        ++ [#op{call = mount, args = ["tmpfs", Target, "tmpfs", flags(Opts),
+                                      iolist_to_binary(Data), ""]}];
+mount(#st{new = New, old = Old} = St, {bind, S, T, Opts}) ->
     Source = <<Old/binary, S/binary>>,
     Target = <<New/binary, T/binary>>,
-    mountpoint(St, Target, kind(St, Source)),
     Rec = [ms_rec || lists:member(rec, Opts)],
-    ok(alcove:mount(Drv, C, Source, Target, "", [ms_bind | Rec], "", "")),
-    flags(Opts) =/= [] andalso remount(St, Target, Opts),
-    ok;
-mount(#st{drv = Drv, child = C, new = New} = St, {proc, T}) ->
+    mountpoint(St, Target, {bind, S})
+        ++ [#op{call = mount, args = [Source, Target, "", [ms_bind | Rec], "", ""]}]
+        ++ [Op || flags(Opts) =/= [], Op <- setattr(St, Target, Opts, Rec =/= [])];
+mount(#st{new = New} = St, {proc, T}) ->
     Target = <<New/binary, T/binary>>,
-    mountpoint(St, Target, dir),
-    ok(alcove:mount(Drv, C, "proc", Target, "proc", [ms_nosuid, ms_nodev, ms_noexec],
-                    "", ""));
-mount(#st{drv = Drv, child = C, new = New, old = Old} = St, {dev, T}) ->
+    mountpoint(St, Target, dir)
+        ++ [#op{call = mount, args = ["proc", Target, "proc", [ms_nosuid, ms_nodev, ms_noexec],
+                                      "", ""]}];
+mount(#st{new = New, old = Old} = St, {dev, T}) ->
     Target = <<New/binary, T/binary>>,
-    mountpoint(St, Target, dir),
-    ok(alcove:mount(Drv, C, "tmpfs", Target, "tmpfs", [ms_nosuid, ms_noexec],
-                    "mode=0755", "")),
-    lists:foreach(fun(Node) ->
-                          Path = <<Target/binary, "/", Node/binary>>,
-                          mountpoint(St, Path, file),
-                          ok(alcove:mount(Drv, C, <<Old/binary, "/dev/", Node/binary>>,
-                                          Path, "", [ms_bind], "", ""))
-                  end, ?DEV_NODES),
-    lists:foreach(fun({To, Link}) ->
-                          ok(alcove:symlink(Drv, C, To, <<Target/binary, "/", Link/binary>>))
-                  end, ?DEV_LINKS);
+    mountpoint(St, Target, dir)
+        ++ [#op{call = mount, args = ["tmpfs", Target, "tmpfs", [ms_nosuid, ms_noexec],
+                                      "mode=0755", ""]}]
+        ++ lists:append(
+             [[file_mountpoint(Path),
+               #op{call = mount, args = [<<Old/binary, "/dev/", Node/binary>>, Path, "",
+                                         [ms_bind], "", ""]}]
+              || Node <- ?DEV_NODES, Path <- [<<Target/binary, "/", Node/binary>>]])
+        ++ [#op{call = symlink, args = [To, <<Target/binary, "/", Link/binary>>]}
+            || {To, Link} <- ?DEV_LINKS];
 mount(#st{new = New} = St, {dir, T, Mode}) ->
     mkdir_p(St, <<New/binary, T/binary>>, Mode);
 mount(#st{new = New} = St, {remount, T, Flags}) ->
-    remount(St, <<New/binary, T/binary>>, Flags).
+    setattr(St, <<New/binary, T/binary>>, Flags, false).
 
-%% MS_REMOUNT|MS_BIND with the flags asked and those the mount has: in a
-%% user namespace, a flag inherited from the host cannot be dropped.
-remount(#st{drv = Drv, child = C} = St, Target, Opts) ->
-    Keep = mount_flags(St, Target),
-    ok(alcove:mount(Drv, C, "none", Target, "",
-                    lists:usort([ms_remount, ms_bind | flags(Opts) ++ Keep]), "", "")).
+%% The flags asked set on the mount at Target (and the mounts below it
+%% for Rec), the others left as they are: mount_setattr(2). Where the
+%% kernel lacks it, MS_REMOUNT|MS_BIND with the flags asked and those the
+%% mount has, read from the child's mountinfo first (in a user
+%% namespace, a flag inherited from the host cannot be dropped); that
+%% costs a round trip, and covers the top mount only.
+setattr(#st{vals = #{setattr := {error, enoent}}}, Target, Opts, Rec) ->
+    [#op{call = mount_setattr, args = [at_fdcwd, Target, [at_recursive || Rec],
+                                       [F || {O, F} <- ?ATTRS, lists:member(O, Opts)],
+                                       [], 0]}];
+setattr(_, Target, Opts, _) ->
+    [#run{fn = fun(St) ->
+                       Keep = mount_flags(St, Target),
+                       {[#op{call = mount,
+                             args = ["none", Target, "",
+                                     lists:usort([ms_remount, ms_bind | flags(Opts) ++ Keep]),
+                                     "", ""]}], St}
+               end}].
 
 flags(Opts) -> [F || {O, F} <- ?FLAGS, lists:member(O, Opts)].
 
@@ -1021,42 +1165,32 @@ unescape(<<H, Rest/binary>>) ->
 unescape(<<>>) ->
     <<>>.
 
-%% A directory or a file to bind onto, made in a new root if missing.
+%% A directory or a file to mount on, made in a new root if missing: a
+%% file for a bind of a file.
 mountpoint(#st{new = <<>>}, _, _) ->
-    ok;
-mountpoint(#st{drv = Drv, child = C} = St, Path, Kind) ->
-    case alcove_file:probe(Drv, C, Path, [o_path, o_cloexec], 0) of
-        ok ->
-            ok;
-        {error, enoent} ->
-            mkdir_p(St, filename:dirname(Path), 8#755),
-            ok(case Kind of
-                   dir -> alcove:mkdir(Drv, C, Path, 8#755);
-                   file -> alcove_file:probe(Drv, C, Path,
-                                             [o_wronly, o_creat, o_excl, o_cloexec], 8#644)
-               end);
-        {error, E} ->
-            throw({?MODULE, E})
-    end.
+    [];
+mountpoint(#st{vals = Vals} = St, Path, {bind, Source}) ->
+    case maps:get({kind, Source}, Vals) of
+        {error, eexist} -> mountpoint(St, Path, dir);
+        {error, enotdir} -> mkdir_p(St, filename:dirname(Path), 8#755) ++ file_mountpoint(Path)
+    end;
+mountpoint(St, Path, dir) ->
+    mkdir_p(St, Path, 8#755).
 
-mkdir_p(#st{drv = Drv, child = C}, Path, Mode) ->
+file_mountpoint(Path) ->
+    Id = make_ref(),
+    [#op{call = open, args = [Path, [o_rdonly, o_creat, o_cloexec], 8#644], id = Id},
+     #op{call = close, args = [{op, Id}]}].
+
+%% mkdir(2) of each directory of Path below the new root, those there
+%% already left as they are.
+mkdir_p(#st{new = New}, Path, Mode) ->
+    Skip = length(binary:split(New, <<"/">>, [global, trim_all])),
     Parts = binary:split(Path, <<"/">>, [global, trim_all]),
-    lists:foreach(fun(N) ->
-                          Dir = iolist_to_binary([[<<"/">>, P] || P <- lists:sublist(Parts, N)]),
-                          case alcove:mkdir(Drv, C, Dir, Mode) of
-                              ok -> ok;
-                              {error, eexist} -> ok;
-                              {error, E} -> throw({?MODULE, E})
-                          end
-                  end, lists:seq(1, length(Parts))).
-
-%% Whether a bind source is a directory.
-kind(#st{drv = Drv, child = C}, Source) ->
-    case alcove_file:probe(Drv, C, Source, [o_path, o_directory, o_cloexec], 0) of
-        ok -> dir;
-        {error, enotdir} -> file;
-        {error, E} -> throw({?MODULE, E})
-    end.
+    [#op{call = mkdir, args = [iolist_to_binary([[<<"/">>, P] || P <- lists:sublist(Parts, N)]),
+                               Mode],
+         accept = [eexist]}
+     || N <- lists:seq(Skip + 1, length(Parts))].
 
 %%% Cgroups
 
