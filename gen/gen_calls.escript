@@ -534,7 +534,7 @@ proto(Calls) ->
      "    [].\n\n",
      "%% @doc The types of the arguments of a call, by number, in order.\n",
      "-spec argtypes(non_neg_integer()) -> [argtype()].\n",
-     [fmt("argtypes(~B) -> ~w;~n", [Nr, [T || {_, T} <- Args]])
+     [argtypes_clause(Nr, [T || {_, T} <- Args])
       || {Nr, {_, Args, _, _, _, _}} <- Calls],
      "argtypes(_) -> erlang:error(badarg).\n\n",
      "%% @doc Whether a call, by name, is answered by a reply of its own:\n",
@@ -547,6 +547,14 @@ proto(Calls) ->
      "will_return(C) ->\n",
      "    _ = call(C),\n",
      "    true.\n"].
+
+%% A clause of argtypes/1 on one line, or on two where one would pass
+%% the 100 columns of the layout (scripts/lint).
+argtypes_clause(Nr, Types) ->
+    case lists:flatten(fmt("argtypes(~B) -> ~w;", [Nr, Types])) of
+        Line when length(Line) =< 100 -> [Line, "\n"];
+        _ -> fmt("argtypes(~B) ->~n    ~w;~n", [Nr, Types])
+    end.
 
 %% The flags of a call whose success is its control channel closing.
 ends(Flags) ->

@@ -1,6 +1,7 @@
 %% SPDX-License-Identifier: ISC
 %% Mounts and namespaces: mount, umount, umount2, pivot_root, setns and
-%% unshare. Everything that mounts runs in a child cloned into a new
+%% unshare; of the new mount API, mount_setattr, open_tree and
+%% move_mount. Everything that mounts runs in a child cloned into a new
 %% mount namespace whose mounts are first made private, so nothing
 %% reaches the host; the host's view is checked from Erlang, outside.
 -module(alcove_mount_SUITE).
@@ -23,6 +24,16 @@
     chroot_busybox/1,
     pivot_root_tmpfs/1,
     pivot_root_errors/1,
+    mount_setattr_rdonly/1,
+    mount_setattr_recursive/1,
+    mount_setattr_dirfd/1,
+    mount_setattr_propagation/1,
+    mount_setattr_errors/1,
+    open_tree_move_mount/1,
+    open_tree_top_only/1,
+    move_mount_attached/1,
+    open_tree_move_mount_errors/1,
+    mount_api_user_ns/1,
     unshare_uts/1,
     unshare_errors/1,
     setns_uts/1,
@@ -45,6 +56,16 @@ all() ->
         chroot_busybox,
         pivot_root_tmpfs,
         pivot_root_errors,
+        mount_setattr_rdonly,
+        mount_setattr_recursive,
+        mount_setattr_dirfd,
+        mount_setattr_propagation,
+        mount_setattr_errors,
+        open_tree_move_mount,
+        open_tree_top_only,
+        move_mount_attached,
+        open_tree_move_mount_errors,
+        mount_api_user_ns,
         unshare_uts,
         unshare_errors,
         setns_uts,
@@ -262,6 +283,271 @@ pivot_root_errors(Config) ->
     Expect = lists:sort(Root).
 
 %%%
+%%% The new mount API
+%%%
+
+%% mount_setattr makes a tmpfs read-only, and nosuid: every write is
+%% erofs; cleared, the mount takes writes again and keeps nosuid.
+mount_setattr_rdonly(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [], "", ""),
+    Before = filename:join(Dir, "before"),
+    ok = alcove:mkdir(Drv, [C], Before, 8#700),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [],
+                              [mount_attr_rdonly, mount_attr_nosuid], [], 0),
+    [<<"ro">>, <<"nosuid">> | _] = mount_opts(C, Dir),
+    {error, erofs} = alcove:mkdir(Drv, [C], filename:join(Dir, "d"), 8#700),
+    {error, erofs} = alcove:open(Drv, [C], filename:join(Dir, "f"),
+                                 [o_wronly, o_creat], 8#600),
+    {error, erofs} = alcove:rmdir(Drv, [C], Before),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [], [],
+                              [mount_attr_rdonly], 0),
+    [<<"rw">>, <<"nosuid">> | _] = mount_opts(C, Dir),
+    ok = alcove:mkdir(Drv, [C], filename:join(Dir, "d"), 8#700),
+    ok = alcove:rmdir(Drv, [C], Before),
+    %% the host's view of the directory did not change
+    [] = mounts(self, Dir).
+
+%% Without at_recursive, mount_setattr changes the mount at Path only: a
+%% mount below it stays writable; with it, both turn read-only, and both
+%% are cleared again.
+mount_setattr_recursive(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
+    Sub = filename:join(Dir, "sub"),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], Sub, 8#755),
+    ok = alcove:mount(Drv, [C], "tmpfs", Sub, "tmpfs", [], "", ""),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [],
+                              [mount_attr_rdonly], [], 0),
+    {error, erofs} = alcove:mkdir(Drv, [C], filename:join(Dir, "a"), 8#700),
+    ok = alcove:mkdir(Drv, [C], filename:join(Sub, "a"), 8#700),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [at_recursive],
+                              [mount_attr_rdonly], [], 0),
+    [<<"ro">> | _] = mount_opts(C, Sub),
+    {error, erofs} = alcove:mkdir(Drv, [C], filename:join(Sub, "b"), 8#700),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [at_recursive], [],
+                              [mount_attr_rdonly], 0),
+    ok = alcove:mkdir(Drv, [C], filename:join(Dir, "b"), 8#700),
+    ok = alcove:mkdir(Drv, [C], filename:join(Sub, "b"), 8#700).
+
+%% The mount is named by a descriptor: with at_empty_path, the one
+%% open_tree gives (no clone: the mount itself, close-on-exec with
+%% open_tree_cloexec); Path relative to an open directory.
+mount_setattr_dirfd(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [], "", ""),
+    {ok, Tree} = alcove:open_tree(Drv, [C], at_fdcwd, Dir, [open_tree_cloexec]),
+    {ok, 1} = alcove:fcntl(Drv, [C], Tree, f_getfd, 0),
+    ok = alcove:mount_setattr(Drv, [C], Tree, "", [at_empty_path],
+                              [mount_attr_rdonly], [], 0),
+    {error, erofs} = alcove:mkdir(Drv, [C], filename:join(Dir, "d"), 8#700),
+    {ok, Parent} = alcove:open(Drv, [C], ?config(dir, Config),
+                               [o_rdonly, o_directory], 0),
+    ok = alcove:mount_setattr(Drv, [C], Parent, "mnt", [], 0,
+                              [mount_attr_rdonly], 0),
+    ok = alcove:mkdir(Drv, [C], filename:join(Dir, "d"), 8#700),
+    %% at_fdcwd by its number, -100
+    ok = alcove:mount_setattr(Drv, [C], -100, Dir, [], [mount_attr_rdonly], 0, 0),
+    {error, erofs} = alcove:mkdir(Drv, [C], filename:join(Dir, "e"), 8#700).
+
+%% Propagation: ms_shared puts the mount in a peer group of its own
+%% (shared:N in mountinfo), ms_private takes it out; 0 leaves it.
+mount_setattr_propagation(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [], "", ""),
+    [] = peer_groups(C, Dir),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [], [], [], ms_shared),
+    [<<"shared:", _/binary>>] = peer_groups(C, Dir),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [],
+                              [mount_attr_nodev], [], 0),
+    [<<"shared:", _/binary>>] = peer_groups(C, Dir),
+    ok = alcove:mount_setattr(Drv, [C], at_fdcwd, Dir, [], [], [], ms_private),
+    [] = peer_groups(C, Dir).
+
+%% mount_setattr of a directory that is not a mount's root, of unknown
+%% attributes, flags or propagation, of an idmapped mount (its user
+%% namespace is not passed), with a NUL (einval); of a missing path
+%% (enoent); with a dirfd that is not open or not an int (ebadf); with a
+%% name unknown to a table (enotsup).
+mount_setattr_errors(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Dir]} = private_ns(Drv, Config, ["mnt"]),
+    Sub = filename:join(Dir, "sub"),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], Sub, 8#755),
+    Set = fun(DirFD, Path, Flags, AttrSet, AttrClr, Propagation) ->
+                  alcove:mount_setattr(Drv, [C], DirFD, Path, Flags, AttrSet,
+                                       AttrClr, Propagation)
+          end,
+    RO = [mount_attr_rdonly],
+    {error, einval} = Set(at_fdcwd, Sub, [], RO, [], 0),
+    {error, einval} = Set(at_fdcwd, Dir, [], 1 bsl 40, [], 0),
+    {error, einval} = Set(at_fdcwd, Dir, [], [], 1 bsl 40, 0),
+    {error, einval} = Set(at_fdcwd, Dir, [at_removedir], RO, [], 0),
+    {error, einval} = Set(at_fdcwd, Dir, -1, RO, [], 0),
+    {error, einval} = Set(at_fdcwd, Dir, [], [], [], ms_bind),
+    {error, einval} = Set(at_fdcwd, Dir, [], [mount_attr_idmap], [], 0),
+    {error, einval} = Set(at_fdcwd, [Dir, <<0>>], [], RO, [], 0),
+    {error, enoent} = Set(at_fdcwd, path(Config, "none"), [], RO, [], 0),
+    {error, ebadf} = Set(1000, "mnt", [], RO, [], 0),
+    {error, ebadf} = Set(1000, "", [at_empty_path], RO, [], 0),
+    {error, ebadf} = Set(1 bsl 32, "mnt", [], RO, [], 0),
+    {error, enotsup} = Set(at_no_such, Dir, [], RO, [], 0),
+    {error, enotsup} = Set(at_fdcwd, Dir, [], [mount_attr_no_such], [], 0),
+    %% nothing was changed
+    [<<"rw">> | _] = mount_opts(C, Dir).
+
+%% open_tree(open_tree_clone, at_recursive) copies a mount and the mount
+%% below it, attached nowhere; move_mount puts the copy at another
+%% place, where the file of the mount below shows, the source unmounted
+%% or not. The host sees none of it.
+open_tree_move_mount(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Src, Dst]} = private_ns(Drv, Config, ["src", "dst"]),
+    SrcSub = filename:join(Src, "sub"),
+    ok = alcove:mount(Drv, [C], "tmpfs", Src, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], SrcSub, 8#755),
+    ok = alcove:mount(Drv, [C], "tmpfs", SrcSub, "tmpfs", [], "", ""),
+    {ok, W} = alcove:open(Drv, [C], filename:join(SrcSub, "f"),
+                          [o_wronly, o_creat], 8#644),
+    {ok, 5} = alcove:write(Drv, [C], W, <<"moved">>),
+    ok = alcove:close(Drv, [C], W),
+    {ok, Tree} = alcove:open_tree(Drv, [C], at_fdcwd, Src,
+                                  [open_tree_clone, at_recursive]),
+    {ok, 0} = alcove:fcntl(Drv, [C], Tree, f_getfd, 0),
+    [] = mounts(C, Dst),
+    ok = alcove:move_mount(Drv, [C], Tree, "", at_fdcwd, Dst,
+                           [move_mount_f_empty_path]),
+    DstSub = filename:join(Dst, "sub"),
+    [_] = mounts(C, Dst),
+    [_] = mounts(C, DstSub),
+    ok = alcove:umount2(Drv, [C], SrcSub, [mnt_detach]),
+    ok = alcove:umount2(Drv, [C], Src, [mnt_detach]),
+    {ok, R} = alcove:open(Drv, [C], filename:join(DstSub, "f"), [o_rdonly], 0),
+    {ok, <<"moved">>} = alcove:read(Drv, [C], R, 100),
+    [] = mounts(self, Dst),
+    {ok, []} = file:list_dir(Dst).
+
+%% Without at_recursive the copy is of the top mount only: the directory
+%% of the mount below is there, empty.
+open_tree_top_only(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Src, Dst]} = private_ns(Drv, Config, ["src", "dst"]),
+    SrcSub = filename:join(Src, "sub"),
+    ok = alcove:mount(Drv, [C], "tmpfs", Src, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], SrcSub, 8#755),
+    ok = alcove:mount(Drv, [C], "tmpfs", SrcSub, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], filename:join(SrcSub, "below"), 8#755),
+    ok = alcove:mkdir(Drv, [C], filename:join(Src, "top"), 8#755),
+    {ok, Tree} = alcove:open_tree(Drv, [C], at_fdcwd, Src,
+                                  [open_tree_clone, open_tree_cloexec]),
+    ok = alcove:move_mount(Drv, [C], Tree, "", at_fdcwd, Dst,
+                           [move_mount_f_empty_path]),
+    {ok, Top} = alcove:readdir(Drv, [C], Dst),
+    [<<".">>, <<"..">>, <<"sub">>, <<"top">>] = lists:sort(Top),
+    {ok, Sub} = alcove:readdir(Drv, [C], filename:join(Dst, "sub")),
+    [<<".">>, <<"..">>] = lists:sort(Sub),
+    [] = mounts(C, filename:join(Dst, "sub")).
+
+%% move_mount of a mount in the tree moves it: gone from its old place,
+%% at the new one; with move_mount_t_empty_path the place is a
+%% descriptor of the directory.
+move_mount_attached(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [A, B, D]} = private_ns(Drv, Config, ["a", "b", "d"]),
+    ok = alcove:mount(Drv, [C], "tmpfs", A, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], filename:join(A, "mark"), 8#755),
+    ok = alcove:move_mount(Drv, [C], at_fdcwd, A, at_fdcwd, B, []),
+    [] = mounts(C, A),
+    [_] = mounts(C, B),
+    {ok, Names} = alcove:readdir(Drv, [C], B),
+    true = lists:member(<<"mark">>, Names),
+    {ok, To} = alcove:open(Drv, [C], D, [o_rdonly, o_directory], 0),
+    ok = alcove:move_mount(Drv, [C], at_fdcwd, B, To, "",
+                           [move_mount_t_empty_path]),
+    [] = mounts(C, B),
+    [_] = mounts(C, D).
+
+%% open_tree and move_mount of missing paths (enoent), with dirfds not
+%% open or not an int (ebadf), unknown flags or a NUL (einval), names
+%% unknown to their tables (enotsup); move_mount of a directory that is
+%% not a mount's root (einval).
+open_tree_move_mount_errors(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Src, Dst]} = private_ns(Drv, Config, ["src", "dst"]),
+    None = path(Config, "none"),
+    ok = alcove:mount(Drv, [C], "tmpfs", Src, "tmpfs", [], "", ""),
+    Clone = [open_tree_clone],
+    {error, enoent} = alcove:open_tree(Drv, [C], at_fdcwd, None, Clone),
+    {error, ebadf} = alcove:open_tree(Drv, [C], 1000, "src", Clone),
+    {error, ebadf} = alcove:open_tree(Drv, [C], 1 bsl 32, "src", Clone),
+    {error, einval} = alcove:open_tree(Drv, [C], at_fdcwd, Src, 16#200),
+    {error, einval} = alcove:open_tree(Drv, [C], at_fdcwd, Src, -1),
+    {error, einval} = alcove:open_tree(Drv, [C], at_fdcwd, [Src, <<0>>], Clone),
+    {error, enotsup} = alcove:open_tree(Drv, [C], at_fdcwd, Src, [open_tree_no_such]),
+    {error, enoent} = alcove:move_mount(Drv, [C], at_fdcwd, Src, at_fdcwd, None, []),
+    {error, enoent} = alcove:move_mount(Drv, [C], at_fdcwd, None, at_fdcwd, Dst, []),
+    {error, einval} = alcove:move_mount(Drv, [C], at_fdcwd, Dst, at_fdcwd, Src, []),
+    {error, ebadf} = alcove:move_mount(Drv, [C], 1000, "", at_fdcwd, Dst,
+                                       [move_mount_f_empty_path]),
+    {error, ebadf} = alcove:move_mount(Drv, [C], at_fdcwd, Src, 1000, "dst", []),
+    {error, ebadf} = alcove:move_mount(Drv, [C], at_fdcwd, Src, 1 bsl 32, "dst", []),
+    {error, einval} = alcove:move_mount(Drv, [C], at_fdcwd, Src, at_fdcwd, Dst,
+                                        16#40000000),
+    {error, einval} = alcove:move_mount(Drv, [C], at_fdcwd, Src, at_fdcwd,
+                                        [Dst, <<0>>], []),
+    {error, enotsup} = alcove:move_mount(Drv, [C], at_fdcwd, Src, at_fdcwd, Dst,
+                                         [move_mount_no_such]),
+    [_] = mounts(C, Src),
+    [] = mounts(C, Dst).
+
+%% In a user namespace the calls reach only what it owns: without a
+%% mount namespace of its own, the host's mounts (eperm); with one, the
+%% tmpfs it mounts, made read-only and cloned and moved, but not the
+%% flags locked on the mounts it was given (a nosuid made by its parent
+%% stays). Uid and gid 0 of the namespace are 65534 outside.
+mount_api_user_ns(Config) ->
+    Drv = ?config(drv, Config),
+    {C, [Dir, Dst]} = private_ns(Drv, Config, ["mnt", "dst"]),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dir, "tmpfs", [ms_nosuid], "mode=0777", ""),
+    ok = alcove:mount(Drv, [C], "tmpfs", Dst, "tmpfs", [ms_nosuid], "mode=0777", ""),
+    {ok, U} = alcove:clone(Drv, [C], [clone_newuser]),
+    {error, eperm} = alcove:mount_setattr(Drv, [C, U], at_fdcwd, Dir, [],
+                                          [mount_attr_rdonly], [], 0),
+    {error, eperm} = alcove:open_tree(Drv, [C, U], at_fdcwd, Dir, [open_tree_clone]),
+    {error, eperm} = alcove:move_mount(Drv, [C, U], at_fdcwd, Dir, at_fdcwd, Dst, []),
+    {ok, N} = alcove:clone(Drv, [C], [clone_newuser, clone_newns]),
+    ok = write_proc(Drv, N, "uid_map", "0 65534 1\n"),
+    ok = write_proc(Drv, N, "gid_map", "0 65534 1\n"),
+    ok = alcove:setgid(Drv, [C, N], 0),
+    ok = alcove:setuid(Drv, [C, N], 0),
+    {ok, Status} = file:read_file(["/proc/", integer_to_list(N), "/status"]),
+    {match, _} = re:run(Status, "\nUid:\t65534\t65534\t65534\t65534\n"),
+    {error, eperm} = alcove:mount_setattr(Drv, [C, N], at_fdcwd, Dir, [], [],
+                                          [mount_attr_nosuid], 0),
+    Mnt = filename:join(Dir, "own"),
+    ok = alcove:mkdir(Drv, [C, N], Mnt, 8#755),
+    ok = alcove:mount(Drv, [C, N], "tmpfs", Mnt, "tmpfs", [], "", ""),
+    ok = alcove:mount_setattr(Drv, [C, N], at_fdcwd, Mnt, [],
+                              [mount_attr_rdonly], [], 0),
+    {error, erofs} = alcove:mkdir(Drv, [C, N], filename:join(Mnt, "d"), 8#755),
+    ok = alcove:mount_setattr(Drv, [C, N], at_fdcwd, Mnt, [], [],
+                              [mount_attr_rdonly], 0),
+    ok = alcove:mkdir(Drv, [C, N], filename:join(Mnt, "d"), 8#755),
+    {ok, Tree} = alcove:open_tree(Drv, [C, N], at_fdcwd, Mnt, [open_tree_clone]),
+    ok = alcove:move_mount(Drv, [C, N], Tree, "", at_fdcwd, Dst,
+                           [move_mount_f_empty_path]),
+    {ok, Names} = alcove:readdir(Drv, [C, N], Dst),
+    true = lists:member(<<"d">>, Names),
+    %% the parent's namespace did not change
+    [] = mounts(C, Mnt),
+    [_] = mounts(C, Dst).
+
+%%%
 %%% Namespaces
 %%%
 
@@ -379,6 +665,31 @@ mounts(Pid, Dir) ->
               [_, Point | _] -> true;
               _ -> false
           end].
+
+%% The options of the last mount at Dir in Pid's table, in their order.
+mount_opts(Pid, Dir) ->
+    [_, _, _, Opts | _] = binary:split(lists:last(mounts(Pid, Dir)), <<" ">>,
+                                       [global]),
+    binary:split(Opts, <<",">>, [global]).
+
+%% The optional fields (shared:N, master:N) of the mount at Dir in Pid's
+%% /proc/PID/mountinfo.
+peer_groups(Pid, Dir) ->
+    {ok, Bin} = file:read_file(["/proc/", integer_to_list(Pid), "/mountinfo"]),
+    Point = iolist_to_binary(Dir),
+    [Fields] = [F || L <- binary:split(Bin, <<"\n">>, [global]),
+                     F <- [binary:split(L, <<" ">>, [global])],
+                     length(F) > 6, lists:nth(5, F) =:= Point],
+    lists:takewhile(fun(F) -> F =/= <<"-">> end, lists:nthtail(6, Fields)).
+
+%% Write a /proc/PID file (uid_map) through the port: root outside.
+write_proc(Drv, Pid, Name, Data) ->
+    {ok, FD} = alcove:open(Drv, [], ["/proc/", integer_to_list(Pid), "/", Name],
+                           [o_wronly], 0),
+    Bin = iolist_to_binary(Data),
+    Len = byte_size(Bin),
+    {ok, Len} = alcove:write(Drv, [], FD, Bin),
+    alcove:close(Drv, [], FD).
 
 ns_link(Pid, NS) ->
     file:read_link("/proc/" ++ integer_to_list(Pid) ++ "/ns/" ++ NS).

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +97,14 @@ int main(void)
     check(known(&alcove_const_mount, "ms_rdonly"), "ms_rdonly");
     check(has(&alcove_const_syscall, "sys_read", __NR_read), "sys_read");
     check(known(&alcove_const_syscall, "sys_exit"), "sys_exit");
+    check(has(&alcove_const_at, "at_fdcwd", AT_FDCWD), "at_fdcwd");
+    check(known(&alcove_const_mount_attr, "mount_attr_rdonly"),
+          "mount_attr_rdonly");
+    check(known(&alcove_const_open_tree, "open_tree_clone") &&
+              has(&alcove_const_open_tree, "at_recursive", AT_RECURSIVE),
+          "open_tree");
+    check(known(&alcove_const_move_mount, "move_mount_f_empty_path"),
+          "move_mount_f_empty_path");
 #endif
     check(known(&alcove_const_mount, "rdonly"), "rdonly");
 
@@ -108,7 +117,7 @@ int main(void)
 
     for (i = 0; alcove_const_tables[i] != NULL; i++)
         check(table_ok(alcove_const_tables[i]), alcove_const_tables[i]->name);
-    check(i == 17, "17 tables");
+    check(i == 21, "21 tables");
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
