@@ -192,7 +192,7 @@
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata()
 }.
--type port_call_path() :: exec | exec_optional | probe | reexec
+-type port_call_path() :: exec | loop | exec_optional | probe | reexec
     | {instead_of, atom()} | signal | flush | memory | exit.
 -type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
     | scratch_root | new_root | mounts | pivot_root | chroot | hostname
@@ -292,9 +292,12 @@ steps() ->
 %% installation of its seccomp filter to execve(2), each with the path
 %% that makes it:
 %% <dl>
-%% <dt>`exec'</dt><dd>Answering the exec request: reading it, replying
-%% to the call before, waiting for events, making stdio blocking, no
-%% signal blocked, execve(2).</dd>
+%% <dt>`exec'</dt><dd>The exec, in the same request as the filter:
+%% answering the request, making stdio blocking, no signal blocked,
+%% execve(2).</dd>
+%% <dt>`loop'</dt><dd>Waiting for and reading requests: a sandbox
+%% without `argv' is left in the event loop under its filter (allowed
+%% to it only then).</dd>
 %% <dt>`exec_optional'</dt><dd>No longer reaping orphans (prctl): the
 %% port goes on when refused.</dd>
 %% <dt>`probe'</dt><dd>Whether the program is alcove itself (opened,
@@ -326,7 +329,7 @@ steps() ->
 %% take.
 -spec port_calls() -> [{atom(), port_call_path()}].
 port_calls() ->
-    [{read, exec}, {write, exec}, {epoll_wait, exec}, {close, exec}, {fcntl, exec},
+    [{read, loop}, {write, exec}, {epoll_wait, loop}, {close, exec}, {fcntl, exec},
      {rt_sigprocmask, exec}, {execve, exec},
      {prctl, exec_optional},
      {openat, probe}, {pread64, probe},
@@ -688,7 +691,7 @@ run_steps(St) ->
 phase(Phase, St) ->
     {Ops, St1} = lists:foldl(fun({Step, Fun}, {Acc, S}) ->
                                      try Fun(Phase, S) of
-                                         {Ops, S1} -> {[Acc, [stamp(O, Step, none) || O <- Ops]], S1}
+                                         {Ops, S1} -> {[Acc, [stamp(O, Step, none) || O <- lists:flatten(Ops)]], S1}
                                      catch
                                          throw:{?MODULE, Reason} -> failed(Step, Reason, S)
                                      end
@@ -865,7 +868,8 @@ mounts(fork, #st{cfg = #{mounts := Mounts}} = St) ->
                || lists:any(fun readonly/1, Mounts)],
     {Probes ++ Setattr, St};
 mounts(child, #st{cfg = #{mounts := Mounts}} = St) ->
-    {[[stamp(O, mounts, Entry) || O <- mount(St, M)] || {Entry, M} <- entries(St, Mounts)], St};
+    {[[stamp(O, mounts, Entry) || O <- lists:flatten(mount(St, M))]
+      || {Entry, M} <- entries(St, Mounts)], St};
 mounts(_, St) ->
     {[], St}.
 
