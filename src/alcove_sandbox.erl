@@ -863,6 +863,7 @@ new_root(_, St) ->
 mounts(fork, #st{cfg = #{mounts := Mounts}} = St) ->
     Probes = [probe_kind(S, Entry)
               || newroot(St), {Entry, {bind, S, _, _}} <- entries(St, Mounts)],
+    %% ok, or an error of its arguments or rights, where it exists
     Setattr = [#op{call = mount_setattr, args = [at_fdcwd, <<>>, [], [], [], 0],
                    accept = [enoent, enosys, enotsup, einval, ebadf, eperm], id = setattr}
                || lists:any(fun readonly/1, Mounts)],
@@ -1128,8 +1129,9 @@ mount(#st{new = New} = St, {remount, T, Flags}) ->
 %% kernel lacks it, MS_REMOUNT|MS_BIND with the flags asked and those the
 %% mount has, read from the child's mountinfo first (in a user
 %% namespace, a flag inherited from the host cannot be dropped); that
-%% costs a round trip, and covers the top mount only.
-setattr(#st{vals = #{setattr := {error, enoent}}}, Target, Opts, Rec) ->
+%% costs round trips, and covers the top mount only.
+setattr(#st{vals = #{setattr := Probe}}, Target, Opts, Rec)
+  when Probe =/= {error, enosys}, Probe =/= {error, enotsup} ->
     [#op{call = mount_setattr, args = [at_fdcwd, Target, [at_recursive || Rec],
                                        [F || {O, F} <- ?ATTRS, lists:member(O, Opts)],
                                        [], 0]}];

@@ -42,7 +42,9 @@
     user_namespace_maps/1,
     error_uid_map/1,
     error_mounts/1,
-    error_exec/1
+    error_exec/1,
+    round_trips/1,
+    no_mount_setattr/1
 ]).
 
 -define(BUSYBOX, "/bin/busybox").
@@ -79,7 +81,9 @@ all() ->
         user_namespace_maps,
         error_uid_map,
         error_mounts,
-        error_exec
+        error_exec,
+        round_trips,
+        no_mount_setattr
     ].
 
 end_per_testcase(Test, Config) ->
@@ -585,6 +589,71 @@ error_exec(Config) ->
         alcove_sandbox:run(Drv, [], #{cwd => "/nonexistent/dir", argv => ["/bin/true"]}),
     {termsig, sigkill} = exit_event(Drv, '_'),
     [] = wait_no_child(Drv).
+
+%%%
+%%% Round trips
+%%%
+
+%% From clone to exec, a sandbox takes at most three round trips
+%% (requests to the port), whatever its spec holds: the clone and what
+%% needs no PID; what the parent does with the PID (id maps, cgroup);
+%% the child's setup and exec. Many mounts cost no more than none.
+round_trips(Config) ->
+    Drv = ?config(drv, Config),
+    Dir = ?config(dir, Config),
+    Dirs = [filename:join(Dir, integer_to_list(I)) || I <- lists:seq(1, 20)],
+    [ok = file:make_dir(D) || D <- Dirs],
+    ok = file:write_file(filename:join(Dir, "file"), "x"),
+    Minimal = #{namespaces => [pid, mount, net, uts, ipc], argv => [?BUSYBOX, "true"]},
+    Many = (base())#{argv => [?BUSYBOX, "true"],
+                     mounts => lists:droplast(maps:get(mounts, base()))
+                         ++ [{bind, D, "/mnt" ++ D, [ro, nosuid]} || D <- Dirs]
+                         ++ [{bind, filename:join(Dir, "file"), "/etc/file", [ro]},
+                             {tmpfs, "/var/tmp", [{size, 1 bsl 20}]}, {dir, "/a/b/c"},
+                             {remount, "/tmp", [nodev]}, {remount, "/", [ro]}]},
+    Full = (base())#{argv => [?BUSYBOX, "true"],
+                     namespaces => [user, pid, mount, net, uts, ipc, cgroup],
+                     hostname => "box",
+                     rlimits => #{rlimit_nofile => 64, rlimit_nproc => 64},
+                     seccomp => {deny, [ptrace, mount], {errno, eperm}},
+                     uid => 0, gid => 0, cwd => "/tmp", env => [{"A", "b"}]},
+    Count = fun(Spec) ->
+                    Before = element(4, sys:get_state(Drv)),
+                    {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
+                    After = element(4, sys:get_state(Drv)),
+                    {exit_status, 0} = exit_event(Drv, [Pid]),
+                    After - Before
+            end,
+    {2, 2, 3} = {Count(Minimal), Count(Many), Count(Full)},
+    %% left in the loop, the child answers as any
+    {ok, Pid} = alcove_sandbox:run(Drv, [], maps:remove(argv, Many)),
+    1 = alcove:getpid(Drv, [Pid]),
+    {ok, Entries} = alcove:readdir(Drv, [Pid], "/a/b"),
+    [<<"c">>] = Entries -- [<<".">>, <<"..">>],
+    {ok, <<"x">>} = read(Drv, [Pid], "/etc/file"),
+    {error, erofs} = alcove:mkdir(Drv, [Pid], "/mnt" ++ hd(Dirs) ++ "/x", 8#755),
+    ok.
+
+%% Where the kernel lacks mount_setattr(2) (here a filter makes it
+%% answer enosys, in a child the sandbox is made from), read-only binds
+%% and remounts are remounts with the flags the mount has, read from the
+%% child's mountinfo: round trips more for each.
+no_mount_setattr(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    Insns = alcove_seccomp:filter(Drv, [C], {deny, [sys_mount_setattr]}, {errno, enosys}),
+    ok = alcove_seccomp:install(Drv, [C], Insns),
+    {error, enosys} = alcove:mount_setattr(Drv, [C], at_fdcwd, "/", [], [], [], 0),
+    Before = element(4, sys:get_state(Drv)),
+    {ok, Pid} = alcove_sandbox:run(Drv, [C], base()),
+    After = element(4, sys:get_state(Drv)),
+    %% clone and the child's calls, then reads of mountinfo for the
+    %% busybox bind and the remount of /
+    true = After - Before > 3,
+    {error, erofs} = alcove:mkdir(Drv, [C, Pid], "/x", 8#755),
+    {error, erofs} = alcove:open(Drv, [C, Pid], ?BUSYBOX, [o_wronly], 0),
+    {ok, _} = alcove:open(Drv, [C, Pid], "/tmp/x", [o_wronly, o_creat], 8#644),
+    ok.
 
 %%%
 %%% Helpers
