@@ -36,12 +36,13 @@
 %% first, which an unprivileged parent needs to write gid_map.</dd>
 %% <dt>`root'</dt><dd>`tmpfs' (a new, empty file system) or a directory:
 %% it becomes "/" by pivot_root(2) with `mount', else (a directory
-%% only) by chroot(2). The new root is put together on a tmpfs mounted
-%% on /tmp in the child's mount namespace (as bubblewrap does; the
-%% host's /tmp is untouched). With a root, mount targets are paths
+%% only) by chroot(2). The new root is put together on /tmp in the
+%% child's mount namespace (the host's /tmp is untouched), or, when a
+%% bind source is under /tmp, on a tmpfs mounted there and pivoted into
+%% first (as bubblewrap does). With a root, mount targets are paths
 %% inside it, missing mount points are created (in a directory root
-%% too), and bind sources are host paths (found under the old root: an
-%% absolute symbolic link in them does not resolve).</dd>
+%% too), and bind sources are host paths (in the second case found under
+%% the old root: an absolute symbolic link in them does not resolve).</dd>
 %% <dt>`mounts'</dt><dd>Needs `mount'. Applied in order, after the
 %% mounts of the child are made private (nothing propagates to the
 %% host):
@@ -827,11 +828,12 @@ make_private(child, St) ->
 make_private(_, St) ->
     {[], St}.
 
-%% A tmpfs root holding newroot and oldroot: the old root moves to oldroot.
+%% Where the new root is put together: on /tmp, the old root left where
+%% it is, unless a bind source (or the root directory) is under /tmp,
+%% which that would hide; then on /newroot of a tmpfs pivoted into
+%% first, the old root at /oldroot (as bubblewrap does).
 scratch_root(child, St) ->
-    case newroot(St) of
-        false ->
-            {[], St};
+    case newroot(St) andalso lists:any(fun under_tmp/1, sources(St)) of
         true ->
             {[#op{call = mount, args = ["tmpfs", "/tmp", "tmpfs", [ms_nosuid, ms_nodev],
                                         "mode=0755", ""]},
@@ -839,19 +841,29 @@ scratch_root(child, St) ->
               #op{call = mkdir, args = ["/tmp/oldroot", 8#755]},
               #op{call = pivot_root, args = ["/tmp", "/tmp/oldroot"]},
               #op{call = chdir, args = ["/"]}],
-             St#st{new = <<"/newroot">>, old = <<"/oldroot">>}}
+             St#st{new = <<"/newroot">>, old = <<"/oldroot">>}};
+        false ->
+            {[], St#st{new = case newroot(St) of true -> <<"/tmp">>; false -> <<>> end}}
     end;
 scratch_root(_, St) ->
     {[], St}.
 
-%% Mount the new root at /newroot: a tmpfs, or the directory bound.
-new_root(child, #st{new = <<"/newroot">>, old = Old, cfg = #{root := Root}} = St) ->
+sources(#st{cfg = Cfg}) ->
+    [Dir || #{root := Dir} <- [Cfg], is_binary(Dir)]
+        ++ [S || {bind, S, _, _} <- maps:get(mounts, Cfg)]
+        ++ [<<"/dev">> || {dev, _} <- maps:get(mounts, Cfg)].
+
+under_tmp(Path) ->
+    Path =:= <<"/tmp">> orelse binary:longest_common_prefix([Path, <<"/tmp/">>]) =:= 5.
+
+%% Mount the new root: a tmpfs, or the directory bound.
+new_root(child, #st{new = New, old = Old, cfg = #{root := Root}} = St) when New =/= <<>> ->
     {[case Root of
           tmpfs ->
-              #op{call = mount, args = ["tmpfs", "/newroot", "tmpfs", [ms_nosuid, ms_nodev],
+              #op{call = mount, args = ["tmpfs", New, "tmpfs", [ms_nosuid, ms_nodev],
                                         "mode=0755", ""]};
           Dir ->
-              #op{call = mount, args = [<<Old/binary, Dir/binary>>, "/newroot", "",
+              #op{call = mount, args = [<<Old/binary, Dir/binary>>, New, "",
                                         [ms_bind, ms_rec], "", ""]}
       end], St};
 new_root(_, St) ->
@@ -887,13 +899,14 @@ probe_kind(Source, Entry) ->
     #op{call = mkdir, args = [<<Source/binary, "/.">>, 0], accept = [eexist, enotdir],
         id = {kind, Source}, tag = Entry}.
 
-%% pivot_root(2) into the new root and let go of the old one.
-pivot_root(child, #st{new = <<"/newroot">>} = St) ->
-    {[#op{call = umount2, args = ["/oldroot", [mnt_detach]]},
-      #op{call = chdir, args = ["/newroot"]},
-      #op{call = pivot_root, args = [".", "."]},
-      #op{call = umount2, args = [".", [mnt_detach]]},
-      #op{call = chdir, args = ["/"]}],
+%% pivot_root(2) into the new root and let go of the old one: with "."
+%% for both, the old root ends on top of the new, and is detached.
+pivot_root(child, #st{new = New, old = Old} = St) when New =/= <<>> ->
+    {[#op{call = umount2, args = [Old, [mnt_detach]]} || Old =/= <<>>]
+     ++ [#op{call = chdir, args = [New]},
+         #op{call = pivot_root, args = [".", "."]},
+         #op{call = umount2, args = [".", [mnt_detach]]},
+         #op{call = chdir, args = ["/"]}],
      St#st{new = <<>>, old = <<>>}};
 pivot_root(_, St) ->
     {[], St}.

@@ -44,7 +44,8 @@
     error_mounts/1,
     error_exec/1,
     round_trips/1,
-    no_mount_setattr/1
+    no_mount_setattr/1,
+    bind_source_under_tmp/1
 ]).
 
 -define(BUSYBOX, "/bin/busybox").
@@ -83,7 +84,8 @@ all() ->
         error_mounts,
         error_exec,
         round_trips,
-        no_mount_setattr
+        no_mount_setattr,
+        bind_source_under_tmp
     ].
 
 end_per_testcase(Test, Config) ->
@@ -256,6 +258,27 @@ tmpfs_root(Config) ->
     {ok, Null} = alcove:open(Drv, C, "/dev/null", [o_wronly], 0),
     {ok, 3} = alcove:write(Drv, C, Null, "abc"),
     {error, enoent} = file:read_file_info(Tmp).
+
+%% A bind source under /tmp, where the new root is otherwise put
+%% together: it is found (the new root is then made on a tmpfs pivoted
+%% into first), and the root has nothing else in it.
+bind_source_under_tmp(Config) ->
+    Drv = ?config(drv, Config),
+    Dir = "/tmp/alcove-sandbox-SUITE-" ++ os:getpid(),
+    ok = filelib:ensure_dir(Dir ++ "/"),
+    try
+        ok = file:write_file(Dir ++ "/file", "under tmp"),
+        Spec = (base())#{mounts => [{bind, Dir, "/data", [ro]} | maps:get(mounts, base())]},
+        {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
+        {ok, <<"under tmp">>} = read(Drv, [Pid], "/data/file"),
+        {ok, Root} = alcove:readdir(Drv, [Pid], "/"),
+        [<<".">>, <<"..">>, <<"bin">>, <<"data">>, <<"dev">>, <<"proc">>, <<"tmp">>] =
+            lists:sort(Root),
+        {error, erofs} = alcove:open(Drv, [Pid], "/data/file", [o_wronly], 0),
+        ok
+    after
+        _ = file:del_dir_r(Dir)
+    end.
 
 %% A directory of the host as root (bound): its files are there, and a
 %% mount point missing in it is created.
