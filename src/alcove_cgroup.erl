@@ -63,6 +63,7 @@
     group_dirs/2,
     group_create/5,
     group_join/6,
+    group_plan/4,
     group_remove/4
 ]).
 
@@ -639,18 +640,39 @@ group_create(Drv, Pids, {v1, _} = Backend, Name, _) ->
 -spec group_join(drv(), chain(), backend(), binary(), limits(), alcove:pid_t()) ->
     ok | error().
 group_join(Drv, Pids, Backend, Name, Limits, Pid) ->
-    Files = [{<<(root(Backend, C))/binary, "/", Name/binary, "/", File/binary>>, Value, Need}
-             || {K, C} <- ?LIMITS, {ok, L} <- [maps:find(K, Limits)],
-                {File, Value, Need} <- limit_files(element(1, Backend), K, L)],
-    Procs = [{<<Dir/binary, "/cgroup.procs">>, integer_to_binary(Pid), required}
-             || Dir <- group_dirs(Backend, Name)],
-    each(fun({Path, Value, Need}) ->
+    each(fun({write, Path, Value, Need}) ->
                  case {write_file(Drv, Pids, Path, Value), Need} of
                      {{ok, _}, _} -> ok;
                      {{error, _}, optional} -> ok;
                      {Error, required} -> Error
                  end
-         end, Files ++ Procs).
+         end, join_plan(Backend, Name, Limits, Pid)).
+
+%% @doc What group_create/5 then group_join/6 do, as steps for a caller
+%% to make in one alcove:sequence/3 of its own: directories to make (one
+%% there already is used), files to write whole (an optional one may be
+%% refused), in order. In v2 the controllers of Limits are enabled in
+%% each parent of the group (`enable': its refusal means the parent does
+%% not offer them), which is no change for those enabled already.
+-spec group_plan(backend(), binary(), limits(), alcove:pid_t()) ->
+    [{mkdir, binary()} | {write, binary(), iodata(), required | optional | enable}].
+group_plan({v2, Root} = Backend, Name, Limits, Pid) ->
+    Dirs = subdirs(Root, split(Name)),
+    Enable = lists:join(" ", [["+", C] || C <- controllers(Limits)]),
+    lists:append([[{write, join([Parent, <<"cgroup.subtree_control">>]), Enable, enable}
+                   || Enable =/= []] ++ [{mkdir, Dir}]
+                  || {Parent, Dir} <- lists:zip([Root | lists:droplast(Dirs)], Dirs)])
+        ++ join_plan(Backend, Name, Limits, Pid);
+group_plan({v1, _} = Backend, Name, Limits, Pid) ->
+    [{mkdir, Dir} || Root <- v1_group_roots(Backend), Dir <- subdirs(Root, split(Name))]
+        ++ join_plan(Backend, Name, Limits, Pid).
+
+join_plan(Backend, Name, Limits, Pid) ->
+    [{write, <<(root(Backend, C))/binary, "/", Name/binary, "/", File/binary>>, Value, Need}
+     || {K, C} <- ?LIMITS, {ok, L} <- [maps:find(K, Limits)],
+        {File, Value, Need} <- limit_files(element(1, Backend), K, L)]
+        ++ [{write, <<Dir/binary, "/cgroup.procs">>, integer_to_binary(Pid), required}
+            || Dir <- group_dirs(Backend, Name)].
 
 root({v2, Root}, _) ->
     Root;

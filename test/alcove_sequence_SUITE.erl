@@ -98,14 +98,17 @@ result_refs(Config) ->
     {ok, <<"HELLO!">>} = file:read_file(F),
     %% the descriptor is closed
     {error, ebadf} = alcove:close(Drv, [], FD),
-    %% a result without an integer cannot be named: the call naming it
-    %% is refused, and nothing after it runs
-    {error, {2, close, badarg}, [{error, eexist}]} =
+    %% a call naming an accepted error does not run: that error is its
+    %% result, accepted as well, and so on down the calls naming it
+    {ok, [{error, eexist}, {error, eexist}, {error, eexist}, ok]} =
         alcove:sequence(Drv, [], [{open, [F, [o_wronly, o_creat, o_excl], 8#600],
                                    [eexist]},
-                                  {close, [{result, 1}]},
+                                  {write, [{result, 1}, <<"x">>]},
+                                  {close, [{result, 2}]},
                                   {unlink, [F]}]),
-    {ok, _} = file:read_file_info(F),
+    {error, enoent} = file:read_file_info(F),
+    %% a result that is neither an integer nor an accepted error cannot be
+    %% named: the call naming it is refused, and nothing after it runs
     {error, {2, close, badarg}, [ok]} =
         alcove:sequence(Drv, [], [{chdir, [Dir]}, {close, [{result, 1}]}]),
     %% a bare integer result is one

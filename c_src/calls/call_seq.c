@@ -27,11 +27,12 @@ typedef struct {
     size_t len;
 } seq_call_t;
 
-/* The results of the calls run so far, in order, and the integer of
- * each for {result, K}; kept from sequence to sequence. */
+/* The results of the calls run so far, in order (result i from starts[i]),
+ * and what each is for {result, K}; kept from sequence to sequence. */
 static ei_x_buff results;
 static int64_t *vals;
-static bool *has;
+static uint8_t *kind;
+static int *starts;
 static size_t nvals;
 
 static int seq_parse(const char *p, size_t n, seq_call_t *c)
@@ -102,29 +103,6 @@ static int seq_check(alcove_t *ap, const arg_seq_t *s)
     return rv;
 }
 
-/* Whether the result at mark is {error, E} with E not accepted by c;
- * *reason is then where E starts. */
-static bool seq_failed(const seq_call_t *c, int mark, int *reason)
-{
-    dec_t d;
-    int arity;
-    char atom[MAXATOMLEN_UTF8];
-    if (dec_init_raw(&d, results.buff + mark, (size_t)(results.index - mark)) <
-            0 ||
-        dec_tuple(&d, &arity) < 0 || arity != 2 || dec_atom(&d, atom) < 0 ||
-        strcmp(atom, "error") != 0)
-        return false;
-    *reason = mark + d.idx;
-    if (dec_atom(&d, atom) < 0)
-        return true;
-    size_t len = strlen(atom);
-    const char *p = c->accept;
-    for (int i = 0; i < c->naccept; p += 1 + (uint8_t)*p, i++)
-        if ((uint8_t)*p == len && memcmp(p + 1, atom, len) == 0)
-            return false;
-    return true;
-}
-
 /* Whether the result at mark is an integer, N or {ok, N}: *n. */
 static bool seq_val(int mark, int64_t *n)
 {
@@ -139,6 +117,30 @@ static bool seq_val(int mark, int64_t *n)
     return dec_tuple(&d, &arity) == 0 && arity == 2 &&
            dec_atom(&d, atom) == 0 && strcmp(atom, "ok") == 0 &&
            dec_int64(&d, n) == 0 && d.idx == d.len;
+}
+
+/* What the result at mark is: REF_INT (its integer in *n), REF_ERROR
+ * for {error, E} with E accepted by c, REF_NONE for anything else but
+ * another {error, E}: -1, *reason then where E starts. */
+static int seq_kind(const seq_call_t *c, int mark, int64_t *n, int *reason)
+{
+    dec_t d;
+    int arity;
+    char atom[MAXATOMLEN_UTF8];
+    if (dec_init_raw(&d, results.buff + mark, (size_t)(results.index - mark)) <
+            0 ||
+        dec_tuple(&d, &arity) < 0 || arity != 2 || dec_atom(&d, atom) < 0 ||
+        strcmp(atom, "error") != 0)
+        return seq_val(mark, n) ? REF_INT : REF_NONE;
+    *reason = mark + d.idx;
+    if (dec_atom(&d, atom) < 0)
+        return -1;
+    size_t len = strlen(atom);
+    const char *p = c->accept;
+    for (int i = 0; i < c->naccept; p += 1 + (uint8_t)*p, i++)
+        if ((uint8_t)*p == len && memcmp(p + 1, atom, len) == 0)
+            return REF_ERROR;
+    return -1;
 }
 
 /* [R1, ..., Rn | Tail]: the n results before end, then the tail. */
@@ -179,6 +181,25 @@ static int seq_fail(build_t *b, const seq_call_t *c, int i, int mark,
     return CALL_REPLY;
 }
 
+/* Room for the results of n calls. */
+static void seq_room(size_t n)
+{
+    if (n <= nvals)
+        return;
+    int64_t *v = realloc(vals, n * sizeof(*v));
+    if (v != NULL)
+        vals = v;
+    uint8_t *k = realloc(kind, n * sizeof(*k));
+    if (k != NULL)
+        kind = k;
+    int *a = realloc(starts, (n + 1) * sizeof(*a));
+    if (a != NULL)
+        starts = a;
+    if (v == NULL || k == NULL || a == NULL)
+        die(DIE_NOMEM, "out of memory");
+    nvals = n;
+}
+
 static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
 {
     dec_t d;
@@ -188,29 +209,26 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
     if (results.buff == NULL && ei_x_new(&results) < 0)
         die(DIE_NOMEM, "out of memory");
     results.index = 0;
-    if ((size_t)s->n > nvals) {
-        int64_t *v = realloc(vals, (size_t)s->n * sizeof(*v));
-        if (v != NULL)
-            vals = v;
-        bool *h = realloc(has, (size_t)s->n * sizeof(*h));
-        if (h != NULL)
-            has = h;
-        if (v == NULL || h == NULL)
-            die(DIE_NOMEM, "out of memory");
-        nvals = (size_t)s->n;
-    }
+    seq_room((size_t)s->n);
     (void)seq_start(s, &d);
     for (int i = 0; i < s->n; i++) {
         (void)seq_next(&d, &c);
         if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC)
             seq_exec_reply(ap, b, i);
-        args_refs = (args_refs_t){.v = vals, .has = has, .n = (size_t)i};
-        int mark = build_mark(&rb), reason;
+        args_refs = (args_refs_t){.v = vals, .kind = kind, .n = (size_t)i};
+        int mark = starts[i] = build_mark(&rb), reason = 0, k;
         switch (dispatch_call(ap, c.nr, c.args, c.len, &rb, true)) {
         case CALL_REPLY:
-            if (seq_failed(&c, mark, &reason))
+            if ((k = seq_kind(&c, mark, &vals[i], &reason)) < 0)
                 return seq_fail(b, &c, i, mark, reason, NULL);
-            has[i] = seq_val(mark, &vals[i]);
+            kind[i] = (uint8_t)k;
+            break;
+        case CALL_SKIP:
+            /* the error it names is its result, and accepted as well */
+            put_raw(
+                &rb, results.buff + starts[args_refs.from],
+                (size_t)(starts[args_refs.from + 1] - starts[args_refs.from]));
+            kind[i] = REF_ERROR;
             break;
         case CALL_CHILD:
             return CALL_CHILD;
@@ -219,6 +237,7 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
         default:
             return seq_fail(b, &c, i, mark, 0, "badarg");
         }
+        starts[i + 1] = build_mark(&rb);
     }
     put_tuple(b, 2);
     put_ok(b);

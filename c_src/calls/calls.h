@@ -96,6 +96,7 @@ enum {
     CALL_CHILD = 2,  /* this is a new child: there is no reply to send */
     CALL_LATER = 3,  /* the loop answers later, by the request's id */
     CALL_UNDEF = 4,  /* forbidden by filter/3,4, or no such call here */
+    CALL_SKIP = 5,   /* in a sequence, not run: see ARGS_SKIP */
 };
 
 typedef int alcove_fn_t(alcove_t *ap, const alcove_args_t *args, build_t *b);
@@ -126,7 +127,9 @@ typedef struct {
 extern const alcove_call_t alcove_calls[];
 extern const size_t alcove_ncalls;
 
-enum { ARGS_OK = 0, ARGS_BADARG = -1, ARGS_ENOTSUP = -2 };
+/* ARGS_SKIP: in a sequence, an argument names a result that is an
+ * accepted error (args_refs): the call is not run. */
+enum { ARGS_OK = 0, ARGS_BADARG = -1, ARGS_ENOTSUP = -2, ARGS_SKIP = -3 };
 
 /* Decode the arguments of call from the term in buf[0, len) into args.
  * Memory for strings lives until the next call to args_decode. */
@@ -137,14 +140,18 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
 int *args_fd(const alcove_call_t *call, alcove_args_t *args, int i);
 
 /* The results that the calls of a running sequence may name by
- * {result, K}, K from 1: n of them, v[K - 1] the integer of the result
- * (N or {ok, N}) where has[K - 1]; naming a result without one is a bad
+ * {result, K}, K from 1: n of them, kind[K - 1] what result K is, v[K - 1]
+ * its integer (N or {ok, N}). Naming an accepted error makes the call
+ * ARGS_SKIP, from set to K - 1; naming any other result is a bad
  * argument. While a sequence is checked, v is NULL and each stands for
  * 0. */
+enum { REF_NONE = 0, REF_INT = 1, REF_ERROR = 2 };
+
 typedef struct {
     const int64_t *v;
-    const bool *has;
+    const uint8_t *kind;
     size_t n;
+    size_t from;
 } args_refs_t;
 
 extern args_refs_t args_refs;

@@ -168,6 +168,8 @@ int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
         return CALL_BADARG;
     case ARGS_ENOTSUP:
         return reply_errno(b, ENOTSUP);
+    case ARGS_SKIP:
+        return CALL_SKIP;
     }
 
     /* Checked after decoding: a build without handlers (the fuzzer's,

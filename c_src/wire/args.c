@@ -236,12 +236,18 @@ static int dec_int_ref(dec_t *d, int64_t lo, int64_t hi, int64_t *v)
         dec_int64(&at, &k) < 0 || k < 1 || (uint64_t)k > args_refs.n)
         return ARGS_BADARG;
     *d = at;
-    if (args_refs.v == NULL) {
-        *v = 0;
+    *v = 0;
+    if (args_refs.v == NULL)
         return ARGS_OK;
+    switch (args_refs.kind[k - 1]) {
+    case REF_INT:
+        *v = args_refs.v[k - 1];
+        return *v < lo || *v > hi ? ARGS_BADARG : ARGS_OK;
+    case REF_ERROR:
+        args_refs.from = (size_t)k - 1;
+        return ARGS_SKIP;
     }
-    *v = args_refs.v[k - 1];
-    return !args_refs.has[k - 1] || *v < lo || *v > hi ? ARGS_BADARG : ARGS_OK;
+    return ARGS_BADARG;
 }
 
 /* A list of binaries, each a call: only checked here, and left in the
@@ -459,8 +465,9 @@ int args_decode(const alcove_call_t *call, const char *buf, size_t len,
         int r = dec_one(&d, &call->args[i], &a);
         if (r == ARGS_BADARG)
             return ARGS_BADARG;
-        if (r == ARGS_ENOTSUP)
-            rv = ARGS_ENOTSUP;
+        /* a skip is kept over enotsup: the call does not run */
+        if (r == ARGS_SKIP || (r == ARGS_ENOTSUP && rv == ARGS_OK))
+            rv = r;
         store(&call->args[i], &a, (char *)args + call->args[i].off);
     }
     return d.idx == d.len ? rv : ARGS_BADARG;
