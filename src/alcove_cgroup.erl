@@ -652,15 +652,17 @@ group_join(Drv, Pids, Backend, Name, Limits, Pid) ->
 %% to make in one alcove:sequence/3 of its own: directories to make (one
 %% there already is used), files to write whole (an optional one may be
 %% refused), in order. In v2 the controllers of Limits are enabled in
-%% each parent of the group (`enable': its refusal means the parent does
-%% not offer them), which is no change for those enabled already.
+%% each parent of the group (`{enable, Controllers}': refused where the
+%% parent does not offer them), which is no change where they are.
 -spec group_plan(backend(), binary(), limits(), alcove:pid_t()) ->
-    [{mkdir, binary()} | {write, binary(), iodata(), required | optional | enable}].
+    [{mkdir, binary()}
+     | {write, binary(), iodata(), required | optional | {enable, [binary()]}}].
 group_plan({v2, Root} = Backend, Name, Limits, Pid) ->
     Dirs = subdirs(Root, split(Name)),
-    Enable = lists:join(" ", [["+", C] || C <- controllers(Limits)]),
-    lists:append([[{write, join([Parent, <<"cgroup.subtree_control">>]), Enable, enable}
-                   || Enable =/= []] ++ [{mkdir, Dir}]
+    Need = controllers(Limits),
+    Enable = lists:join(" ", [["+", C] || C <- Need]),
+    lists:append([[{write, join([Parent, <<"cgroup.subtree_control">>]), Enable,
+                    {enable, Need}} || Need =/= []] ++ [{mkdir, Dir}]
                   || {Parent, Dir} <- lists:zip([Root | lists:droplast(Dirs)], Dirs)])
         ++ join_plan(Backend, Name, Limits, Pid);
 group_plan({v1, _} = Backend, Name, Limits, Pid) ->

@@ -214,16 +214,19 @@
 }).
 
 %% A call of a step, in the sequence of its round trip: its error is
-%% {Step, Errno} or, with a tag, {Step, {Errno, Tag}}; Accept as in
-%% alcove:sequence/3; an argument {op, Id} is the result of the call Id
-%% of the same sequence, and the result of a call with an id is kept.
+%% {Step, Errno} or, with a tag, {Step, {Errno, Tag}} (a fun of Errno:
+%% {Step, Tag(Errno)}); Accept as in alcove:sequence/3; an argument
+%% {op, Id} is the result of the call Id of the same sequence, and the
+%% result of a call with an id is kept. A failure that Recover takes
+%% (an optional cgroup left out) lets the other steps go on.
 -record(op, {
     step :: step() | undefined,
     call :: alcove_proto:call(),
     args :: [term()],
     accept = [] :: [atom()],
     tag = none :: term(),
-    id = none :: term()
+    id = none :: term(),
+    recover = none :: none | fun((term(), #st{}) -> {ok, #st{}} | error)
 }).
 
 %% A step that needs to see what the calls before it did: Fn runs
@@ -248,6 +251,9 @@
 -define(CGROUP_KEYS, [memory_max, pids_max, cpu_max, name, version, optional]).
 -define(FLAGS, [{ro, ms_rdonly}, {nosuid, ms_nosuid}, {nodev, ms_nodev},
                 {noexec, ms_noexec}]).
+%% The errors of an optional cgroup file (memory.memsw.limit_in_bytes
+%% where swap is not accounted).
+-define(OPTIONAL, [enoent, eacces, eperm, einval, erofs, ebusy, enospc, eopnotsupp]).
 -define(ATTRS, [{ro, mount_attr_rdonly}, {nosuid, mount_attr_nosuid},
                 {nodev, mount_attr_nodev}, {noexec, mount_attr_noexec}]).
 -define(DEV_NODES, [<<"null">>, <<"zero">>, <<"full">>, <<"random">>,
@@ -727,8 +733,15 @@ run_ops(Phase, Ops, #st{drv = Drv} = St) ->
         {error, {I, _, Reason}, Done} ->
             St1 = learn(Seq, Done, St),
             Phase =/= child andalso close_opened(Seq, Done, St1),
-            #op{step = Step, tag = Tag} = lists:nth(I, Seq),
-            failed(Step, tag(Reason, Tag), St1)
+            #op{step = Step, tag = Tag, recover = Recover} = lists:nth(I, Seq),
+            Reason1 = tag(Reason, Tag),
+            case Recover =/= none andalso Recover(Reason1, St1) of
+                {ok, St2} ->
+                    Others = [O || #op{step = S} = O <- lists:nthtail(I, Seq), S =/= Step],
+                    run_ops(Phase, Others ++ Rest, St2);
+                _ ->
+                    failed(Step, Reason1, St1)
+            end
     end.
 
 enum(L) -> lists:zip(lists:seq(1, length(L)), L).
@@ -773,6 +786,7 @@ close_opened(Seq, Done, #st{drv = Drv, chain = Chain}) ->
     ok.
 
 tag(Reason, none) -> Reason;
+tag(Reason, Tag) when is_function(Tag, 1) -> Tag(Reason);
 tag(Reason, Tag) -> {Reason, Tag}.
 
 %% clone(2) the child into its namespaces (but cgroup: see cgroup_ns);
@@ -931,47 +945,49 @@ rlimits(_, St) ->
     {[], St}.
 
 %% Create the cgroup, write its limits and move the child in, from the
-%% parent, before the child runs anything. Without the controllers, or
-%% without the right to create the group, an optional cgroup is left out.
-cgroup(parent, #st{cfg = #{cgroup := _}} = St) ->
-    {[#run{fn = fun cgroup_join/1}], St};
-cgroup(_, St) ->
-    {[], St}.
-
-cgroup_join(#st{drv = Drv, chain = Chain, pid = Pid, cfg = #{cgroup := CG}} = St) ->
+%% parent, before the child runs anything: the hierarchies are looked at
+%% before the clone (a failure waits for the child, to be the step's),
+%% the rest is calls of the parent's round trip. Without the
+%% controllers, or without the right to create the group, an optional
+%% cgroup is left out (what was made of it removed).
+cgroup(fork, #st{drv = Drv, chain = Chain, cfg = #{cgroup := CG}, vals = Vals} = St) ->
+    {[], St#st{vals = Vals#{cgroup => backend(Drv, Chain, CG)}}};
+cgroup(parent, #st{pid = Pid, cfg = #{cgroup := CG}, vals = #{cgroup := Found}} = St) ->
     Optional = maps:get(optional, CG, false),
-    case backend(Drv, Chain, CG) of
+    case Found of
         {ok, Backend} ->
             Name = cgroup_name(CG, Pid),
-            case cgroup_make(Drv, Chain, Backend, Name, limits(CG), Pid) of
-                ok -> {[], St#st{cgroup = {Backend, Name}}};
-                {skip, _} when Optional -> {[], St};
-                {_, Reason} -> throw({?MODULE, Reason})
-            end;
+            Recover = fun(Reason, S) -> cgroup_skip(Optional, Reason, S) end,
+            Plan = alcove_cgroup:group_plan(Backend, Name, limits(CG), Pid),
+            {[O#op{recover = Recover} || P <- Plan, O <- cgroup_ops(P)],
+             St#st{cgroup = {Backend, Name}}};
         {error, _} when Optional ->
             {[], St};
         {error, Reason} ->
             throw({?MODULE, Reason})
-    end.
+    end;
+cgroup(_, St) ->
+    {[], St}.
 
-%% ok once the group is made and joined; else what was made is removed
-%% and the reason returned, as `skip' when the group could not be made
-%% for want of rights or controllers.
-cgroup_make(Drv, Chain, Backend, Name, Limits, Pid) ->
-    Result = case alcove_cgroup:group_create(Drv, Chain, Backend, Name, Limits) of
-                 ok ->
-                     case alcove_cgroup:group_join(Drv, Chain, Backend, Name, Limits, Pid) of
-                         ok -> ok;
-                         {error, Reason} -> {fail, Reason}
-                     end;
-                 {error, {E, _} = Reason} when E =:= eacces; E =:= eperm; E =:= erofs;
-                                               E =:= unsupported ->
-                     {skip, Reason};
-                 {error, Reason} ->
-                     {fail, Reason}
-             end,
-    _ = Result =:= ok orelse alcove_cgroup:group_remove(Drv, Chain, Backend, Name),
-    Result.
+cgroup_ops({mkdir, Dir}) ->
+    [#op{call = mkdir, args = [Dir, 8#755], accept = [eexist], tag = Dir}];
+cgroup_ops({write, Path, Value, optional}) ->
+    [O#op{accept = ?OPTIONAL, tag = Path} || O <- write_file(Path, Value)];
+cgroup_ops({write, Path, Value, required}) ->
+    [O#op{tag = Path} || O <- write_file(Path, Value)];
+cgroup_ops({write, Path, Value, {enable, Need}}) ->
+    %% refused where the parent does not offer the controllers
+    Tag = fun(E) when E =:= enoent; E =:= einval -> {unsupported, Need};
+             (E) -> {E, Path}
+          end,
+    [O#op{tag = Tag} || O <- write_file(Path, Value)].
+
+cgroup_skip(true, {E, _}, #st{drv = Drv, chain = Chain, cgroup = {Backend, Name}} = St)
+  when E =:= eacces; E =:= eperm; E =:= erofs; E =:= unsupported ->
+    _ = alcove_cgroup:group_remove(Drv, Chain, Backend, Name),
+    {ok, St#st{cgroup = none}};
+cgroup_skip(_, _, _) ->
+    error.
 
 %% unshare(CLONE_NEWCGROUP) once in the cgroup: it is the root the child sees.
 cgroup_ns(child, St) ->

@@ -620,7 +620,8 @@ error_exec(Config) ->
 %% From clone to exec, a sandbox takes at most three round trips
 %% (requests to the port), whatever its spec holds: the clone and what
 %% needs no PID; what the parent does with the PID (id maps, cgroup);
-%% the child's setup and exec. Many mounts cost no more than none.
+%% the child's setup and exec. Many mounts cost no more than none. (A
+%% cgroup's hierarchies are looked up before the clone.)
 round_trips(Config) ->
     Drv = ?config(drv, Config),
     Dir = ?config(dir, Config),
@@ -639,15 +640,23 @@ round_trips(Config) ->
                      hostname => "box",
                      rlimits => #{rlimit_nofile => 64, rlimit_nproc => 64},
                      seccomp => {deny, [ptrace, mount], {errno, eperm}},
-                     uid => 0, gid => 0, cwd => "/tmp", env => [{"A", "b"}]},
+                     uid => 0, gid => 0, cwd => "/tmp", env => [{"A", "b"}],
+                     cgroup => #{name => cgroup_name(round_trips), pids_max => 64,
+                                 memory_max => 1 bsl 30}},
     Count = fun(Spec) ->
                     Before = element(4, sys:get_state(Drv)),
                     {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
                     After = element(4, sys:get_state(Drv)),
                     {exit_status, 0} = exit_event(Drv, [Pid]),
+                    ok = alcove_sandbox:cleanup(Drv, [], Spec, Pid),
                     After - Before
             end,
-    {2, 2, 3} = {Count(Minimal), Count(Many), Count(Full)},
+    %% the cgroup's hierarchies are looked up before the clone
+    {ok, _} = alcove_sandbox:cgroup_version(Drv, [], maps:get(cgroup, Full)),
+    Lookup = element(4, sys:get_state(Drv)),
+    {ok, _} = alcove_sandbox:cgroup_version(Drv, [], maps:get(cgroup, Full)),
+    Lookups = element(4, sys:get_state(Drv)) - Lookup,
+    {2, 2, 3} = {Count(Minimal), Count(Many), Count(Full) - Lookups},
     %% left in the loop, the child answers as any
     {ok, Pid} = alcove_sandbox:run(Drv, [], maps:remove(argv, Many)),
     1 = alcove:getpid(Drv, [Pid]),
