@@ -90,7 +90,7 @@ flags() ->
     [{exec, "CALLF_EXEC"}, {exit, "CALLF_EXIT"}, {block, "CALLF_BLOCK"},
      {newfd, "CALLF_NEWFD"}, {anyfd, "CALLF_ANYFD"}, {ownfd, "CALLF_OWNFD"},
      {stdio, "CALLF_STDIO"}, {creds, "CALLF_CREDS"},
-     {nofastfork, "CALLF_NOFASTFORK"}].
+     {nofastfork, "CALLF_NOFASTFORK"}, {nospawn, "CALLF_NOSPAWN"}].
 
 write(Path, IoData) ->
     New = iolist_to_binary(IoData),

@@ -106,6 +106,13 @@ static void exec_do(const exec_t *e)
  * answers from the new image (reexec.h). */
 static int exec_run(alcove_t *ap, const exec_t *e, build_t *b)
 {
+    /* spawn/4's child: nothing of the loop's to hand over or flush, and
+     * the parent learns of the exec from the vfork ending */
+    if (ap->life.spawned) {
+        sig_default(ap);
+        exec_do(e);
+        return reply_errno(b, errno);
+    }
     /* alcove again: the same process of the chain goes on */
     bool again = e->path ? reexec_is_alcove_path(e->path, e->search)
                          : reexec_is_alcove_fd(e->fd);

@@ -12,9 +12,13 @@
  */
 #include "calls/calls.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
+#include "core/spawn.h"
 #include "wire/codec.h"
 #include "wire/frame.h"
 #include "wire/reply.h"
@@ -78,11 +82,24 @@ static bool ends_process(size_t nr)
 static bool holds_sequence(size_t nr)
 {
     const alcove_call_t *call = &alcove_calls[nr];
-    return call->nargs == 1 && call->args[0].type == T_SEQUENCE;
+    for (int i = 0; i < call->nargs; i++)
+        if (call->args[i].type == T_SEQUENCE)
+            return true;
+    return false;
+}
+
+/* Whether call i of n may be in spawn/4's child: the last an exec, none
+ * that would change what it shares with its parent or wait for ever
+ * (its parent waits for it). */
+static bool spawnable(size_t nr, int i, int n)
+{
+    uint16_t flags = alcove_calls[nr].flags;
+    return !(flags & (CALLF_NOSPAWN | CALLF_BLOCK)) &&
+           (i != n - 1 || flags & CALLF_EXEC);
 }
 
 /* Every call, before any runs: CALL_REPLY when all may run. */
-static int seq_check(alcove_t *ap, const arg_seq_t *s)
+static int seq_check(alcove_t *ap, const arg_seq_t *s, run_mode_t mode)
 {
     dec_t d;
     seq_call_t c;
@@ -94,6 +111,7 @@ static int seq_check(alcove_t *ap, const arg_seq_t *s)
         args_refs = (args_refs_t){.v = NULL, .n = (size_t)i};
         if (seq_next(&d, &c) < 0 || holds_sequence(c.nr) ||
             (ends_process(c.nr) && i != s->n - 1) ||
+            (mode == RUN_SPAWNED && !spawnable(c.nr, i, s->n)) ||
             args_decode(&alcove_calls[c.nr], c.args, c.len, &args) ==
                 ARGS_BADARG)
             return CALL_BADARG;
@@ -200,7 +218,8 @@ static void seq_room(size_t n)
     nvals = n;
 }
 
-static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
+static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
+                   run_mode_t mode)
 {
     dec_t d;
     seq_call_t c;
@@ -213,11 +232,12 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
     (void)seq_start(s, &d);
     for (int i = 0; i < s->n; i++) {
         (void)seq_next(&d, &c);
-        if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC)
+        if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC &&
+            mode == RUN_INSEQ)
             seq_exec_reply(ap, b, i);
         args_refs = (args_refs_t){.v = vals, .kind = kind, .n = (size_t)i};
         int mark = starts[i] = build_mark(&rb), reason = 0, k;
-        switch (dispatch_call(ap, c.nr, c.args, c.len, &rb, true)) {
+        switch (dispatch_call(ap, c.nr, c.args, c.len, &rb, mode)) {
         case CALL_REPLY:
             if ((k = seq_kind(&c, mark, &vals[i], &reason)) < 0)
                 return seq_fail(b, &c, i, mark, reason, NULL);
@@ -246,17 +266,65 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b)
     return CALL_REPLY;
 }
 
-int alcove_sys_sequence(alcove_t *ap, const alcove_args_t *args, build_t *b)
+/* What a sequence leaves: a huge one's results are not kept. */
+static int seq_done(int rv)
 {
-    const arg_seq_t *s = &args->sequence.calls;
-    int rv = seq_check(ap, s);
-    if (rv == CALL_REPLY)
-        rv = seq_run(ap, s, b);
     args_refs = (args_refs_t){0};
-    /* a huge sequence's results are not kept for the next */
     if (results.buffsz > 1024 * 1024) {
         ei_x_free(&results);
         results = (ei_x_buff){0};
     }
     return rv;
 }
+
+int alcove_sys_sequence(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    const arg_seq_t *s = &args->sequence.calls;
+    int rv = seq_check(ap, s, RUN_INSEQ);
+    if (rv == CALL_REPLY)
+        rv = seq_run(ap, s, b, RUN_INSEQ);
+    return seq_done(rv);
+}
+
+#if CALL_spawn
+/* spawn/4's child runs the calls on a copy of its parent's state (it
+ * shares its memory: the results and the reply are its parent's), then
+ * execs, or fails: its answer is then in the reply, and it dies as a
+ * sandbox whose step failed does. */
+typedef struct {
+    alcove_t copy;
+    const arg_seq_t *s;
+    build_t *b;
+    int rv;
+    volatile bool failed;
+} spawned_t;
+
+static int seq_spawned(void *arg)
+{
+    spawned_t *sp = arg;
+    sp->copy.life.spawned = true;
+    /* a child dies with its parent */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp->copy.pid)
+        _exit(DIE_SYS);
+    sp->rv = seq_run(&sp->copy, sp->s, sp->b, RUN_SPAWNED);
+    sp->failed = true;
+    (void)kill(getpid(), SIGKILL);
+    _exit(DIE_SYS);
+}
+
+int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    const args_spawn_t *a = &args->spawn;
+    int rv = seq_check(ap, &a->calls, RUN_SPAWNED);
+    if (rv != CALL_REPLY || a->calls.n == 0)
+        return seq_done(rv == CALL_REPLY ? CALL_BADARG : rv);
+    if (results.buff == NULL && ei_x_new(&results) < 0)
+        die(DIE_NOMEM, "out of memory");
+    seq_room((size_t)a->calls.n);
+    spawned_t sp = {.copy = *ap, .s = &a->calls, .b = b};
+    pid_t pid;
+    if (spawn_shared(ap, a->flags, seq_spawned, &sp, &pid) < 0)
+        return seq_done(reply_errno(b, errno));
+    return seq_done(sp.failed ? sp.rv : reply_ok_int(b, pid));
+}
+#endif

@@ -112,6 +112,7 @@ enum {
     CALLF_STDIO = 1 << 6,
     CALLF_CREDS = 1 << 7,
     CALLF_NOFASTFORK = 1 << 8,
+    CALLF_NOSPAWN = 1 << 9,
 };
 
 typedef struct {
@@ -156,12 +157,17 @@ typedef struct {
 
 extern args_refs_t args_refs;
 
+/* How a call runs: a request of its own; one of a sequence (never
+ * answered later, CALL_LATER); one of the child of spawn/4, whose
+ * memory is its parent's (the rules that would change the loop's state
+ * are not applied: it is about to exec or die). */
+typedef enum { RUN_ALONE, RUN_INSEQ, RUN_SPAWNED } run_mode_t;
+
 /* Run call number nr (below alcove_ncalls) with the arguments in
  * buf[0, len), the table's rules applied (dispatch.c). Its result term
- * is put to b for CALL_REPLY; CALL_BADARG and CALL_UNDEF put nothing.
- * In a sequence, the call is never answered later (CALL_LATER). */
+ * is put to b for CALL_REPLY; CALL_BADARG and CALL_UNDEF put nothing. */
 int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
-                  build_t *b, bool inseq);
+                  build_t *b, run_mode_t mode);
 
 /* Whether filter/3,4 forbids call number nr in this process. */
 bool call_filtered(const alcove_t *ap, size_t nr);

@@ -185,6 +185,8 @@ typedef struct {
 typedef struct {
     bool newchild; /* this process was just forked: restart the loop */
     bool leaving;  /* exit/3 was called */
+    bool spawned;  /* the child of spawn/4, on a copy of its parent's
+                      state, sharing its memory until it execs */
     int status;    /* of exit/3 */
 } alcove_life_t;
 
@@ -335,6 +337,7 @@ int sig_init(alcove_t *ap, bool fresh);
 void sig_read(alcove_t *ap);
 int sig_set(alcove_t *ap, int signum, sigdisp_t disp);
 void sig_reset(alcove_t *ap);
+void sig_default(const alcove_t *ap);
 void sig_restore(alcove_t *ap);
 void sig_block_calls(alcove_t *ap, bool on);
 

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,11 +112,12 @@ static void note_result_fd(alcove_t *ap, const build_t *b, int mark)
  * ebadf: the handler checks its other arguments first, as for any bad
  * descriptor. */
 static int call_before(alcove_t *ap, const alcove_call_t *call,
-                       alcove_args_t *args, bool inseq)
+                       alcove_args_t *args, run_mode_t mode)
 {
     /* the port's exec needs the driver's control connection: nothing
      * else would tell the driver that it happened */
-    if (call->flags & CALLF_EXEC && ap->depth == 0 && ap->up.ctl < 0)
+    if (call->flags & CALLF_EXEC && ap->depth == 0 && ap->up.ctl < 0 &&
+        mode != RUN_SPAWNED)
         return ENOTSUP;
     if (!(call->flags & (CALLF_STDIO | CALLF_OWNFD)))
         return 0;
@@ -123,9 +126,9 @@ static int call_before(alcove_t *ap, const alcove_call_t *call,
             continue;
         int *fd = args_fd(call, args, i), stream;
         child_t *c;
-        if (call->flags & CALLF_STDIO &&
+        if (call->flags & CALLF_STDIO && mode != RUN_SPAWNED &&
             (c = child_stdio(ap, *fd, &stream)) != NULL) {
-            int err = child_eof(ap, c, stream, ap->req_id, !inseq);
+            int err = child_eof(ap, c, stream, ap->req_id, mode == RUN_ALONE);
             return err == 0 ? -1 : err;
         }
         if (call->flags & CALLF_OWNFD && fd_internal(ap, *fd))
@@ -155,8 +158,23 @@ static void call_after(alcove_t *ap, const alcove_call_t *call,
         ap->fds.fork_fast = false;
 }
 
+/* spawn/4's child dies with its parent, as any child does: a change of
+ * credentials clears that. */
+static void spawned_after(const alcove_call_t *call, const build_t *b,
+                          int mark)
+{
+#ifdef PR_SET_PDEATHSIG
+    if (call->flags & CALLF_CREDS && !result_failed(b, mark))
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+#else
+    (void)call;
+    (void)b;
+    (void)mark;
+#endif
+}
+
 int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
-                  build_t *b, bool inseq)
+                  build_t *b, run_mode_t mode)
 {
     alcove_args_t args;
 
@@ -178,14 +196,14 @@ int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
         return CALL_UNDEF;
 
     if (call->fn != alcove_enotsup) {
-        int err = call_before(ap, call, &args, inseq);
+        int err = call_before(ap, call, &args, mode);
         if (err < 0)
-            return inseq ? reply_ok(b) : CALL_LATER;
+            return mode == RUN_ALONE ? CALL_LATER : reply_ok(b);
         if (err > 0)
             return reply_errno(b, err);
     }
     int mark = build_mark(b);
-    bool block = call->flags & CALLF_BLOCK;
+    bool block = call->flags & CALLF_BLOCK && mode != RUN_SPAWNED;
     if (block)
         sig_block_calls(ap, true);
     int rv = call->fn(ap, &args, b);
@@ -198,7 +216,10 @@ int dispatch_call(alcove_t *ap, size_t nr, const char *buf, size_t len,
             build_rewind(b, mark);
             return CALL_BADARG;
         }
-        call_after(ap, call, b, mark);
+        if (mode == RUN_SPAWNED)
+            spawned_after(call, b, mark);
+        else
+            call_after(ap, call, b, mark);
         break;
     case CALL_BADARG:
         build_rewind(b, mark);
@@ -221,7 +242,8 @@ static void run(alcove_t *ap, const down_hdr_t *h)
 
     ap->req_id = h->id;
     build_t b = reply_begin(ap);
-    switch (dispatch_call(ap, nr, h->rest + 2, h->restlen - 2, &b, false)) {
+    switch (
+        dispatch_call(ap, nr, h->rest + 2, h->restlen - 2, &b, RUN_ALONE)) {
     case CALL_REPLY:
         reply_send(ap, h->id, ALCOVE_OK);
         break;

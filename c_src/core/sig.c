@@ -253,6 +253,22 @@ void sig_reset(alcove_t *ap)
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The child of spawn/4, before it execs: the dispositions the program
+ * gets (the user's ignored signals ignored, the others default) and no
+ * signal blocked. Its handlers are its own (no CLONE_SIGHAND): none of
+ * the loop's runs in it, even before exec. */
+void sig_default(const alcove_t *ap)
+{
+    sigset_t none;
+    for (int signum = 1; signum < NSIG; signum++)
+        if (signum != SIGKILL && signum != SIGSTOP)
+            (void)set_handler(signum, ap->sig.disp[signum] == SIGDISP_IGN
+                                          ? SIG_IGN
+                                          : SIG_DFL);
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* After a failed exec: back to what the loop needs. */
 void sig_restore(alcove_t *ap)
 {

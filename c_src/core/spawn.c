@@ -129,25 +129,46 @@ static pid_t fork_files(alcove_t *ap)
 }
 #endif
 
-int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
-{
-    __attribute__((cleanup(fds_close)))
-    fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
+/* This process's ends of a child's descriptors. */
+static const size_t mine[] = {1, 2, 4, 6, 8};
 
+/* The descriptors of a new child, this process's ends with its other
+ * descriptors; the ready pipe only if asked. */
+static int spawn_fds(alcove_t *ap, fds_t *f, bool ready)
+{
     if (ap->kids.n >= (size_t)ap->opt.maxchild ||
         ap->depth >= ap->opt.maxforkdepth) {
         errno = EAGAIN;
         return -1;
     }
-    if (pipe2(&f.fd[0], O_CLOEXEC) < 0 || pipe2(&f.fd[2], O_CLOEXEC) < 0 ||
-        pipe2(&f.fd[4], O_CLOEXEC) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &f.fd[6]) < 0 ||
-        pipe2(&f.fd[8], O_CLOEXEC) < 0)
+    if (pipe2(&f->fd[0], O_CLOEXEC) < 0 || pipe2(&f->fd[2], O_CLOEXEC) < 0 ||
+        pipe2(&f->fd[4], O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &f->fd[6]) < 0 ||
+        (ready && pipe2(&f->fd[8], O_CLOEXEC) < 0))
         return -1;
-    /* this process's ends go with its other descriptors */
-    const size_t mine[] = {1, 2, 4, 6, 8};
     for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
-        f.fd[mine[i]] = fd_high(ap, f.fd[mine[i]]);
+        if (f->fd[mine[i]] >= 0)
+            f->fd[mine[i]] = fd_high(ap, f->fd[mine[i]]);
+    return 0;
+}
+
+/* A child's stdio on 0, 1 and 2: dup2 leaves them open across exec. */
+static int spawn_stdio(const fds_t *f)
+{
+    return dup2(f->fd[0], STDIN_FILENO) < 0 ||
+                   dup2(f->fd[3], STDOUT_FILENO) < 0 ||
+                   dup2(f->fd[5], STDERR_FILENO) < 0
+               ? -1
+               : 0;
+}
+
+int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
+{
+    __attribute__((cleanup(fds_close)))
+    fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
+
+    if (spawn_fds(ap, &f, true) < 0)
+        return -1;
 
     /* the child's ends must be below fd_base to be in its copy */
     bool fast = false;
@@ -179,10 +200,7 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
         /* first of all: a copy of the low descriptors */
         if (fast && fdspace_unshare(ap) < 0)
             _exit(DIE_SYS);
-        /* dup2 leaves 0, 1 and 2 open across exec */
-        if (dup2(f.fd[0], STDIN_FILENO) < 0 ||
-            dup2(f.fd[3], STDOUT_FILENO) < 0 ||
-            dup2(f.fd[5], STDERR_FILENO) < 0)
+        if (spawn_stdio(&f) < 0)
             _exit(DIE_SYS);
         int ctl = f.fd[7], ready = f.fd[9];
         f.fd[7] = f.fd[9] = -1;
@@ -219,3 +237,64 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
     f.fd[6] = f.fd[1] = f.fd[2] = f.fd[4] = -1;
     return 0;
 }
+
+#ifdef __linux__
+/* The stack of spawn/4's child: one at a time, as its parent waits for
+ * it (CLONE_VFORK). Pages it never touches cost nothing. */
+#define SHARED_STACK (256 * 1024)
+static char shared_stack[SHARED_STACK] __attribute__((aligned(16)));
+
+typedef struct {
+    const fds_t *f;
+    int (*fn)(void *);
+    void *arg;
+    int err; /* set by the child: its stdio failed */
+} shared_t;
+
+static int shared_child(void *arg)
+{
+    shared_t *sh = arg;
+    if (spawn_stdio(sh->f) < 0) {
+        sh->err = errno;
+        _exit(DIE_SYS);
+    }
+    return sh->fn(sh->arg);
+}
+
+int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
+                 pid_t *pid)
+{
+    __attribute__((cleanup(fds_close)))
+    fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
+
+    if ((uint64_t)flags & (uint64_t)CLONE_DENY || flags < 0 ||
+        flags > UINT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (spawn_fds(ap, &f, false) < 0)
+        return -1;
+    shared_t sh = {.f = &f, .fn = fn, .arg = arg};
+    /* none of the loop's handlers may run in the child: it sets its own
+     * dispositions before it lets signals in */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    *pid = clone(shared_child, shared_stack + SHARED_STACK,
+                 CLONE_VM | CLONE_VFORK | (int)flags | SIGCHLD, &sh);
+    int saved = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (*pid < 0) {
+        errno = saved;
+        return -1;
+    }
+    if (sh.err != 0) {
+        (void)waitpid(*pid, NULL, 0);
+        errno = sh.err;
+        return -1;
+    }
+    child_add(ap, *pid, f.fd[6], f.fd[1], f.fd[2], f.fd[4]);
+    f.fd[6] = f.fd[1] = f.fd[2] = f.fd[4] = -1;
+    return 0;
+}
+#endif
