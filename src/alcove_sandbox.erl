@@ -193,7 +193,7 @@
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata()
 }.
--type port_call_path() :: exec | loop | exec_optional | probe | reexec
+-type port_call_path() :: exec | fork | loop | exec_optional | probe | reexec
     | {instead_of, atom()} | signal | flush | memory | exit.
 -type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
     | scratch_root | new_root | mounts | pivot_root | chroot | hostname
@@ -210,7 +210,8 @@
     new = <<>> :: binary(),   % the new root while it is built
     old = <<>> :: binary(),   % the old root while the new one is built
     cgroup = none :: none | {alcove_cgroup:backend(), binary()},
-    vals = #{} :: #{term() => term()} % results kept, by the id of their call
+    vals = #{} :: #{term() => term()}, % results kept, by the id of their call
+    how = fork :: fork | spawn % the child made by fork (or clone), or spawn/4
 }).
 
 %% A call of a step, in the sequence of its round trip: its error is
@@ -254,6 +255,7 @@
 %% The errors of an optional cgroup file (memory.memsw.limit_in_bytes
 %% where swap is not accounted).
 -define(OPTIONAL, [enoent, eacces, eperm, einval, erofs, ebusy, enospc, eopnotsupp]).
+-define(PROBE_ERRORS, [eexist, enotdir, enoent, eacces, eloop, enametoolong, eperm, erofs]).
 -define(ATTRS, [{ro, mount_attr_rdonly}, {nosuid, mount_attr_nosuid},
                 {nodev, mount_attr_nodev}, {noexec, mount_attr_noexec}]).
 -define(DEV_NODES, [<<"null">>, <<"zero">>, <<"full">>, <<"random">>,
@@ -277,7 +279,11 @@
 run(Drv, Chain, Spec) ->
     case parse(Spec) of
         {ok, Cfg} ->
-            run_steps(#st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec});
+            St = #st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec},
+            case spawns(Cfg) andalso run_steps(St#st{how = spawn}) of
+                Made when Made =:= false; Made =:= fork -> run_steps(St);
+                Result -> Result
+            end;
         {error, _} = Error -> Error
     end.
 
@@ -300,13 +306,14 @@ steps() ->
 %% that makes it:
 %% <dl>
 %% <dt>`exec'</dt><dd>The exec, in the same request as the filter:
-%% answering the request, making stdio blocking, no signal blocked,
-%% execve(2).</dd>
+%% the program's signal dispositions, no signal blocked, execve(2).</dd>
+%% <dt>`fork'</dt><dd>The exec of a sandbox whose child forked (see
+%% run/3): answering the request, making stdio blocking.</dd>
 %% <dt>`loop'</dt><dd>Waiting for and reading requests: a sandbox
 %% without `argv' is left in the event loop under its filter (allowed
 %% to it only then).</dd>
-%% <dt>`exec_optional'</dt><dd>No longer reaping orphans (prctl): the
-%% port goes on when refused.</dd>
+%% <dt>`exec_optional'</dt><dd>The parent death signal armed again, or
+%% no longer reaping orphans (prctl): the port goes on when refused.</dd>
 %% <dt>`probe'</dt><dd>Whether the program is alcove itself (opened,
 %% its header read): when refused the port runs it as any other
 %% program.</dd>
@@ -336,7 +343,7 @@ steps() ->
 %% take.
 -spec port_calls() -> [{atom(), port_call_path()}].
 port_calls() ->
-    [{read, loop}, {write, exec}, {epoll_wait, loop}, {close, exec}, {fcntl, exec},
+    [{read, loop}, {write, fork}, {epoll_wait, loop}, {close, exec}, {fcntl, fork},
      {rt_sigprocmask, exec}, {execve, exec},
      {prctl, exec_optional},
      {openat, probe}, {pread64, probe},
@@ -687,6 +694,8 @@ run_steps(St) ->
     try lists:foldl(fun phase/2, St, phases()) of
         #st{pid = Pid} -> {ok, Pid}
     catch
+        throw:{?MODULE, fork} ->
+            fork;
         throw:{?MODULE, failed, Step, Reason, #st{} = At} ->
             abort(At),
             {error, {Step, Reason}};
@@ -705,7 +714,12 @@ phase(Phase, St) ->
                              end, {[], St}, table()),
     run_ops(Phase, lists:flatten(Ops), St1).
 
+%% A step failed: the sandbox is killed, as its child is. Made by
+%% spawn/4, a failure before there is a child is made again by fork,
+%% whose child is there to be killed.
 -spec failed(step(), term(), #st{}) -> no_return().
+failed(_, _, #st{how = spawn, pid = undefined}) ->
+    throw({?MODULE, fork});
 failed(Step, Reason, St) ->
     throw({?MODULE, failed, Step, Reason, St}).
 
@@ -720,6 +734,9 @@ run_ops(Phase, [#run{step = Step, tag = Tag, fn = Fun} | Rest], St) ->
     catch
         throw:{?MODULE, Reason} -> failed(Step, Reason, St)
     end;
+run_ops(child, Ops, #st{how = spawn} = St) ->
+    lists:all(fun(O) -> is_record(O, op) end, Ops) orelse throw({?MODULE, fork}),
+    spawn_ops(Ops, St);
 run_ops(Phase, Ops, #st{drv = Drv} = St) ->
     {Seq, Rest} = lists:splitwith(fun(O) -> is_record(O, op) end, Ops),
     Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Seq), Id =/= none]),
@@ -745,6 +762,37 @@ run_ops(Phase, Ops, #st{drv = Drv} = St) ->
     end.
 
 enum(L) -> lists:zip(lists:seq(1, length(L)), L).
+
+%% The child's calls made by the child of spawn/4, which execs at their
+%% end: nothing of the port is copied for it. A step it fails kills it;
+%% an exec of alcove itself (enotsup: its handover needs a fork) is made
+%% again by fork.
+spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
+    Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Ops), Id =/= none]),
+    Calls = [{C, [arg(A, Pos) || A <- Args], Accept}
+             || #op{call = C, args = Args, accept = Accept} <- Ops],
+    case alcove:spawn(Drv, Chain, clone_flags(St), Calls) of
+        {ok, Pid} ->
+            St#st{pid = Pid, child = Chain ++ [Pid]};
+        {error, {_, execve, enotsup}, _} ->
+            throw({?MODULE, fork});
+        {error, {I, _, Reason}, _} ->
+            #op{step = Step, tag = Tag} = lists:nth(I, Ops),
+            throw({?MODULE, failed, Step, tag(Reason, Tag), St})
+    end.
+
+%% Made by spawn/4: a program to run, on Linux, and nothing the parent
+%% does with the child's PID before it runs (id maps, a cgroup); alcove
+%% itself is run by fork and exec (its handover).
+spawns(#{argv := [Arg0 | _]} = Cfg) ->
+    os:type() =:= {unix, linux} andalso not maps:is_key(cgroup, Cfg)
+        andalso not lists:member(user, maps:get(namespaces, Cfg))
+        andalso filename:absname(Arg0) =/= alcove_drv:progname();
+spawns(_) ->
+    false.
+
+clone_flags(#st{cfg = #{namespaces := Ns}}) ->
+    [F || {N, F} <- ?NAMESPACES, N =/= cgroup, lists:member(N, Ns)].
 
 %% The step a call is made for, and what its error is given with (a
 %% tag already set is kept).
@@ -792,8 +840,8 @@ tag(Reason, Tag) -> {Reason, Tag}.
 %% clone(2) the child into its namespaces (but cgroup: see cgroup_ns);
 %% fork(2) it when there are none. It comes first in its round trip, so
 %% that a step failing after it has a child to kill, as any failed step.
-clone(fork, #st{cfg = #{namespaces := Ns}} = St) ->
-    Op = case [F || {N, F} <- ?NAMESPACES, N =/= cgroup, lists:member(N, Ns)] of
+clone(fork, #st{how = fork} = St) ->
+    Op = case clone_flags(St) of
              [] -> #op{call = fork, args = []};
              Flags -> #op{call = clone, args = [Flags]}
          end,
@@ -909,8 +957,9 @@ readonly(_) -> false.
 
 %% Whether a bind source is a directory, without opening it: mkdir(2)
 %% of "Source/." answers eexist for a directory and enotdir for a file.
+%% Any other answer is left to the bind to give, in the child.
 probe_kind(Source, Entry) ->
-    #op{call = mkdir, args = [<<Source/binary, "/.">>, 0], accept = [eexist, enotdir],
+    #op{call = mkdir, args = [<<Source/binary, "/.">>, 0], accept = ?PROBE_ERRORS,
         id = {kind, Source}, tag = Entry}.
 
 %% pivot_root(2) into the new root and let go of the old one: with "."
@@ -1206,8 +1255,8 @@ mountpoint(#st{new = <<>>}, _, _) ->
     [];
 mountpoint(#st{vals = Vals} = St, Path, {bind, Source}) ->
     case maps:get({kind, Source}, Vals) of
-        {error, eexist} -> mountpoint(St, Path, dir);
-        {error, enotdir} -> mkdir_p(St, filename:dirname(Path), 8#755) ++ file_mountpoint(Path)
+        {error, enotdir} -> mkdir_p(St, filename:dirname(Path), 8#755) ++ file_mountpoint(Path);
+        _ -> mountpoint(St, Path, dir)
     end;
 mountpoint(St, Path, dir) ->
     mkdir_p(St, Path, 8#755).

@@ -106,16 +106,22 @@ static void exec_do(const exec_t *e)
  * answers from the new image (reexec.h). */
 static int exec_run(alcove_t *ap, const exec_t *e, build_t *b)
 {
-    /* spawn/4's child: nothing of the loop's to hand over or flush, and
-     * the parent learns of the exec from the vfork ending */
+    /* alcove again: the same process of the chain goes on */
+    bool again = e->path ? reexec_is_alcove_path(e->path, e->search)
+                         : reexec_is_alcove_fd(e->fd);
+    /* spawn/4's child: nothing of the loop's to flush, and the parent
+     * learns of the exec from the vfork ending; a handover needs a child
+     * that is an event loop of its own */
     if (ap->life.spawned) {
+        if (again)
+            return reply_errno(b, ENOTSUP);
+        /* the program dies with the parent, whatever the calls before
+         * did to credentials; refused by a filter, it goes on */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         sig_default(ap);
         exec_do(e);
         return reply_errno(b, errno);
     }
-    /* alcove again: the same process of the chain goes on */
-    bool again = e->path ? reexec_is_alcove_path(e->path, e->search)
-                         : reexec_is_alcove_fd(e->fd);
     if (again && reexec_prepare(ap, ap->req_id) < 0)
         return reply_errno(b, errno);
     if (ap->depth == 0)

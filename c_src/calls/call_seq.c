@@ -89,13 +89,11 @@ static bool holds_sequence(size_t nr)
 }
 
 /* Whether call i of n may be in spawn/4's child: the last an exec, none
- * that would change what it shares with its parent or wait for ever
- * (its parent waits for it). */
+ * that would change what it shares with its parent. */
 static bool spawnable(size_t nr, int i, int n)
 {
     uint16_t flags = alcove_calls[nr].flags;
-    return !(flags & (CALLF_NOSPAWN | CALLF_BLOCK)) &&
-           (i != n - 1 || flags & CALLF_EXEC);
+    return !(flags & CALLF_NOSPAWN) && (i != n - 1 || flags & CALLF_EXEC);
 }
 
 /* Every call, before any runs: CALL_REPLY when all may run. */
@@ -303,8 +301,11 @@ static int seq_spawned(void *arg)
 {
     spawned_t *sp = arg;
     sp->copy.life.spawned = true;
-    /* a child dies with its parent */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp->copy.pid)
+    /* a child dies with its parent (in a new PID namespace, its parent
+     * is none: 0) */
+    pid_t ppid;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+        ((ppid = getppid()) != sp->copy.pid && ppid != 0))
         _exit(DIE_SYS);
     sp->rv = seq_run(&sp->copy, sp->s, sp->b, RUN_SPAWNED);
     sp->failed = true;

@@ -240,7 +240,7 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 
 #ifdef __linux__
 /* The stack of spawn/4's child: one at a time, as its parent waits for
- * it (CLONE_VFORK). Pages it never touches cost nothing. */
+ * it. Pages it never touches cost nothing. */
 #define SHARED_STACK (256 * 1024)
 static char shared_stack[SHARED_STACK] __attribute__((aligned(16)));
 
@@ -261,6 +261,28 @@ static int shared_child(void *arg)
     return sh->fn(sh->arg);
 }
 
+/* Wait until the child has exec'd or died, the moment it lets go of the
+ * memory it shares with this process: its end of done closes then (it
+ * is close-on-exec). Upstream gone meanwhile (the VM killed), nobody
+ * would stop the child: it is killed. */
+static void shared_wait(alcove_t *ap, int done, pid_t pid)
+{
+    struct pollfd pfd[2] = {{.fd = done, .events = POLLIN},
+                            {.fd = ap->up.in.fd, .events = 0}};
+    bool killed = false;
+    for (;;) {
+        int n = poll(pfd, killed ? 1 : 2, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || pfd[0].revents)
+            return;
+        if (pfd[1].revents) {
+            (void)kill(pid, SIGKILL);
+            killed = true;
+        }
+    }
+}
+
 int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
                  pid_t *pid)
 {
@@ -272,7 +294,8 @@ int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
         errno = EINVAL;
         return -1;
     }
-    if (spawn_fds(ap, &f, false) < 0)
+    /* the ready pipe is the done pipe here */
+    if (spawn_fds(ap, &f, true) < 0)
         return -1;
     shared_t sh = {.f = &f, .fn = fn, .arg = arg};
     /* none of the loop's handlers may run in the child: it sets its own
@@ -281,13 +304,16 @@ int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     *pid = clone(shared_child, shared_stack + SHARED_STACK,
-                 CLONE_VM | CLONE_VFORK | (int)flags | SIGCHLD, &sh);
+                 CLONE_VM | (int)flags | SIGCHLD, &sh);
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (*pid < 0) {
         errno = saved;
         return -1;
     }
+    close(f.fd[9]);
+    f.fd[9] = -1;
+    shared_wait(ap, f.fd[8], *pid);
     if (sh.err != 0) {
         (void)waitpid(*pid, NULL, 0);
         errno = sh.err;

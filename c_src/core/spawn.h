@@ -10,10 +10,11 @@
 int spawn(alcove_t *ap, int64_t flags, pid_t *pid);
 
 /* Clone a child (Linux) in the namespaces of flags that shares this
- * process's memory until it execs, this process waiting meanwhile
- * (CLONE_VM | CLONE_VFORK): fn(arg) runs in it, its stdio on the pipes
- * of a child, and it must exec or die. Returns 0 once it did, with *pid
- * set and the child in the table, or -1 with errno set. */
+ * process's memory (CLONE_VM) until it execs, this process waiting
+ * meanwhile (as for CLONE_VFORK, but watching upstream): fn(arg) runs in
+ * it, its stdio on the pipes of a child, and it must exec or die.
+ * Returns 0 once it did, with *pid set and the child in the table, or -1
+ * with errno set. */
 int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
                  pid_t *pid);
 
