@@ -10,13 +10,13 @@
 -include("alcove_test.hrl").
 
 -export([all/0, suite/0, init_per_testcase/2, end_per_testcase/2]).
--export([ownfd/1, stdio/1, newfd/1, flags_known/1]).
+-export([ownfd/1, stdio/1, newfd/1, nospawn/1, flags_known/1]).
 
 suite() ->
     [{timetrap, {seconds, 60}}].
 
 all() ->
-    [flags_known, ownfd, stdio, newfd].
+    [flags_known, ownfd, stdio, newfd, nospawn].
 
 init_per_testcase(_Case, Config) ->
     alcove_test:start(Config).
@@ -52,7 +52,8 @@ call(Drv, Chain, N, FD) ->
 %% Each flag of the table is one that these cases or the other suites
 %% know: a new flag comes with its test.
 flags_known(_Config) ->
-    Known = [exec, exit, block, ownfd, stdio, newfd, anyfd, creds, nofastfork],
+    Known = [exec, exit, block, ownfd, stdio, newfd, anyfd, creds, nofastfork,
+             nospawn],
     All = lists:usort(lists:append([alcove_proto:flags(N)
                                     || N <- lists:seq(0, length(alcove_proto:calls()) - 1)])),
     [] = All -- Known,
@@ -113,3 +114,24 @@ newfd(Config) ->
     {ok, C} = alcove:fork(Drv, []),
     {ok, "socket:" ++ _} =
         file:read_link("/proc/" ++ integer_to_list(C) ++ "/fd/" ++ integer_to_list(S)).
+
+%% Every call with nospawn is refused in spawn/4 (whose child shares the
+%% loop's memory), before a child is made: badarg, and no child. The
+%% same sequence without it runs.
+nospawn(Config) ->
+    Drv = ?config(drv, Config),
+    Calls = with(nospawn),
+    true = length(Calls) >= 5,
+    Spawn = alcove_proto:call(spawn),
+    Exec = <<(alcove_proto:call(execvp)):16, 0,
+             (term_to_binary({<<"/bin/true">>, [<<"true">>]}))/binary>>,
+    [begin
+         Args = [alcove_proto:arg(T, arg(T, 0)) || T <- alcove_proto:argtypes(N)],
+         Call = <<N:16, 0, (term_to_binary(list_to_tuple(Args)))/binary>>,
+         {N, {'EXIT', {badarg, _}}} =
+             {N, catch alcove_drv:call(Drv, [], Spawn, {0, [Call, Exec]}, ?WAIT)}
+     end || N <- Calls],
+    [] = alcove:cpid(Drv, []),
+    {ok, Pid} = alcove_drv:call(Drv, [], Spawn, {0, [Exec]}, ?WAIT),
+    {exit_status, 0} = alcove:event(Drv, [Pid], ?WAIT),
+    ok.
