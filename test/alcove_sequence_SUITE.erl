@@ -13,7 +13,9 @@
          port_checks_too/1, filtered_before_running/1,
          filter_inside/1, exec_last/1, exec_fails/1, exec_port_fails/1,
          reexec_last/1, fork_inside/1, rules_inside/1, exit_last/1,
-         died_inside/1, timeout/1]).
+         died_inside/1, timeout/1, spawn_runs/1, spawn_fails/1,
+         spawn_refused/1, spawn_own_state/1, spawn_alcove/1, spawn_killed/1,
+         spawn_upstream_gone/1]).
 
 suite() ->
     [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port, dir]}]}].
@@ -22,7 +24,9 @@ all() ->
     [results_in_order, stops_at_failure, accepted_errors, result_refs, empty,
      long, badarg_before_running, port_checks_too, filtered_before_running,
      filter_inside, exec_last, exec_fails, exec_port_fails, reexec_last,
-     fork_inside, rules_inside, exit_last, died_inside, timeout].
+     fork_inside, rules_inside, exit_last, died_inside, timeout, spawn_runs,
+     spawn_fails, spawn_refused, spawn_own_state, spawn_alcove, spawn_killed,
+     spawn_upstream_gone].
 
 %% Each call's result, in the order of the calls, as each call alone
 %% would answer.
@@ -358,4 +362,175 @@ timeout(Config) ->
         {alcove_call, Drv, [C], {ok, [{ok, [], [], []}, C]}} -> ok
     after ?WAIT ->
         ct:fail(no_late_reply)
+    end.
+
+%%% spawn/4: the child shares the loop's memory until it execs
+
+%% The calls run in the child, in its namespaces, then the program: its
+%% stdio and events as for a child that forked and exec'd.
+spawn_runs(Config) ->
+    Drv = ?config(drv, Config),
+    Dir = ?config(dir, Config),
+    {ok, Pid} = alcove:spawn(Drv, [], [clone_newuts, clone_newpid],
+                             [{sethostname, ["spawned"]},
+                              {chdir, [Dir]},
+                              {setrlimit, [rlimit_nofile, #alcove_rlimit{cur = 77, max = 77}]},
+                              {execvp, ["/bin/sh", ["sh", "-c",
+                                                    "hostname; pwd; ulimit -n; echo $$; cat"]]}]),
+    ok = alcove:stdin(Drv, [Pid], <<"from stdin\n">>),
+    ok = alcove:eof(Drv, [Pid]),
+    Out = iolist_to_binary(alcove:stdout(Drv, [Pid], ?WAIT) ++ more(Drv, Pid)),
+    Want = iolist_to_binary(["spawned\n", Dir, "\n77\n1\nfrom stdin\n"]),
+    Want = Out,
+    {exit_status, 0} = alcove:event(Drv, [Pid], ?WAIT),
+    receive {alcove_ctl, Drv, [Pid], fdctl_closed} -> ok after ?WAIT -> ct:fail(no_fdctl_closed) end,
+    %% the port's own state is as it was
+    {ok, Host} = inet:gethostname(),
+    HostB = iolist_to_binary(Host),
+    {ok, HostB} = alcove:gethostname(Drv, []),
+    ok.
+
+more(Drv, Pid) ->
+    case alcove:stdout(Drv, [Pid], 200) of
+        [] -> [];
+        Data -> Data ++ more(Drv, Pid)
+    end.
+
+%% A call that fails: nothing after it runs, the child is killed (its exit
+%% event follows), the results before it come back.
+spawn_fails(Config) ->
+    Drv = ?config(drv, Config),
+    Dir = ?config(dir, Config),
+    After = filename:join(Dir, "after"),
+    {error, {2, chdir, enoent}, [ok]} =
+        alcove:spawn(Drv, [], [], [{chdir, [Dir]},
+                                   {chdir, [filename:join(Dir, "missing")]},
+                                   {mkdir, [After, 8#700]},
+                                   {execvp, ["/bin/true", ["true"]]}]),
+    {termsig, sigkill} = event_any(Drv),
+    {error, enoent} = file:read_file_info(After),
+    %% an exec that fails
+    {error, {1, execve, enoent}, []} =
+        alcove:spawn(Drv, [], [], [{execve, ["/nonexistent", ["x"], []]}]),
+    {termsig, sigkill} = event_any(Drv),
+    [] = alcove:cpid(Drv, []),
+    ok.
+
+event_any(Drv) ->
+    receive {alcove_event, Drv, [_], {termsig, _} = E} -> E after ?WAIT -> ct:fail(no_event) end.
+
+%% Without an exec last, with an exec before, empty: badarg, no child.
+spawn_refused(Config) ->
+    Drv = ?config(drv, Config),
+    Bad = [[], [{getpid, []}],
+           [{execvp, ["/bin/true", ["true"]]}, {getpid, []}],
+           [{getpid, []}, {exit, [0]}],
+           [{setenv, ["A", "b", 1]}, {execvp, ["/bin/true", ["true"]]}]],
+    [{'EXIT', {badarg, _}} = (catch alcove:spawn(Drv, [], [], B)) || B <- Bad],
+    %% flags that would share more than memory, as clone/3 refuses them
+    {error, einval} = alcove:spawn(Drv, [], [clone_vm], [{execvp, ["/bin/true", ["true"]]}]),
+    {error, einval} = alcove:spawn(Drv, [], [clone_files], [{execvp, ["/bin/true", ["true"]]}]),
+    [] = alcove:cpid(Drv, []),
+    ok.
+
+%% What the child's calls change in the state of the loop stays the
+%% child's: a lower descriptor limit (maxchild follows it), a filter.
+spawn_own_state(Config) ->
+    Drv = ?config(drv, Config),
+    Max = alcove:getopt(Drv, [], maxchild),
+    {ok, Pid} = alcove:spawn(Drv, [], [],
+                             [{setrlimit, [rlimit_nofile, #alcove_rlimit{cur = 16, max = 16}]},
+                              {filter, [alcove:filter([getpid]), []]},
+                              {execvp, ["/bin/true", ["true"]]}]),
+    {exit_status, 0} = alcove:event(Drv, [Pid], ?WAIT),
+    Max = alcove:getopt(Drv, [], maxchild),
+    true = is_integer(alcove:getpid(Drv, [])),
+    {ok, #alcove_rlimit{cur = Cur}} = alcove:getrlimit(Drv, [], rlimit_nofile),
+    true = Cur > 16,
+    ok.
+
+%% alcove itself is never run by spawn/4: its handover needs a child
+%% that forked.
+spawn_alcove(Config) ->
+    Drv = ?config(drv, Config),
+    Argv = alcove_drv:getopts([{progname, alcove_drv:progname()}, {depth, 1}]),
+    {error, {1, execve, enotsup}, []} =
+        alcove:spawn(Drv, [], [], [{execve, [hd(Argv), Argv, []]}]),
+    {termsig, sigkill} = event_any(Drv),
+    ok.
+
+%% A child killed from outside before its exec (here blocked opening a
+%% FIFO nobody writes): the call it was making is named.
+spawn_killed(Config) ->
+    Drv = ?config(drv, Config),
+    Fifo = filename:join(?config(dir, Config), "fifo"),
+    Port = alcove:getpid(Drv, []),
+    Self = self(),
+    Killer = spawn_link(fun() -> Self ! {killed, kill_children(Port)} end),
+    {error, {2, open, killed}, [ok]} =
+        alcove:spawn(Drv, [], [], [{mkfifo, [Fifo, 8#600]}, {open, [Fifo, [o_rdonly], 0]},
+                                   {execvp, ["/bin/true", ["true"]]}]),
+    receive {killed, [_]} -> ok after ?WAIT -> ct:fail(not_killed) end,
+    unlink(Killer),
+    {termsig, sigkill} = event_any(Drv),
+    ok.
+
+%% Kill the children of Pid, once there is one.
+kill_children(Pid) ->
+    case children(Pid) of
+        [] ->
+            timer:sleep(20),
+            kill_children(Pid);
+        Children ->
+            timer:sleep(200),
+            [os:cmd("kill -9 " ++ integer_to_list(C)) || C <- Children],
+            Children
+    end.
+
+%% The VM gone while the child of spawn/4 is blocked: the port kills it
+%% and exits (nothing is left).
+spawn_upstream_gone(Config) ->
+    Dir = ?config(dir, Config),
+    Erl = os:find_executable("erl"),
+    Mark = filename:join(Dir, "pids"),
+    Fifo = filename:join(Dir, "fifo"),
+    Code = lists:flatten(io_lib:format(
+             "{ok, Drv} = alcove_drv:start(), "
+             "file:write_file(~p, integer_to_list(alcove:getpid(Drv, []))), "
+             "alcove:spawn(Drv, [], [], [{mkfifo, [~p, 8#600]}, "
+             "{open, [~p, [o_rdonly], 0]}, "
+             "{execvp, [\"/bin/true\", [\"true\"]]}]).", [Mark, Fifo, Fifo])),
+    Port = open_port({spawn_executable, Erl},
+                     [{args, ["-noshell", "-pa" | code:get_path()] ++ ["-eval", Code]},
+                      exit_status]),
+    {os_pid, VM} = erlang:port_info(Port, os_pid),
+    ok = alcove_test:until(fun() ->
+                                   case file:read_file(Mark) of
+                                       {ok, B} when B =/= <<>> -> ok;
+                                       _ -> false
+                                   end
+                           end),
+    {ok, AlcoveBin} = file:read_file(Mark),
+    Alcove = binary_to_integer(AlcoveBin),
+    timer:sleep(300),
+    [Child] = children(Alcove),
+    os:cmd("kill -9 " ++ integer_to_list(VM)),
+    ok = alcove_test:until(fun() ->
+                                   case lists:any(fun alive/1, [Alcove, Child]) of
+                                       false -> ok;
+                                       true -> alive
+                                   end
+                           end).
+
+children(Pid) ->
+    P = integer_to_list(Pid),
+    case file:read_file("/proc/" ++ P ++ "/task/" ++ P ++ "/children") of
+        {ok, B} -> [binary_to_integer(C) || C <- binary:split(B, <<" ">>, [global, trim_all])];
+        {error, _} -> []
+    end.
+
+alive(Pid) ->
+    case file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/stat") of
+        {ok, Stat} -> binary:match(Stat, <<") Z ">>) =:= nomatch;
+        {error, _} -> false
     end.

@@ -119,7 +119,9 @@ static int exec_run(alcove_t *ap, const exec_t *e, build_t *b)
          * did to credentials; refused by a filter, it goes on */
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         sig_default(ap);
+        ap->life.execing = true;
         exec_do(e);
+        ap->life.execing = false;
         return reply_errno(b, errno);
     }
     if (again && reexec_prepare(ap, ap->req_id) < 0)

@@ -38,6 +38,9 @@ static int64_t *vals;
 static uint8_t *kind;
 static int *starts;
 static size_t nvals;
+/* The call running, for spawn/4's parent when its child is killed. */
+static int now;
+static seq_call_t now_call;
 
 static int seq_parse(const char *p, size_t n, seq_call_t *c)
 {
@@ -230,11 +233,14 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
     (void)seq_start(s, &d);
     for (int i = 0; i < s->n; i++) {
         (void)seq_next(&d, &c);
+        now = i;
+        now_call = c;
         if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC &&
             mode == RUN_INSEQ)
             seq_exec_reply(ap, b, i);
         args_refs = (args_refs_t){.v = vals, .kind = kind, .n = (size_t)i};
         int mark = starts[i] = build_mark(&rb), reason = 0, k;
+        starts[i + 1] = mark;
         switch (dispatch_call(ap, c.nr, c.args, c.len, &rb, mode)) {
         case CALL_REPLY:
             if ((k = seq_kind(&c, mark, &vals[i], &reason)) < 0)
@@ -322,10 +328,20 @@ int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
     if (results.buff == NULL && ei_x_new(&results) < 0)
         die(DIE_NOMEM, "out of memory");
     seq_room((size_t)a->calls.n);
+    dec_t d;
+    now = 0;
+    (void)seq_start(&a->calls, &d);
+    (void)seq_next(&d, &now_call);
+    starts[0] = 0;
     spawned_t sp = {.copy = *ap, .s = &a->calls, .b = b};
     pid_t pid;
     if (spawn_shared(ap, a->flags, seq_spawned, &sp, &pid) < 0)
         return seq_done(reply_errno(b, errno));
-    return seq_done(sp.failed ? sp.rv : reply_ok_int(b, pid));
+    if (sp.failed)
+        return seq_done(sp.rv);
+    /* killed from outside before its exec: in the call it was making */
+    if (!sp.copy.life.execing)
+        return seq_done(seq_fail(b, &now_call, now, starts[now], 0, "killed"));
+    return seq_done(reply_ok_int(b, pid));
 }
 #endif

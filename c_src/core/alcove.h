@@ -187,6 +187,7 @@ typedef struct {
     bool leaving;  /* exit/3 was called */
     bool spawned;  /* the child of spawn/4, on a copy of its parent's
                       state, sharing its memory until it execs */
+    bool execing;  /* spawned: its exec is under way */
     int status;    /* of exit/3 */
 } alcove_life_t;
 
