@@ -52,7 +52,8 @@
 %% (`{tmpfs, Target}' is `{tmpfs, Target, [nosuid, nodev]}').</li>
 %% <li>`{bind, Source, Target}', `{bind, Source, Target, Opts}': a bind
 %% mount; Opts from `ro', `nosuid', `nodev', `noexec' and `rec' (bind
-%% the mounts below Source too; `ro' then covers the top one only).</li>
+%% the mounts below Source too; the flags then cover them all, but on a
+%% kernel without mount_setattr(2), where they cover the top one).</li>
 %% <li>`{proc, Target}': a proc file system of the child's PID
 %% namespace.</li>
 %% <li>`{dev, Target}': a tmpfs holding null, zero, full, random,
@@ -116,6 +117,20 @@
 %% `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
 %% `{error, {mounts, {eacces, Entry}}}', `{error, {cgroup, {einval,
 %% File}}}'.
+%%
+%% == Round trips ==
+%% From clone to exec, run/3 takes at most three round trips to the
+%% port, whatever the spec holds: each step adds its calls to one
+%% alcove:sequence/3 of a round trip (the table of steps says which).
+%% With `argv', no `user' namespace and no `cgroup' (nothing the parent
+%% must do with the child's PID before it runs), the child is made by
+%% alcove:spawn/4, sharing the port's memory until it execs: a sequence
+%% in the parent looks up what the child's calls need, then the child
+%% makes all of them and execs. Otherwise the parent clones the child
+%% and makes its lookups, then writes the id maps and makes the cgroup,
+%% then the child makes the rest and execs. Where a step fails before
+%% the child of spawn/4 exists, the sandbox is made again the other way,
+%% so that a failed step always has a child to kill.
 %%
 %% == Rootless ==
 %% A port run by an unprivileged user can build a sandbox with `user'
