@@ -720,14 +720,17 @@ run_steps(St) ->
     end.
 
 phase(Phase, St) ->
-    {Ops, St1} = lists:foldl(fun({Step, Fun}, {Acc, S}) ->
-                                     try Fun(Phase, S) of
-                                         {Ops, S1} -> {[Acc, [stamp(O, Step, none) || O <- lists:flatten(Ops)]], S1}
-                                     catch
-                                         throw:{?MODULE, Reason} -> failed(Step, Reason, S)
-                                     end
-                             end, {[], St}, table()),
+    {Ops, St1} = lists:foldl(fun({Step, Fun}, {Acc, S}) -> step(Phase, Step, Fun, Acc, S) end,
+                             {[], St}, table()),
     run_ops(Phase, lists:flatten(Ops), St1).
+
+%% The calls of a step for a phase, after those of the steps before.
+step(Phase, Step, Fun, Acc, St) ->
+    try Fun(Phase, St) of
+        {Ops, St1} -> {[Acc, [stamp(O, Step, none) || O <- lists:flatten(Ops)]], St1}
+    catch
+        throw:{?MODULE, Reason} -> failed(Step, Reason, St)
+    end.
 
 %% A step failed: the sandbox is killed, as its child is. Made by
 %% spawn/4, a failure before there is a child is made again by fork,
@@ -826,8 +829,8 @@ arg(A, _) -> A.
 %% The results of the calls with an id are kept; the clone's is the
 %% child.
 learn(Seq, Results, #st{chain = Chain, vals = Vals} = St) ->
-    Got = maps:from_list([{Id, R} || {#op{id = Id}, R} <- lists:zip(lists:sublist(Seq, length(Results)), Results),
-                                     Id =/= none]),
+    Ran = lists:zip(lists:sublist(Seq, length(Results)), Results),
+    Got = maps:from_list([{Id, R} || {#op{id = Id}, R} <- Ran, Id =/= none]),
     St1 = St#st{vals = maps:merge(Vals, Got)},
     case Got of
         #{pid := {ok, Pid}} -> St1#st{pid = Pid, child = Chain ++ [Pid]};
@@ -844,8 +847,8 @@ written(_, _, _) ->
 close_opened(Seq, Done, #st{drv = Drv, chain = Chain}) ->
     Ran = lists:zip(lists:sublist(Seq, length(Done)), Done),
     Closed = [Id || {#op{call = close, args = [{op, Id}]}, _} <- Ran],
-    [alcove:close(Drv, Chain, FD) || {#op{call = open, id = Id}, {ok, FD}} <- Ran,
-                                     not lists:member(Id, Closed)],
+    _ = [alcove:close(Drv, Chain, FD) || {#op{call = open, id = Id}, {ok, FD}} <- Ran,
+                                         not lists:member(Id, Closed)],
     ok.
 
 tag(Reason, none) -> Reason;

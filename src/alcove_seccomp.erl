@@ -110,7 +110,8 @@ build({Kind, Calls}, Action, Results) ->
     lists:flatten([Head | Body]).
 
 check(Calls) ->
-    [is_atom(C) orelse ?IS_U32(C) orelse erlang:error(badarg) || C <- Calls].
+    lists:foreach(fun(C) -> is_atom(C) orelse ?IS_U32(C) orelse erlang:error(badarg) end,
+                  Calls).
 
 %% The numbers of Calls, in order, from the numbers looked up for the
 %% names; a name this system does not have is left out.
@@ -159,10 +160,11 @@ errno_ids() ->
     lists:seq(1, 255).
 
 errno(Names, Name) ->
-    case string:str(Names, [Name]) of
-        0 -> erlang:error(badarg);
-        N -> N
-    end.
+    errno(Names, Name, 1).
+
+errno([Name | _], Name, N) -> N;
+errno([_ | Names], Name, N) -> errno(Names, Name, N + 1);
+errno([], _, _) -> erlang:error(badarg).
 
 %% @doc The struct sock_fprog of a program: its length in instructions,
 %% padding to a word, and a pointer to the instructions.

@@ -356,7 +356,7 @@ timeout(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
     {'EXIT', {timeout, _}} =
-        (catch alcove:sequence(Drv, [C], [{select, [[], [], [], #alcove_timeval{sec = 1, usec = 0}]},
+        (catch alcove:sequence(Drv, [C], [{select, [[], [], [], #alcove_timeval{sec = 1}]},
                                           {getpid, []}], 100)),
     receive
         {alcove_call, Drv, [C], {ok, [{ok, [], [], []}, C]}} -> ok
@@ -383,7 +383,10 @@ spawn_runs(Config) ->
     Want = iolist_to_binary(["spawned\n", Dir, "\n77\n1\nfrom stdin\n"]),
     Want = Out,
     {exit_status, 0} = alcove:event(Drv, [Pid], ?WAIT),
-    receive {alcove_ctl, Drv, [Pid], fdctl_closed} -> ok after ?WAIT -> ct:fail(no_fdctl_closed) end,
+    receive
+        {alcove_ctl, Drv, [Pid], fdctl_closed} -> ok
+    after ?WAIT -> ct:fail(no_fdctl_closed)
+    end,
     %% the port's own state is as it was
     {ok, Host} = inet:gethostname(),
     HostB = iolist_to_binary(Host),

@@ -230,9 +230,12 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
         die(DIE_NOMEM, "out of memory");
     results.index = 0;
     seq_room((size_t)s->n);
-    (void)seq_start(s, &d);
+    /* checked before (seq_check): the same bytes read again */
+    if (seq_start(s, &d) < 0)
+        return CALL_BADARG;
     for (int i = 0; i < s->n; i++) {
-        (void)seq_next(&d, &c);
+        if (seq_next(&d, &c) < 0)
+            return CALL_BADARG;
         now = i;
         now_call = c;
         if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC &&
@@ -330,8 +333,8 @@ int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
     seq_room((size_t)a->calls.n);
     dec_t d;
     now = 0;
-    (void)seq_start(&a->calls, &d);
-    (void)seq_next(&d, &now_call);
+    if (seq_start(&a->calls, &d) < 0 || seq_next(&d, &now_call) < 0)
+        return seq_done(CALL_BADARG);
     starts[0] = 0;
     spawned_t sp = {.copy = *ap, .s = &a->calls, .b = b};
     pid_t pid;
