@@ -355,7 +355,8 @@ bwrap() ->
 
 %%% The realistic sandbox
 
-%% alcove_sandbox:run/3 beside bwrap and beside the C floor, the same
+%% alcove_sandbox:run/3 beside bwrap and beside the C floor (cloned as
+%% fork does, and sharing memory until exec as spawn/4 does), the same
 %% sandbox built call by call, and the sandbox with a cgroup and with
 %% seccomp and rlimits beside the plain one.
 realistic() ->
@@ -373,18 +374,20 @@ realistic() ->
                         {per_spawn(Sandbox(Spec), ?REALISTIC),
                          per_spawn(fun() -> port_true(Bwrap, BwrapArgs) end,
                                    ?REALISTIC),
-                         sandbox_floor_us(?REALISTIC),
+                         sandbox_floor_us([], ?REALISTIC),
                          per_spawn(fun() ->
                                            exec_true(Drv, ?SANDBOX_FLAGS,
                                                      fun realistic_calls/2)
                                    end, ?REALISTIC),
                          per_spawn(Sandbox(Cgroup), ?REALISTIC),
-                         per_spawn(Sandbox(Seccomp), ?REALISTIC)}
+                         per_spawn(Sandbox(Seccomp), ?REALISTIC),
+                         sandbox_floor_us(["-m"], ?REALISTIC)}
                 end),
     ok = alcove_drv:stop(Drv),
     flush(),
     [{"realistic sandbox / bwrap", "us", col(1, Reps), col(2, Reps), {le, 0.6}},
      {"realistic sandbox / C floor", "us", col(1, Reps), col(3, Reps), {le, 1.3}},
+     {"realistic sandbox / C floor, CLONE_VM", "us", col(1, Reps), col(7, Reps), {le, 1.3}},
      {"realistic sandbox, call by call / bwrap", "us", col(4, Reps), col(2, Reps),
       none},
      {"realistic sandbox + cgroup / realistic", "us", col(5, Reps), col(1, Reps),
@@ -440,9 +443,9 @@ realistic_calls(Drv, Child) ->
 
 %% The C program loops and times itself (sandbox_floor.c): no port
 %% start nor round trip is counted, only the system calls.
-sandbox_floor_us(N) ->
+sandbox_floor_us(Flags, N) ->
     Path = filename:join(filename:dirname(code:which(?MODULE)), "sandbox_floor"),
-    Out = os:cmd(lists:join(" ", [Path, integer_to_list(N) | ro_dirs()])),
+    Out = os:cmd(lists:join(" ", [Path | Flags] ++ [integer_to_list(N) | ro_dirs()])),
     try
         list_to_integer(string:trim(Out)) / 1000
     catch

@@ -3,8 +3,12 @@
 // alcove_bench.erl): the system calls of the sandbox, made by one C
 // process from clone to exec, with nothing in between.
 //
-//   sandbox_floor N DIR...  N times: clone into new PID, mount, net, UTS
-//                           and IPC namespaces; in the child, make every
+//   sandbox_floor [-m] N DIR...
+//                           N times: clone into new PID, mount, net, UTS
+//                           and IPC namespaces (with -m sharing this
+//                           process's memory until exec, CLONE_VM and
+//                           CLONE_VFORK, as alcove's spawn/4 does, which
+//                           copies no page table); in the child, make every
 //                           mount private, mount a tmpfs on /tmp, bind
 //                           each DIR read-only under it (bind, then
 //                           remount), mount proc, pivot_root into it,
@@ -95,10 +99,10 @@ static int child(void *arg)
     return 127;
 }
 
-static void sandbox(char *stack, char **dirs)
+static void sandbox(char *stack, char **dirs, int shared)
 {
     int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS |
-                CLONE_NEWIPC | SIGCHLD;
+                CLONE_NEWIPC | SIGCHLD | shared;
     pid_t pid = clone(child, stack + STACK_SIZE, flags, dirs);
     if (pid < 0)
         die("clone");
@@ -113,9 +117,15 @@ static void sandbox(char *stack, char **dirs)
 
 int main(int argc, char *argv[])
 {
+    int shared = 0;
+    if (argc >= 2 && strcmp(argv[1], "-m") == 0) {
+        shared = CLONE_VM | CLONE_VFORK;
+        argv++;
+        argc--;
+    }
     long n = argc >= 2 ? strtol(argv[1], NULL, 10) : 0;
     if (n <= 0) {
-        fprintf(stderr, "usage: sandbox_floor N DIR...\n");
+        fprintf(stderr, "usage: sandbox_floor [-m] N DIR...\n");
         return 2;
     }
     char *stack = malloc(STACK_SIZE);
@@ -123,10 +133,10 @@ int main(int argc, char *argv[])
         die("malloc");
 
     // One warm-up, so that the binaries and page tables are in place.
-    sandbox(stack, argv + 2);
+    sandbox(stack, argv + 2, shared);
     int64_t t0 = now_ns();
     for (long i = 0; i < n; i++)
-        sandbox(stack, argv + 2);
+        sandbox(stack, argv + 2, shared);
     int64_t t1 = now_ns();
 
     free(stack);
