@@ -408,10 +408,7 @@ mount_setattr_errors(Config) ->
 open_tree_move_mount(Config) ->
     Drv = ?config(drv, Config),
     {C, [Src, Dst]} = private_ns(Drv, Config, ["src", "dst"]),
-    SrcSub = filename:join(Src, "sub"),
-    ok = alcove:mount(Drv, [C], "tmpfs", Src, "tmpfs", [], "", ""),
-    ok = alcove:mkdir(Drv, [C], SrcSub, 8#755),
-    ok = alcove:mount(Drv, [C], "tmpfs", SrcSub, "tmpfs", [], "", ""),
+    SrcSub = nested_tmpfs(Drv, C, Src),
     {ok, W} = alcove:open(Drv, [C], filename:join(SrcSub, "f"),
                           [o_wronly, o_creat], 8#644),
     {ok, 5} = alcove:write(Drv, [C], W, <<"moved">>),
@@ -437,10 +434,7 @@ open_tree_move_mount(Config) ->
 open_tree_top_only(Config) ->
     Drv = ?config(drv, Config),
     {C, [Src, Dst]} = private_ns(Drv, Config, ["src", "dst"]),
-    SrcSub = filename:join(Src, "sub"),
-    ok = alcove:mount(Drv, [C], "tmpfs", Src, "tmpfs", [], "", ""),
-    ok = alcove:mkdir(Drv, [C], SrcSub, 8#755),
-    ok = alcove:mount(Drv, [C], "tmpfs", SrcSub, "tmpfs", [], "", ""),
+    SrcSub = nested_tmpfs(Drv, C, Src),
     ok = alcove:mkdir(Drv, [C], filename:join(SrcSub, "below"), 8#755),
     ok = alcove:mkdir(Drv, [C], filename:join(Src, "top"), 8#755),
     {ok, Tree} = alcove:open_tree(Drv, [C], at_fdcwd, Src,
@@ -735,3 +729,11 @@ read_stdout(Drv, Chain, N, Acc, Deadline) ->
                 Out -> read_stdout(Drv, Chain, N, [Out | Acc], Deadline)
             end
     end.
+
+%% A tmpfs on Src with another on Src/sub, in the child C: Src/sub.
+nested_tmpfs(Drv, C, Src) ->
+    Sub = filename:join(Src, "sub"),
+    ok = alcove:mount(Drv, [C], "tmpfs", Src, "tmpfs", [], "", ""),
+    ok = alcove:mkdir(Drv, [C], Sub, 8#755),
+    ok = alcove:mount(Drv, [C], "tmpfs", Sub, "tmpfs", [], "", ""),
+    Sub.
