@@ -783,8 +783,8 @@ enum(L) -> lists:zip(lists:seq(1, length(L)), L).
 
 %% The child's calls made by the child of spawn/4, which execs at their
 %% end: nothing of the port is copied for it. A step it fails kills it;
-%% an exec of alcove itself (enotsup: its handover needs a fork) is made
-%% again by fork.
+%% an exec of alcove itself (enotsup: its handover needs a fork), or a
+%% spawn/4 the system refuses, is made again by fork.
 spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
     Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Ops), Id =/= none]),
     Calls = [{C, [arg(A, Pos) || A <- Args], Accept}
@@ -793,6 +793,9 @@ spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
         {ok, Pid} ->
             St#st{pid = Pid, child = Chain ++ [Pid]};
         {error, {_, execve, enotsup}, _} ->
+            throw({?MODULE, fork});
+        {error, _} ->
+            %% no child (refused by the kernel, a filter, valgrind)
             throw({?MODULE, fork});
         {error, {I, _, Reason}, _} ->
             #op{step = Step, tag = Tag} = lists:nth(I, Ops),
