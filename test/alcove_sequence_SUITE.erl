@@ -15,7 +15,8 @@
          reexec_last/1, fork_inside/1, rules_inside/1, exit_last/1,
          died_inside/1, timeout/1, spawn_runs/1, spawn_fails/1,
          spawn_refused/1, spawn_own_state/1, spawn_alcove/1, spawn_killed/1,
-         spawn_upstream_gone/1]).
+         spawn_upstream_gone/1, skip_copies/1, spawn_big_argv/1,
+         spawn_closes_all/1, spawn_exec_accepted/1, spawn_keeps_dumpable/1]).
 
 suite() ->
     [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port, dir]}]}].
@@ -26,7 +27,8 @@ all() ->
      filter_inside, exec_last, exec_fails, exec_port_fails, reexec_last,
      fork_inside, rules_inside, exit_last, died_inside, timeout, spawn_runs,
      spawn_fails, spawn_refused, spawn_own_state, spawn_alcove, spawn_killed,
-     spawn_upstream_gone].
+     spawn_upstream_gone, skip_copies, spawn_big_argv, spawn_closes_all,
+     spawn_exec_accepted, spawn_keeps_dumpable].
 
 %% Each call's result, in the order of the calls, as each call alone
 %% would answer.
@@ -537,3 +539,70 @@ alive(Pid) ->
         {ok, Stat} -> binary:match(Stat, <<") Z ">>) =:= nomatch;
         {error, _} -> false
     end.
+
+%% A skipped call's result is a copy of the error it names, whatever the
+%% size of the results before (the buffer it is copied into grows).
+skip_copies(Config) ->
+    Drv = ?config(drv, Config),
+    Missing = filename:join(?config(dir, Config), "missing"),
+    [begin
+         Bin = binary:copy(<<"a">>, P),
+         {ok, [{error, enoent}, Bin, {error, enoent}]} =
+             alcove:sequence(Drv, [], [{open, [Missing, [o_rdonly], 0], [enoent]},
+                                       {iolist_to_bin, [Bin]},
+                                       {close, [{result, 1}]}])
+     end || P <- lists:seq(0, 600)],
+    ok.
+
+%% execvp(3) of a script without #! builds its argv again on the stack
+%% the child of spawn/4 runs on: many arguments are refused (e2big), and
+%% the port is never written over.
+spawn_big_argv(Config) ->
+    Drv = ?config(drv, Config),
+    Script = filename:join(?config(dir, Config), "noshebang"),
+    ok = file:write_file(Script, "echo $#\n"),
+    ok = file:change_mode(Script, 8#755),
+    Port = alcove:getpid(Drv, []),
+    {ok, Pid} = alcove:spawn(Drv, [], [], [{execvp, [Script, ["x" | lists:duplicate(20000, "")]]}]),
+    {0, <<"20000\n">>, <<>>} = alcove_test:output(Drv, [Pid]),
+    {error, {1, execvp, e2big}, []} =
+        alcove:spawn(Drv, [], [], [{execvp, [Script, ["x" | lists:duplicate(70000, "")]]}]),
+    {termsig, sigkill} = event_any(Drv),
+    Port = alcove:getpid(Drv, []),
+    ok.
+
+%% A child that closes every descriptor it has, the one its parent
+%% watches included: its parent still waits for its exec.
+spawn_closes_all(Config) ->
+    Drv = ?config(drv, Config),
+    Closes = [{close, [FD], [ebadf]} || FD <- lists:seq(3, 40)],
+    {ok, Pid} = alcove:spawn(Drv, [], [],
+                             Closes ++ [{select, [[], [], [], #alcove_timeval{usec = 300000}]},
+                                        {execvp, ["/bin/sh", ["sh", "-c", "echo execd"]]}]),
+    {0, <<"execd\n">>, <<>>} = alcove_test:output(Drv, [Pid]),
+    ok.
+
+%% An exec whose error is accepted, or that names one, did not run: the
+%% child is killed and the answer is that error.
+spawn_exec_accepted(Config) ->
+    Drv = ?config(drv, Config),
+    {error, {1, execve, enoent}, []} =
+        alcove:spawn(Drv, [], [], [{execve, ["/nonexistent", ["x"], []], [enoent]}]),
+    {termsig, sigkill} = event_any(Drv),
+    {error, {2, fexecve, enoent}, [{error, enoent}]} =
+        alcove:spawn(Drv, [], [], [{open, ["/nonexistent", [o_rdonly], 0], [enoent]},
+                                   {fexecve, [{result, 1}, ["x"], []]}]),
+    {termsig, sigkill} = event_any(Drv),
+    ok.
+
+%% A change of credentials in the child, which would make the memory it
+%% shares undumpable, leaves the port as it was.
+spawn_keeps_dumpable(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, 1, _, _, _, _} = alcove:prctl(Drv, [], pr_get_dumpable, 0, 0, 0, 0),
+    {ok, Pid} = alcove:spawn(Drv, [], [], [{setresgid, [65534, 65534, 65534]},
+                                           {setresuid, [65534, 65534, 65534]},
+                                           {execvp, ["/bin/true", ["true"]]}]),
+    {exit_status, 0} = alcove:event(Drv, [Pid], ?WAIT),
+    {ok, 1, _, _, _, _} = alcove:prctl(Drv, [], pr_get_dumpable, 0, 0, 0, 0),
+    ok.

@@ -13,6 +13,7 @@
 
 #include "core/reexec.h"
 #include "core/spawn.h"
+#include "core/spawn.h"
 
 static int spawn_reply(alcove_t *ap, int64_t flags, build_t *b)
 {
@@ -84,6 +85,14 @@ static void exec_announce(alcove_t *ap)
         die(DIE_NOMEM, "out of memory");
 }
 
+static size_t argc_of(char **argv)
+{
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    return n;
+}
+
 typedef struct {
     const char *path; /* execve, execvp; NULL for fexecve */
     bool search;      /* execvp */
@@ -115,6 +124,10 @@ static int exec_run(alcove_t *ap, const exec_t *e, build_t *b)
     if (ap->life.spawned) {
         if (again)
             return reply_errno(b, ENOTSUP);
+        /* a script without #! makes execvp(3) build its argv anew on the
+         * stack, which the child shares: bounded (spawn.c) */
+        if (e->search && argc_of(e->argv) > SPAWN_ARGV_MAX)
+            return reply_errno(b, E2BIG);
         /* the program dies with the parent, whatever the calls before
          * did to credentials; refused by a filter, it goes on */
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -162,6 +162,19 @@ static int seq_kind(const seq_call_t *c, int mark, int64_t *n, int *reason)
     return -1;
 }
 
+/* Result from put again at the end: an accepted {error, E}, small (the
+ * buffer may move as it grows: copied out first). */
+static int seq_copy(build_t *rb, size_t from)
+{
+    char t[16 + MAXATOMLEN_UTF8];
+    size_t n = (size_t)(starts[from + 1] - starts[from]);
+    if (n > sizeof(t))
+        return -1;
+    memcpy(t, results.buff + starts[from], n);
+    put_raw(rb, t, n);
+    return 0;
+}
+
 /* [R1, ..., Rn | Tail]: the n results before end, then the tail. */
 static void put_results(build_t *b, int n, int end)
 {
@@ -171,8 +184,9 @@ static void put_results(build_t *b, int n, int end)
     }
 }
 
-/* What an exec answers if it succeeds: every result, then its ok. */
-static void seq_exec_reply(alcove_t *ap, build_t *b, int n)
+/* What an exec answers if it succeeds: every result, then its ok; sent
+ * now. False if that answer could not be made. */
+static bool seq_exec_reply(alcove_t *ap, build_t *b, int n)
 {
     put_tuple(b, 2);
     put_ok(b);
@@ -180,7 +194,9 @@ static void seq_exec_reply(alcove_t *ap, build_t *b, int n)
     put_raw(b, results.buff, (size_t)results.index);
     put_ok(b);
     put_nil(b);
+    bool ok = !b->failed;
     dispatch_reply_now(ap, b, ALCOVE_EXEC);
+    return ok;
 }
 
 static int seq_fail(build_t *b, const seq_call_t *c, int i, int mark,
@@ -236,14 +252,15 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
     for (int i = 0; i < s->n; i++) {
         if (seq_next(&d, &c) < 0)
             return CALL_BADARG;
-        now = i;
+        starts[i] = starts[i + 1] = build_mark(&rb);
         now_call = c;
+        now = i;
+        /* an answer too large for a frame was answered badarg: no exec */
         if (i == s->n - 1 && alcove_calls[c.nr].flags & CALLF_EXEC &&
-            mode == RUN_INSEQ)
-            seq_exec_reply(ap, b, i);
+            mode == RUN_INSEQ && !seq_exec_reply(ap, b, i))
+            return CALL_LATER;
         args_refs = (args_refs_t){.v = vals, .kind = kind, .n = (size_t)i};
-        int mark = starts[i] = build_mark(&rb), reason = 0, k;
-        starts[i + 1] = mark;
+        int mark = starts[i], reason = 0, k;
         switch (dispatch_call(ap, c.nr, c.args, c.len, &rb, mode)) {
         case CALL_REPLY:
             if ((k = seq_kind(&c, mark, &vals[i], &reason)) < 0)
@@ -252,9 +269,8 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
             break;
         case CALL_SKIP:
             /* the error it names is its result, and accepted as well */
-            put_raw(
-                &rb, results.buff + starts[args_refs.from],
-                (size_t)(starts[args_refs.from + 1] - starts[args_refs.from]));
+            if (seq_copy(&rb, args_refs.from) < 0)
+                return seq_fail(b, &c, i, mark, 0, "badarg");
             kind[i] = REF_ERROR;
             break;
         case CALL_CHILD:
@@ -265,6 +281,14 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
             return seq_fail(b, &c, i, mark, 0, "badarg");
         }
         starts[i + 1] = build_mark(&rb);
+    }
+    /* spawn/4's exec did not run: its error was accepted, or named one */
+    if (mode == RUN_SPAWNED) {
+        int reason = 0;
+        int64_t v;
+        (void)seq_kind(&c, starts[s->n - 1], &v, &reason);
+        return seq_fail(b, &c, s->n - 1, starts[s->n - 1], reason,
+                        reason > 0 ? NULL : "badarg");
     }
     put_tuple(b, 2);
     put_ok(b);
@@ -337,14 +361,18 @@ int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
         return seq_done(CALL_BADARG);
     starts[0] = 0;
     spawned_t sp = {.copy = *ap, .s = &a->calls, .b = b};
+    int begin = build_mark(b);
     pid_t pid;
     if (spawn_shared(ap, a->flags, seq_spawned, &sp, &pid) < 0)
         return seq_done(reply_errno(b, errno));
     if (sp.failed)
         return seq_done(sp.rv);
-    /* killed from outside before its exec: in the call it was making */
-    if (!sp.copy.life.execing)
+    /* killed from outside before its exec: in the call it was making
+     * (what it had put of an answer dropped) */
+    if (!sp.copy.life.execing) {
+        build_rewind(b, begin);
         return seq_done(seq_fail(b, &now_call, now, starts[now], 0, "killed"));
+    }
     return seq_done(reply_ok_int(b, pid));
 }
 #endif

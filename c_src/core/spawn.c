@@ -12,11 +12,16 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#endif
 
 #include "core/spawn.h"
 
@@ -239,10 +244,31 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid)
 }
 
 #ifdef __linux__
-/* The stack of spawn/4's child: one at a time, as its parent waits for
- * it. Pages it never touches cost nothing. */
-#define SHARED_STACK (256 * 1024)
-static char shared_stack[SHARED_STACK] __attribute__((aligned(16)));
+/* The stack of spawn/4's child, made once: one child at a time, as its
+ * parent waits for it. Below it, a guard of pages no one may touch, so
+ * that a stack overflowing faults in the child instead of writing over
+ * the memory it shares with its parent. Pages never touched cost
+ * nothing. */
+#define SHARED_STACK (1024 * 1024)
+#define SHARED_GUARD (256 * 1024)
+static char *shared_stack;
+
+static char *stack_top(void)
+{
+    if (shared_stack == NULL) {
+        char *p =
+            mmap(NULL, SHARED_GUARD + SHARED_STACK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        if (mprotect(p, SHARED_GUARD, PROT_NONE) < 0) {
+            (void)munmap(p, SHARED_GUARD + SHARED_STACK);
+            return NULL;
+        }
+        shared_stack = p;
+    }
+    return shared_stack + SHARED_GUARD + SHARED_STACK;
+}
 
 typedef struct {
     const fds_t *f;
@@ -261,24 +287,31 @@ static int shared_child(void *arg)
     return sh->fn(sh->arg);
 }
 
-/* Wait until the child has exec'd or died, the moment it lets go of the
- * memory it shares with this process: its end of done closes then (it
- * is close-on-exec). Upstream gone meanwhile (the VM killed), nobody
- * would stop the child: it is killed. */
-static void shared_wait(alcove_t *ap, int done, pid_t pid)
+/* Wait until the child has let go of the memory it shares with this
+ * process: the kernel clears *tid then, at its exec or its death
+ * (CLONE_CHILD_CLEARTID), whatever the child did with its descriptors.
+ * Its end of done, close-on-exec, closing wakes this process at once.
+ * Upstream gone meanwhile (the VM killed), nobody would stop the child:
+ * it is killed. Signals stay blocked: the child shares errno. */
+static void shared_wait(alcove_t *ap, int done, pid_t pid, volatile pid_t *tid)
 {
-    struct pollfd pfd[2] = {{.fd = done, .events = POLLIN},
-                            {.fd = ap->up.in.fd, .events = 0}};
-    bool killed = false;
-    for (;;) {
-        int n = poll(pfd, killed ? 1 : 2, -1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || pfd[0].revents)
-            return;
-        if (pfd[1].revents) {
-            (void)kill(pid, SIGKILL);
-            killed = true;
+    struct pollfd pfd[2] = {{.fd = ap->up.in.fd, .events = 0},
+                            {.fd = done, .events = POLLIN}};
+    nfds_t n = 2;
+    while (*tid != 0) {
+        if (poll(pfd, n, 100) > 0) {
+            if (pfd[0].revents) {
+                (void)kill(pid, SIGKILL);
+                pfd[0].fd = -1;
+            }
+            /* closed, and not yet let go: the futex tells when */
+            if (n == 2 && pfd[1].revents)
+                n = 1;
+        }
+        pid_t t = *tid;
+        if (n == 1 && t != 0) {
+            struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+            (void)syscall(SYS_futex, tid, FUTEX_WAIT, t, &ts, NULL, 0);
         }
     }
 }
@@ -294,26 +327,40 @@ int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
         errno = EINVAL;
         return -1;
     }
+    char *stack = stack_top();
+    if (stack == NULL)
+        return -1;
     /* the ready pipe is the done pipe here */
     if (spawn_fds(ap, &f, true) < 0)
         return -1;
     shared_t sh = {.f = &f, .fn = fn, .arg = arg};
-    /* none of the loop's handlers may run in the child: it sets its own
-     * dispositions before it lets signals in */
+    /* a credential change in the child makes the memory it shares
+     * undumpable, for this process too: put back after */
+    int dumpable = prctl(PR_GET_DUMPABLE);
+    /* none of the loop's handlers may run in the child, nor in this
+     * process while the child shares its errno */
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
-    *pid = clone(shared_child, shared_stack + SHARED_STACK,
-                 CLONE_VM | (int)flags | SIGCHLD, &sh);
+    /* set before clone returns here, cleared when the child lets go */
+    volatile pid_t tid = 0;
+    *pid = clone(shared_child, stack,
+                 CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID |
+                     (int)flags | SIGCHLD,
+                 &sh, &tid, NULL, &tid);
     int saved = errno;
+    if (*pid > 0) {
+        close(f.fd[9]);
+        f.fd[9] = -1;
+        shared_wait(ap, f.fd[8], *pid, &tid);
+        if (dumpable >= 0 && prctl(PR_GET_DUMPABLE) != dumpable)
+            (void)prctl(PR_SET_DUMPABLE, dumpable);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (*pid < 0) {
         errno = saved;
         return -1;
     }
-    close(f.fd[9]);
-    f.fd[9] = -1;
-    shared_wait(ap, f.fd[8], *pid);
     if (sh.err != 0) {
         (void)waitpid(*pid, NULL, 0);
         errno = sh.err;

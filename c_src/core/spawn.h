@@ -18,4 +18,8 @@ int spawn(alcove_t *ap, int64_t flags, pid_t *pid);
 int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
                  pid_t *pid);
 
+/* The most arguments an execvp(3) of that child may pass: its stack is 1
+ * MiB (spawn.c), and execvp may copy them there. */
+#define SPAWN_ARGV_MAX 65536
+
 #endif
