@@ -283,7 +283,7 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
         starts[i + 1] = build_mark(&rb);
     }
     /* spawn/4's exec did not run: its error was accepted, or named one */
-    if (mode == RUN_SPAWNED) {
+    if (mode == RUN_SPAWNED && s->n > 0) {
         int reason = 0;
         int64_t v;
         (void)seq_kind(&c, starts[s->n - 1], &v, &reason);
