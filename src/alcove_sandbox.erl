@@ -757,9 +757,7 @@ run_ops(child, Ops, #st{how = spawn} = St) ->
     spawn_ops(Ops, St);
 run_ops(Phase, Ops, #st{drv = Drv} = St) ->
     {Seq, Rest} = lists:splitwith(fun(O) -> is_record(O, op) end, Ops),
-    Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Seq), Id =/= none]),
-    Calls = [{C, [arg(A, Pos) || A <- Args], Accept}
-             || #op{call = C, args = Args, accept = Accept} <- Seq],
+    Calls = calls(Seq),
     case alcove:sequence(Drv, chain(Phase, St), Calls) of
         {ok, Results} ->
             St1 = learn(Seq, Results, St),
@@ -786,10 +784,7 @@ enum(L) -> lists:zip(lists:seq(1, length(L)), L).
 %% an exec of alcove itself (enotsup: its handover needs a fork), or a
 %% spawn/4 the system refuses, is made again by fork.
 spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
-    Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Ops), Id =/= none]),
-    Calls = [{C, [arg(A, Pos) || A <- Args], Accept}
-             || #op{call = C, args = Args, accept = Accept} <- Ops],
-    case alcove:spawn(Drv, Chain, clone_flags(St), Calls) of
+    case alcove:spawn(Drv, Chain, clone_flags(St), calls(Ops)) of
         {ok, Pid} ->
             St#st{pid = Pid, child = Chain ++ [Pid]};
         {error, {_, execve, enotsup}, _} ->
@@ -824,6 +819,12 @@ stamp(#run{} = R, Step, _) -> R#run{step = Step}.
 
 chain(child, #st{child = C}) -> C;
 chain(_, #st{chain = C}) -> C.
+
+%% The calls of a sequence, for alcove:sequence/3 or alcove:spawn/4.
+calls(Ops) ->
+    Pos = maps:from_list([{Id, I} || {I, #op{id = Id}} <- enum(Ops), Id =/= none]),
+    [{C, [arg(A, Pos) || A <- Args], Accept}
+     || #op{call = C, args = Args, accept = Accept} <- Ops].
 
 %% {op, Id}: the result of the call Id of the same sequence.
 arg({op, Id}, Pos) -> {result, maps:get(Id, Pos)};

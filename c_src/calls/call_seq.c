@@ -216,9 +216,12 @@ static int seq_fail(build_t *b, const seq_call_t *c, int i, int mark,
     return CALL_REPLY;
 }
 
-/* Room for the results of n calls. */
+/* Room for the results of n calls (made by spawn/4's parent, so that its
+ * child allocates none of it). */
 static void seq_room(size_t n)
 {
+    if (results.buff == NULL && ei_x_new(&results) < 0)
+        die(DIE_NOMEM, "out of memory");
     if (n <= nvals)
         return;
     int64_t *v = realloc(vals, n * sizeof(*v));
@@ -242,10 +245,8 @@ static int seq_run(alcove_t *ap, const arg_seq_t *s, build_t *b,
     seq_call_t c;
     build_t rb = {.x = &results};
 
-    if (results.buff == NULL && ei_x_new(&results) < 0)
-        die(DIE_NOMEM, "out of memory");
-    results.index = 0;
     seq_room((size_t)s->n);
+    results.index = 0;
     /* checked before (seq_check): the same bytes read again */
     if (seq_start(s, &d) < 0)
         return CALL_BADARG;
@@ -352,8 +353,6 @@ int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
     int rv = seq_check(ap, &a->calls, RUN_SPAWNED);
     if (rv != CALL_REPLY || a->calls.n == 0)
         return seq_done(rv == CALL_REPLY ? CALL_BADARG : rv);
-    if (results.buff == NULL && ei_x_new(&results) < 0)
-        die(DIE_NOMEM, "out of memory");
     seq_room((size_t)a->calls.n);
     dec_t d;
     now = 0;
