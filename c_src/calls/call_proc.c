@@ -274,16 +274,17 @@ int alcove_sys_waitpid(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     const args_waitpid_t *a = &args->waitpid;
     int status = 0;
+    struct rusage ru;
     pid_t pid;
     do
-        pid = waitpid(a->pid, &status, (int)a->options);
+        pid = wait4(a->pid, &status, (int)a->options, &ru);
     while (pid < 0 && errno == EINTR);
     if (pid < 0)
         return reply_errno(b, errno);
     /* a child of the table reaped here still gets its output read and
      * its exit event sent, once */
     if (pid > 0)
-        child_reaped(ap, pid, status);
+        child_reaped(ap, pid, status, &ru);
     put_tuple(b, 4);
     put_ok(b);
     put_int(b, pid);

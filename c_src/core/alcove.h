@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <ei.h>
@@ -100,6 +101,7 @@ typedef struct child {
     bool in_grown, out_grown; /* pipes grown to PIPE_BIG */
     bool in_loop;             /* at shutdown: still running the event loop */
     int status;
+    struct rusage ru;          /* of wait4(2), for the exit report */
     struct child *hnext;       /* hash chain */
     struct child *prev, *next; /* in fork order */
 } child_t;
@@ -130,6 +132,7 @@ typedef struct {
     int32_t termsig;
     int32_t flowcontrol;
     int32_t signaloneof;
+    int32_t exit_report;
     uint8_t filter[32];       /* calls forbidden here */
     uint8_t child_filter[32]; /* calls forbidden in new children */
 } alcove_opt_t;
@@ -298,7 +301,8 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared);
 void pdeathsig_arm(alcove_t *ap);
 /* The child pid was reaped with status: a stop is no exit; an exit is
  * reported once the child's output is all read. */
-void child_reaped(alcove_t *ap, pid_t pid, int status);
+void child_reaped(alcove_t *ap, pid_t pid, int status,
+                  const struct rusage *ru);
 /* Reap every child that has exited (SIGCHLD). */
 void child_reap(alcove_t *ap);
 /* c exited and all it wrote is read: report its exit, forget it. */

@@ -164,33 +164,81 @@ void alcove_become_child(alcove_t *ap, int ctl, bool unshared)
     ap->life.newchild = true;
 }
 
-/* The exit of a child, once all it wrote has gone upstream. */
-static void send_exit(alcove_t *ap, child_t *c)
+/* How a child ended: {exit_status, N} or {termsig, Signal}. */
+static void put_status(build_t *b, int status)
+{
+    put_tuple(b, 2);
+    if (WIFEXITED(status)) {
+        put_atom(b, "exit_status");
+        put_int(b, WEXITSTATUS(status));
+        return;
+    }
+    const char *name =
+        alcove_const_name(&alcove_const_signal, WTERMSIG(status));
+    put_atom(b, "termsig");
+    if (name)
+        put_atom(b, name);
+    else
+        put_int(b, WTERMSIG(status));
+}
+
+static int64_t usec(struct timeval tv)
+{
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* {exit_report, #{...}}: how the child ended and what wait4(2) says it
+ * used (maxrss in KiB, times in microseconds). */
+static void put_report(build_t *b, const child_t *c)
+{
+    const struct rusage *ru = &c->ru;
+    const struct {
+        const char *key;
+        int64_t val;
+    } fig[] = {
+        {"utime", usec(ru->ru_utime)}, {"stime", usec(ru->ru_stime)},
+        {"maxrss", ru->ru_maxrss},     {"minflt", ru->ru_minflt},
+        {"majflt", ru->ru_majflt},     {"inblock", ru->ru_inblock},
+        {"oublock", ru->ru_oublock},   {"nvcsw", ru->ru_nvcsw},
+        {"nivcsw", ru->ru_nivcsw},
+    };
+    int n = (int)(sizeof(fig) / sizeof(fig[0]));
+    put_tuple(b, 2);
+    put_atom(b, "exit_report");
+    put_map(b, n + 1);
+    put_atom(b, "status");
+    put_status(b, c->status);
+    for (int i = 0; i < n; i++) {
+        put_atom(b, fig[i].key);
+        put_int(b, fig[i].val);
+    }
+}
+
+static void send_child_event(alcove_t *ap, const child_t *c,
+                             void (*put)(build_t *, const child_t *))
 {
     ei_x_buff x;
     if (ei_x_new_with_version(&x) < 0)
         die(DIE_NOMEM, "out of memory");
     build_t b = {.x = &x};
-    bool event = true;
-    if (WIFEXITED(c->status) && ap->opt.exit_status) {
-        put_tuple(&b, 2);
-        put_atom(&b, "exit_status");
-        put_int(&b, WEXITSTATUS(c->status));
-    } else if (WIFSIGNALED(c->status) && ap->opt.termsig) {
-        const char *name =
-            alcove_const_name(&alcove_const_signal, WTERMSIG(c->status));
-        put_tuple(&b, 2);
-        put_atom(&b, "termsig");
-        if (name)
-            put_atom(&b, name);
-        else
-            put_int(&b, WTERMSIG(c->status));
-    } else {
-        event = false;
-    }
-    if (event)
-        send_up(ap, MSG_EVENT, c->pid, x.buff, (size_t)x.index);
+    put(&b, c);
+    send_up(ap, MSG_EVENT, c->pid, x.buff, (size_t)x.index);
     ei_x_free(&x);
+}
+
+static void put_exit(build_t *b, const child_t *c)
+{
+    put_status(b, c->status);
+}
+
+/* The exit of a child, once all it wrote has gone upstream: the
+ * reference's event if its option is set, then the report if asked. */
+static void send_exit(alcove_t *ap, child_t *c)
+{
+    if (WIFEXITED(c->status) ? ap->opt.exit_status : ap->opt.termsig)
+        send_child_event(ap, c, put_exit);
+    if (ap->opt.exit_report)
+        send_child_event(ap, c, put_report);
 }
 
 void child_finish(alcove_t *ap, child_t *c)
@@ -205,7 +253,7 @@ void child_finish(alcove_t *ap, child_t *c)
     child_del(ap, c);
 }
 
-void child_reaped(alcove_t *ap, pid_t pid, int status)
+void child_reaped(alcove_t *ap, pid_t pid, int status, const struct rusage *ru)
 {
     /* waitpid(WUNTRACED) and ptrace report stops too: not an exit */
     if (!WIFEXITED(status) && !WIFSIGNALED(status))
@@ -214,6 +262,7 @@ void child_reaped(alcove_t *ap, pid_t pid, int status)
     if (c && !c->exited) {
         c->exited = true;
         c->status = status;
+        c->ru = *ru;
         child_drain(ap, c);
         child_finish(ap, c);
     }
@@ -222,9 +271,10 @@ void child_reaped(alcove_t *ap, pid_t pid, int status)
 void child_reap(alcove_t *ap)
 {
     int status;
+    struct rusage ru;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        child_reaped(ap, pid, status);
+    while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
+        child_reaped(ap, pid, status, &ru);
 }
 
 static int ms_since(const struct timespec *t0)

@@ -42,6 +42,7 @@ bool opt_valid(opt_t o, int64_t v)
     switch (o) {
     case OPT_exit_status:
     case OPT_termsig:
+    case OPT_exit_report:
         return v == 0 || v == 1;
     case OPT_flowcontrol:
         return v >= -1;

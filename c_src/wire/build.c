@@ -18,6 +18,12 @@ void put_tuple(build_t *b, int arity)
         grown(ei_x_encode_tuple_header(b->x, arity));
 }
 
+void put_map(build_t *b, int arity)
+{
+    if (!b->failed)
+        grown(ei_x_encode_map_header(b->x, arity));
+}
+
 void put_list(build_t *b, int n)
 {
     if (!b->failed)

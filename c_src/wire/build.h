@@ -21,6 +21,8 @@ typedef struct {
 } build_t;
 
 void put_tuple(build_t *b, int arity);
+/* The header of a map of arity pairs: each key, then its value. */
+void put_map(build_t *b, int arity);
 /* The header of a list of n elements, n > 0; its tail is put_nil. */
 void put_list(build_t *b, int n);
 void put_nil(build_t *b);
