@@ -157,6 +157,9 @@
 
 -export([
     run/3,
+    start/3,
+    wait/2,
+    stop/1,
     check/1,
     steps/0,
     port_calls/0,
@@ -166,7 +169,7 @@
     cleanup/4
 ]).
 
--export_type([spec/0, step/0, mount/0, port_call_path/0]).
+-export_type([spec/0, step/0, mount/0, port_call_path/0, sandbox/0, report/0]).
 
 -type namespace() :: pid | mount | net | uts | ipc | user | cgroup.
 -type id() :: 0..16#fffffffe.
@@ -206,8 +209,20 @@
     seccomp => seccomp(),
     argv => [iodata()],
     env => [iodata() | {iodata(), iodata()}],
-    cwd => iodata()
+    cwd => iodata(),
+    deadline => deadline()
 }.
+-type deadline() :: #{wall => pos_integer(), cpu => pos_integer(),
+                      grace => non_neg_integer()}.
+-opaque sandbox() :: #{drv := alcove:drv(), chain := alcove:fork_chain(),
+                       pid := alcove:pid_t(), watcher := pid(),
+                       cgroup := none | {alcove_cgroup:backend(), binary()},
+                       pidns := boolean(), deadline := deadline()}.
+-type report() :: #{status := {exit_status, integer()} | {termsig, atom() | integer()},
+                    ended_by := exit | wall | cpu | stopped | oom,
+                    oom_killed := boolean() | unknown,
+                    rusage => map(),
+                    cgroup => alcove_cgroup:stats()}.
 -type port_call_path() :: exec | fork | loop | exec_optional | probe | reexec
     | {instead_of, atom()} | signal | flush | memory | exit.
 -type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
@@ -226,7 +241,9 @@
     old = <<>> :: binary(),   % the old root while the new one is built
     cgroup = none :: none | {alcove_cgroup:backend(), binary()},
     vals = #{} :: #{term() => term()}, % results kept, by the id of their call
-    how = fork :: fork | spawn % the child made by fork (or clone), or spawn/4
+    how = fork :: fork | spawn, % the child made by fork (or clone), or spawn/4
+    born = false :: boolean(), % cloned into its cgroup (clone3), if v2
+    pgrp = false :: boolean() % the child leads a process group (start/3)
 }).
 
 %% A call of a step, in the sequence of its round trip: its error is
@@ -254,7 +271,8 @@
 }).
 
 -define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
-               cgroup, uid, gid, groups, no_new_privs, seccomp, argv, env, cwd]).
+               cgroup, uid, gid, groups, no_new_privs, seccomp, argv, env, cwd,
+               deadline]).
 -define(NAMESPACES, [{pid, clone_newpid}, {mount, clone_newns},
                      {net, clone_newnet}, {uts, clone_newuts},
                      {ipc, clone_newipc}, {user, clone_newuser},
@@ -293,14 +311,146 @@
     | {error, {badkey, term()} | {badvalue, term(), term()} | {step(), term()}}.
 run(Drv, Chain, Spec) ->
     case parse(Spec) of
+        {ok, #{deadline := _}} ->
+            {error, {badkey, deadline}};
         {ok, Cfg} ->
-            St = #st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec},
-            case spawns(Cfg) andalso run_steps(St#st{how = spawn}) of
-                Made when Made =:= false; Made =:= fork -> run_steps(St);
-                Result -> Result
+            case make(#st{drv = Drv, chain = Chain, cfg = Cfg, spec = Spec}) of
+                {ok, #st{pid = Pid}} -> {ok, Pid};
+                {error, _} = Error -> Error
             end;
-        {error, _} = Error -> Error
+        {error, _} = Error ->
+            Error
     end.
+
+%% The sandbox made by spawn/4 where it can be, else cloned into its
+%% cgroup where the group has a name, else cloned then moved in.
+make(#st{cfg = Cfg} = St) ->
+    Tries = [St#st{how = spawn} || spawns(Cfg)]
+        ++ [St#st{born = true} || born(Cfg)] ++ [St],
+    first_made(Tries).
+
+first_made([St | Rest]) ->
+    case run_steps(St) of
+        again when Rest =/= [] -> first_made(Rest);
+        Result -> Result
+    end.
+
+%% A cgroup whose name is known before the child exists.
+born(#{cgroup := #{name := _}}) -> os:type() =:= {unix, linux};
+born(_) -> false.
+
+%% @doc Create a sandbox as run/3 does, and watch it until it ends: a
+%% process of the caller's keeps its deadline (the spec's `deadline'
+%% key: `#{wall => Ms, cpu => Ms, grace => Ms}'), and once it ends,
+%% however it ends, kills every process left in it and removes its
+%% cgroup. The child leads a process group of its own, and, without a
+%% `name' in its `cgroup', its group gets a name of its own
+%% (`alcove-sandbox-VMPid-N'), so that it is cloned into it (see
+%% run/3). When a limit is reached the whole sandbox gets SIGTERM, then
+%% SIGKILL after `grace' (default 1000 ms). The wall-clock limit counts
+%% from now; the CPU time limit counts the CPU time of the cgroup, or
+%% without one that of the first process and of the descendants it
+%% waited for, looked at every 100 ms.
+%%
+%% "The whole sandbox" is every process of its cgroup, else of its PID
+%% namespace (`pid' in `namespaces': when its first process dies, the
+%% kernel kills the rest), else of its process group, which a process can
+%% leave: give a sandbox that must leave nothing behind a `pid'
+%% namespace or a cgroup. If the caller exits, the sandbox is killed.
+%% If the port stops, it kills its children (and so a PID namespace);
+%% a v2 group left is then emptied and removed by the VM's own file
+%% calls where it can reach it.
+%%
+%% The caller should be the owner of the driver: wait/2 takes the
+%% sandbox's exit event from its mailbox.
+%%
+%% ```
+%% {ok, Sandbox} = alcove_sandbox:start(Drv, [], #{
+%%     namespaces => [pid, mount, net],
+%%     cgroup => #{memory_max => 64 bsl 20, pids_max => 32},
+%%     deadline => #{wall => 2000, grace => 500},
+%%     argv => ["/bin/sh", "-c", "trap '' TERM; sleep 100"]}),
+%% {ok, #{ended_by := wall, status := {termsig, sigkill},
+%%        cgroup := #{cpu := #{usage_usec := _}}}} = alcove_sandbox:wait(Sandbox, 5000).
+%% '''
+-spec start(alcove:drv(), alcove:fork_chain(), spec()) ->
+    {ok, sandbox()}
+    | {error, {badkey, term()} | {badvalue, term(), term()} | {step(), term()}}.
+start(Drv, Chain, Spec) ->
+    case parse(Spec) of
+        {ok, Cfg} ->
+            St = #st{drv = Drv, chain = Chain, cfg = named(Cfg), spec = Spec, pgrp = true},
+            case make(St) of
+                {ok, #st{pid = Pid, cgroup = CG}} ->
+                    Sandbox = #{drv => Drv, chain => Chain, pid => Pid, cgroup => CG,
+                                pidns => lists:member(pid, maps:get(namespaces, Cfg)),
+                                deadline => maps:get(deadline, Cfg, #{})},
+                    {ok, Sandbox#{watcher => alcove_sandbox_watch:start(Sandbox, self())}};
+                {error, _} = Error ->
+                    Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+named(#{cgroup := #{name := _}} = Cfg) ->
+    Cfg;
+named(#{cgroup := CG} = Cfg) ->
+    Name = io_lib:format("alcove-sandbox-~s-~B",
+                         [os:getpid(), erlang:unique_integer([positive])]),
+    Cfg#{cgroup := CG#{name => iolist_to_binary(Name)}};
+named(Cfg) ->
+    Cfg.
+
+%% @doc Wait, in the owner of the driver, for the sandbox to end, and
+%% report how: `status', its exit event; `ended_by', `exit' (the program
+%% ended by itself), `oom' (the kernel's OOM killer ended it), `wall' or
+%% `cpu' (a deadline), or `stopped' (stop/1); `oom_killed', true when
+%% the OOM killer killed in its cgroup (`unknown' without a cgroup);
+%% `cgroup', the group's figures read before its removal
+%% (alcove_cgroup:group_stats/4: memory_peak, memory_events, cpu...);
+%% `rusage', when the parent has the option exit_report set
+%% (alcove:setopt/4), what wait4(2) said of the first process and the
+%% descendants it waited for. By then nothing of the sandbox is left
+%% and its cgroup is removed. `{error, timeout}' if it has not ended
+%% within Timeout; the sandbox goes on.
+-spec wait(sandbox(), timeout()) -> {ok, report()} | {error, timeout}.
+wait(#{drv := Drv, chain := Chain, pid := Pid, watcher := W}, Timeout) ->
+    Child = Chain ++ [Pid],
+    receive
+        {alcove_event, Drv, Child, {Why, _} = Status} when Why =:= exit_status;
+                                                         Why =:= termsig ->
+            W ! exited,
+            Rusage = case alcove:getopt(Drv, Chain, exit_report) of
+                         1 -> rusage(Drv, Child);
+                         _ -> #{}
+                     end,
+            Ref = monitor(process, W),
+            receive
+                {alcove_sandbox, W, Part} ->
+                    demonitor(Ref, [flush]),
+                    {ok, maps:merge(Part, Rusage#{status => Status})};
+                {'DOWN', Ref, process, W, _} ->
+                    {ok, Rusage#{status => Status, ended_by => exit, oom_killed => unknown}}
+            end
+    after Timeout ->
+        {error, timeout}
+    end.
+
+rusage(Drv, Child) ->
+    receive
+        {alcove_event, Drv, Child, {exit_report, Report}} ->
+            #{rusage => maps:remove(status, Report)}
+    after 5000 ->
+        #{}
+    end.
+
+%% @doc End the sandbox now: every process in it is killed with
+%% SIGKILL; wait/2 then reports `ended_by => stopped'.
+-spec stop(sandbox()) -> ok.
+stop(#{watcher := W}) ->
+    W ! stop,
+    ok.
 
 %% @doc Check a spec without running anything.
 -spec check(term()) -> ok | {error, {badkey, term()} | {badvalue, term(), term()}}.
@@ -512,6 +662,12 @@ value(env, V) when is_list(V) ->
     [env(E, V) || E <- V];
 value(cwd, V) ->
     path(cwd, V);
+value(deadline, V) when is_map(V) ->
+    maps:fold(fun(K, N, _) when K =:= wall; K =:= cpu -> is_integer(N) andalso N > 0;
+                 (grace, N, _) -> is_integer(N) andalso N >= 0;
+                 (_, _, _) -> false
+              end, true, V) andalso map_size(V) > 0 orelse bad(deadline, V),
+    V;
 value(K, V) ->
     bad(K, V).
 
@@ -707,10 +863,10 @@ phases() ->
 
 run_steps(St) ->
     try lists:foldl(fun phase/2, St, phases()) of
-        #st{pid = Pid} -> {ok, Pid}
+        #st{} = Made -> {ok, Made}
     catch
-        throw:{?MODULE, fork} ->
-            fork;
+        throw:{?MODULE, again} ->
+            again;
         throw:{?MODULE, failed, Step, Reason, #st{} = At} ->
             abort(At),
             {error, {Step, Reason}};
@@ -737,7 +893,10 @@ step(Phase, Step, Fun, Acc, St) ->
 %% whose child is there to be killed.
 -spec failed(step(), term(), #st{}) -> no_return().
 failed(_, _, #st{how = spawn, pid = undefined}) ->
-    throw({?MODULE, fork});
+    throw({?MODULE, again});
+failed(_, _, #st{born = true, pid = undefined} = St) ->
+    abort(St),
+    throw({?MODULE, again});
 failed(Step, Reason, St) ->
     throw({?MODULE, failed, Step, Reason, St}).
 
@@ -753,7 +912,7 @@ run_ops(Phase, [#run{step = Step, tag = Tag, fn = Fun} | Rest], St) ->
         throw:{?MODULE, Reason} -> failed(Step, Reason, St)
     end;
 run_ops(child, Ops, #st{how = spawn} = St) ->
-    lists:all(fun(O) -> is_record(O, op) end, Ops) orelse throw({?MODULE, fork}),
+    lists:all(fun(O) -> is_record(O, op) end, Ops) orelse throw({?MODULE, again}),
     spawn_ops(Ops, St);
 run_ops(Phase, Ops, #st{drv = Drv} = St) ->
     {Seq, Rest} = lists:splitwith(fun(O) -> is_record(O, op) end, Ops),
@@ -788,10 +947,10 @@ spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
         {ok, Pid} ->
             St#st{pid = Pid, child = Chain ++ [Pid]};
         {error, {_, execve, enotsup}, _} ->
-            throw({?MODULE, fork});
+            throw({?MODULE, again});
         {error, _} ->
             %% no child (refused by the kernel, a filter, valgrind)
-            throw({?MODULE, fork});
+            throw({?MODULE, again});
         {error, {I, _, Reason}, _} ->
             #op{step = Step, tag = Tag} = lists:nth(I, Ops),
             throw({?MODULE, failed, Step, tag(Reason, Tag), St})
@@ -812,8 +971,9 @@ clone_flags(#st{cfg = #{namespaces := Ns}}) ->
 
 %% The step a call is made for, and what its error is given with (a
 %% tag already set is kept).
-stamp(#op{tag = none} = O, Step, Tag) -> O#op{step = Step, tag = Tag};
-stamp(#op{} = O, Step, _) -> O#op{step = Step};
+stamp(#op{step = undefined} = O, Step, Tag) -> stamp(O#op{step = Step}, Step, Tag);
+stamp(#op{tag = none} = O, _, Tag) -> O#op{tag = Tag};
+stamp(#op{} = O, _, _) -> O;
 stamp(#run{tag = none} = R, Step, Tag) -> R#run{step = Step, tag = Tag};
 stamp(#run{} = R, Step, _) -> R#run{step = Step}.
 
@@ -862,14 +1022,40 @@ tag(Reason, Tag) -> {Reason, Tag}.
 %% clone(2) the child into its namespaces (but cgroup: see cgroup_ns);
 %% fork(2) it when there are none. It comes first in its round trip, so
 %% that a step failing after it has a child to kill, as any failed step.
+clone(fork, #st{how = fork, born = true, drv = Drv, chain = Chain,
+                cfg = #{cgroup := #{name := Name} = CG}, vals = Vals} = St) ->
+    case backend(Drv, Chain, CG) of
+        {ok, {v2, _} = Backend} ->
+            %% made and filled first, then the child cloned into it:
+            %% nothing it does is ever outside its limits
+            [Dir] = alcove_cgroup:group_dirs(Backend, Name),
+            Plan = [P || P <- alcove_cgroup:group_plan(Backend, Name, limits(CG), 0),
+                         not joins(P)],
+            Ops = [O#op{step = cgroup} || P <- Plan, O <- cgroup_ops(P)]
+                ++ [#op{step = cgroup, call = open, id = cgroup_fd, tag = Dir,
+                        args = [Dir, [o_path, o_directory, o_cloexec], 0]},
+                    #op{call = clone3, args = [clone_flags(St), {op, cgroup_fd}], id = pid},
+                    #op{step = cgroup, call = close, args = [{op, cgroup_fd}]}],
+            {Ops, St#st{cgroup = {Backend, Name}}};
+        Found ->
+            clone(fork, St#st{born = false, vals = Vals#{cgroup => Found}})
+    end;
 clone(fork, #st{how = fork} = St) ->
     Op = case clone_flags(St) of
              [] -> #op{call = fork, args = []};
              Flags -> #op{call = clone, args = [Flags]}
          end,
     {[Op#op{id = pid}], St};
+clone(child, #st{pgrp = true} = St) ->
+    {[#op{call = setpgid, args = [0, 0]}], St};
 clone(_, St) ->
     {[], St}.
+
+%% The write that moves a process into its group.
+joins({write, Path, _, _}) ->
+    lists:last(binary:split(Path, <<"/">>, [global])) =:= <<"cgroup.procs">>;
+joins(_) ->
+    false.
 
 %% Map the child's user ids, from the parent, before anything needs one.
 uid_map(Phase, St) ->
@@ -1021,8 +1207,17 @@ rlimits(_, St) ->
 %% the rest is calls of the parent's round trip. Without the
 %% controllers, or without the right to create the group, an optional
 %% cgroup is left out (what was made of it removed).
+cgroup(fork, #st{born = true} = St) ->
+    {[], St};
+cgroup(fork, #st{vals = #{cgroup := _}} = St) ->
+    {[], St};
 cgroup(fork, #st{drv = Drv, chain = Chain, cfg = #{cgroup := CG}, vals = Vals} = St) ->
     {[], St#st{vals = Vals#{cgroup => backend(Drv, Chain, CG)}}};
+cgroup(parent, #st{born = true} = St) ->
+    {[], St};
+cgroup(child, #st{born = true, vals = #{cgroup_fd := {ok, FD}}} = St) ->
+    %% the copy of the group's descriptor the child got at its clone
+    {[#op{call = close, args = [FD], accept = [ebadf]}], St};
 cgroup(parent, #st{pid = Pid, cfg = #{cgroup := CG}, vals = #{cgroup := Found}} = St) ->
     Optional = maps:get(optional, CG, false),
     case Found of
@@ -1145,7 +1340,10 @@ exec(_, St) ->
     {[], St}.
 
 %% A step failed: kill the child; remove a cgroup made once it is gone.
-abort(#st{pid = undefined}) ->
+abort(#st{pid = undefined, cgroup = none}) ->
+    ok;
+abort(#st{pid = undefined, drv = Drv, chain = Chain, cgroup = {Backend, Name}}) ->
+    _ = alcove_cgroup:group_remove(Drv, Chain, Backend, Name),
     ok;
 abort(#st{drv = Drv, chain = Chain, pid = Pid, cgroup = CG}) ->
     _ = alcove:kill(Drv, Chain, Pid, sigkill),

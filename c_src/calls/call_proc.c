@@ -13,12 +13,11 @@
 
 #include "core/reexec.h"
 #include "core/spawn.h"
-#include "core/spawn.h"
 
-static int spawn_reply(alcove_t *ap, int64_t flags, build_t *b)
+static int spawn_reply(alcove_t *ap, int64_t flags, int cgroup, build_t *b)
 {
     pid_t pid;
-    switch (spawn(ap, flags, &pid)) {
+    switch (spawn(ap, flags, cgroup, &pid)) {
     case 0:
         return reply_ok_int(b, pid);
     case 1:
@@ -31,14 +30,21 @@ static int spawn_reply(alcove_t *ap, int64_t flags, build_t *b)
 int alcove_sys_fork(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
     (void)args;
-    return spawn_reply(ap, 0, b);
+    return spawn_reply(ap, 0, -1, b);
 }
 
 #if CALL_clone
 /* no flags: a fork, as in the reference */
 int alcove_sys_clone(alcove_t *ap, const alcove_args_t *args, build_t *b)
 {
-    return spawn_reply(ap, args->clone.flags, b);
+    return spawn_reply(ap, args->clone.flags, -1, b);
+}
+#endif
+
+#if CALL_clone3
+int alcove_sys_clone3(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    return spawn_reply(ap, args->clone3.flags, (int)args->clone3.cgroup, b);
 }
 #endif
 

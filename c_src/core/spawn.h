@@ -4,10 +4,11 @@
 
 #include "core/alcove.h"
 
-/* Fork (flags 0) or clone a child running the event loop. Returns 0 in
- * the parent with *pid set, 1 in the child (already its own event loop),
- * -1 with errno set (EAGAIN past maxchild or maxforkdepth). */
-int spawn(alcove_t *ap, int64_t flags, pid_t *pid);
+/* Fork (flags 0) or clone a child running the event loop, into the
+ * cgroup v2 directory open at cgroup unless it is -1. Returns 0 in the
+ * parent with *pid set, 1 in the child (already its own event loop), -1
+ * with errno set (EAGAIN past maxchild or maxforkdepth). */
+int spawn(alcove_t *ap, int64_t flags, int cgroup, pid_t *pid);
 
 /* Clone a child (Linux) in the namespaces of flags that shares this
  * process's memory (CLONE_VM) until it execs, this process waiting
