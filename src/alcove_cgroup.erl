@@ -20,9 +20,14 @@
 %% and expand/1. hierarchies/2 lists the hierarchies, v1 and v2.
 %%
 %% The `group_' functions make, fill and remove a group with memory,
-%% pids and cpu limits in whichever version the host offers, v2 or v1
-%% (the cgroup of alcove_sandbox): group_backend/4 picks the version,
-%% group_create/5, group_join/6 and group_remove/4 act on it.
+%% pids, cpu and cpuset limits in whichever version the host offers, v2
+%% or v1 (the cgroup of alcove_sandbox): group_backend/4 picks the
+%% version, group_create/5, group_join/6 and group_remove/4 act on it,
+%% group_stats/4 reads what the kernel counted (peak memory, OOM kills,
+%% CPU time, throttling), group_signal/5, group_kill/4 and
+%% group_freeze/5 act on all of its processes. Where v1 cannot do what
+%% is asked (memory.high, a freeze without the freezer hierarchy) the
+%% answer is an error, never a silent no-op.
 %%
 %% Errors are those of the kernel: `{error, posix()}' from the v1
 %% functions, `{error, {posix(), Path}}' from the v2 ones, Path being the
@@ -64,10 +69,14 @@
     group_create/5,
     group_join/6,
     group_plan/4,
-    group_remove/4
+    group_remove/4,
+    group_stats/4,
+    group_signal/5,
+    group_kill/4,
+    group_freeze/5
 ]).
 
--export_type([name/0, mount/0, mount_entry/0, limits/0, backend/0]).
+-export_type([name/0, mount/0, mount_entry/0, limits/0, backend/0, stats/0]).
 
 -type name() :: iodata() | [iodata()].
 -type mount() :: {v1, Path :: binary(), Controllers :: [binary()]}
@@ -75,8 +84,15 @@
 -type mount_entry() :: {Source :: binary(), Dir :: binary(), Type :: binary(),
                         Options :: binary(), Freq :: binary(),
                         Passno :: binary()}.
--type limits() :: #{memory_max => pos_integer(), pids_max => pos_integer(),
-                    cpu_max => {Quota :: pos_integer(), Period :: pos_integer()}}.
+-type limits() :: #{memory_max => pos_integer(), memory_high => pos_integer(),
+                    pids_max => pos_integer(),
+                    cpu_max => {Quota :: pos_integer(), Period :: pos_integer()},
+                    cpus => iodata(), mems => iodata()}.
+-type stats() :: #{memory_peak => non_neg_integer(),
+                   memory_events => #{atom() => non_neg_integer()},
+                   cpu => #{atom() => non_neg_integer()},
+                   pids_peak => non_neg_integer(),
+                   pids_events => #{atom() => non_neg_integer()}}.
 -type backend() :: {v2, Root :: binary()}
     | {v1, [{Controller :: binary(), Root :: binary()}]}.
 -type drv() :: alcove:drv().
@@ -84,7 +100,23 @@
 -type error() :: {error, {alcove:posix(), Path :: binary()}}.
 
 %% The limits of a group (group_join/6) and their controllers.
--define(LIMITS, [{memory_max, <<"memory">>}, {pids_max, <<"pids">>}, {cpu_max, <<"cpu">>}]).
+-define(LIMITS, [{memory_max, <<"memory">>}, {memory_high, <<"memory">>},
+                 {pids_max, <<"pids">>}, {cpu_max, <<"cpu">>},
+                 {cpus, <<"cpuset">>}, {mems, <<"cpuset">>}]).
+
+%% The v1 hierarchies a group joins where they are mounted, whatever its
+%% limits: the freezer (group_freeze/5, group_kill/4) and cpuacct (the
+%% CPU time of group_stats/4).
+-define(V1_EXTRA, [<<"cpuacct">>, <<"freezer">>]).
+
+%% cpuacct.stat counts USER_HZ ticks, 100 a second on Linux whatever HZ
+%% the kernel was built with (times(2)).
+-define(USEC_PER_TICK, 10000).
+
+%% How long group_freeze/5 and group_kill/4 wait for the kernel: every
+%% ?WAIT_MS, ?WAIT_TRIES times (about five seconds).
+-define(WAIT_MS, 10).
+-define(WAIT_TRIES, 500).
 
 %% The cgroup of create/2 and destroy/2, the reference's default.
 -define(NAMESPACE, <<"alcove">>).
@@ -523,7 +555,9 @@ v2_freeze(Drv, Pids, Name, Freeze) ->
 v2_kill(Drv, Pids, Name) ->
     v2_set(Drv, Pids, Name, <<"cgroup.kill">>, <<"1">>).
 
-%% @doc Remove a cgroup: it must hold no process and no child cgroup.
+%% @doc Remove a cgroup: it must hold no process and no child cgroup
+%% (else `{error, {ebusy, Dir}}', at once: see group_remove/4 for a
+%% group whose last process has just exited).
 -spec v2_destroy(drv(), chain(), name()) -> ok | error().
 v2_destroy(Drv, Pids, Name) ->
     with_path(Drv, Pids, Name, fun(Root, Parts) ->
@@ -564,7 +598,13 @@ with_file(Drv, Pids, Name, Key, Fun) ->
 %% of those controllers (`{v1, [{Controller, Root}]}', the first mount of
 %% each). Version `v2' or `v1' asks for one of them; `auto' takes v2
 %% when it can, else v1. `{error, {unsupported, Controllers}}' names the
-%% controllers missing.
+%% controllers missing; v1 has no memory.high, so `memory_high' there is
+%% `{error, {unsupported, [<<"memory.high">>]}}', never left out.
+%%
+%% In v1 the group is also made in the freezer and cpuacct hierarchies
+%% where they are mounted, whatever the limits: group_freeze/5 and
+%% group_kill/4 need the freezer, group_stats/4 takes the CPU time from
+%% cpuacct. Neither is required.
 -spec group_backend(drv(), chain(), limits(), auto | v1 | v2) ->
     {ok, backend()} | {error, {unsupported, [binary()]}}.
 group_backend(Drv, Pids, Limits, Version) ->
@@ -580,7 +620,10 @@ group_backend(Drv, Pids, Limits, Version) ->
                  {error, {unsupported, Need}}
          end,
     Roots = [{C, R} || C <- Need, [R | _] <- [v1_roots(Mounts, C)]],
-    V1 = have({v1, Roots}, Need -- [C || {C, _} <- Roots]),
+    Extra = [{C, R} || C <- ?V1_EXTRA, not lists:member(C, Need),
+                       [R | _] <- [v1_roots(Mounts, C)]],
+    V1 = have({v1, Roots ++ Extra},
+              (Need -- [C || {C, _} <- Roots]) ++ v1_unsupported(Limits)),
     case {Version, V2} of
         {v2, _} -> V2;
         {auto, {ok, _}} -> V2;
@@ -593,9 +636,19 @@ have(_, Missing) -> {error, {unsupported, Missing}}.
 v1_roots(Mounts, C) ->
     [P || {v1, P, Cs} <- Mounts, lists:member(C, Cs)].
 
-%% The controllers of the limits, in the order of ?LIMITS.
+%% The limits v1 has no file for.
+v1_unsupported(Limits) ->
+    [<<"memory.high">> || maps:is_key(memory_high, Limits)].
+
+%% The controllers of the limits, each once, in the order of ?LIMITS.
 controllers(Limits) ->
-    [C || {K, C} <- ?LIMITS, maps:is_key(K, Limits)].
+    lists:reverse(lists:foldl(fun({K, C}, Acc) ->
+                                      case maps:is_key(K, Limits)
+                                          andalso not lists:member(C, Acc) of
+                                          true -> [C | Acc];
+                                          false -> Acc
+                                      end
+                              end, [], ?LIMITS)).
 
 %% @doc The directories of the group Name: one in the unified hierarchy,
 %% or one per v1 hierarchy.
@@ -610,8 +663,8 @@ v1_group_roots({v1, Roots}) ->
 
 %% @doc Make the group Name (a path checked by the caller) and its
 %% parents; in v2 the controllers of Limits are enabled down to it, and
-%% one it did not get is `{error, {unsupported, Controllers}}'. A group
-%% that exists is used.
+%% one it did not get is `{error, {unsupported, Controllers}}', as is
+%% memory_high in v1. A group that exists is used.
 -spec group_create(drv(), chain(), backend(), binary(), limits()) ->
     ok | error() | {error, {unsupported, [binary()]}}.
 group_create(Drv, Pids, {v2, _}, Name, Limits) ->
@@ -630,23 +683,49 @@ group_create(Drv, Pids, {v2, _}, Name, Limits) ->
         Error ->
             Error
     end;
-group_create(Drv, Pids, {v1, _} = Backend, Name, _) ->
-    Parts = binary:split(Name, <<"/">>, [global]),
-    each(fun(Root) -> mkdirs(Drv, Pids, Root, Parts) end, v1_group_roots(Backend)).
+group_create(Drv, Pids, {v1, _} = Backend, Name, Limits) ->
+    case v1_unsupported(Limits) of
+        [] ->
+            Parts = binary:split(Name, <<"/">>, [global]),
+            each(fun(Root) -> mkdirs(Drv, Pids, Root, Parts) end,
+                 v1_group_roots(Backend));
+        Missing ->
+            {error, {unsupported, Missing}}
+    end.
 
 %% @doc Write the limits into the group Name, then move the process Pid
 %% in. In v1, memory_max sets memory.memsw.limit_in_bytes too, where
-%% swap is accounted (it is left out where it is not).
+%% swap is accounted (it is left out where it is not), and a cpuset
+%% group gets the CPUs or memory nodes of its parent that the limits do
+%% not give (see group_plan/4).
 -spec group_join(drv(), chain(), backend(), binary(), limits(), alcove:pid_t()) ->
-    ok | error().
+    ok | error() | {error, {unsupported, [binary()]}}.
+group_join(Drv, Pids, {v1, _} = Backend, Name, Limits, Pid) ->
+    case v1_unsupported(Limits) of
+        [] -> each(fun(Step) -> step(Drv, Pids, Step) end,
+                   join_plan(Backend, Name, Limits, Pid));
+        Missing -> {error, {unsupported, Missing}}
+    end;
 group_join(Drv, Pids, Backend, Name, Limits, Pid) ->
-    each(fun({write, Path, Value, Need}) ->
-                 case {write_file(Drv, Pids, Path, Value), Need} of
-                     {{ok, _}, _} -> ok;
-                     {{error, _}, optional} -> ok;
-                     {Error, required} -> Error
-                 end
-         end, join_plan(Backend, Name, Limits, Pid)).
+    each(fun(Step) -> step(Drv, Pids, Step) end, join_plan(Backend, Name, Limits, Pid)).
+
+step(Drv, Pids, {write, Path, Value, Need}) ->
+    case {write_file(Drv, Pids, Path, Value), Need} of
+        {{ok, _}, _} -> ok;
+        {{error, _}, optional} -> ok;
+        {Error, required} -> Error
+    end;
+step(Drv, Pids, {copy, From, To}) ->
+    case read_file(Drv, Pids, To) of
+        {ok, Have} ->
+            case {strip_nl(Have), read_file(Drv, Pids, From)} of
+                {<<>>, {ok, Value}} -> step(Drv, Pids, {write, To, Value, required});
+                {<<>>, Error} -> Error;
+                _ -> ok
+            end;
+        Error ->
+            Error
+    end.
 
 %% @doc What group_create/5 then group_join/6 do, as steps for a caller
 %% to make in one alcove:sequence/3 of its own: directories to make (one
@@ -654,9 +733,18 @@ group_join(Drv, Pids, Backend, Name, Limits, Pid) ->
 %% refused), in order. In v2 the controllers of Limits are enabled in
 %% each parent of the group (`{enable, Controllers}': refused where the
 %% parent does not offer them), which is no change where they are.
+%%
+%% A v1 cpuset group has neither CPUs nor memory nodes when it is made,
+%% and takes no process until it has both: each directory of its path
+%% gets, where it has none, those of its parent (`{copy, From, To}':
+%% To, read empty, is written with what From holds, which needs a read
+%% before the write), and the group those of the limits (cpus, mems).
+%% memory_high in v1 raises `{unsupported, [<<"memory.high">>]}' (see
+%% group_backend/4).
 -spec group_plan(backend(), binary(), limits(), alcove:pid_t()) ->
     [{mkdir, binary()}
-     | {write, binary(), iodata(), required | optional | {enable, [binary()]}}].
+     | {write, binary(), iodata(), required | optional | {enable, [binary()]}}
+     | {copy, From :: binary(), To :: binary()}].
 group_plan({v2, Root} = Backend, Name, Limits, Pid) ->
     Dirs = subdirs(Root, split(Name)),
     Need = controllers(Limits),
@@ -670,11 +758,34 @@ group_plan({v1, _} = Backend, Name, Limits, Pid) ->
         ++ join_plan(Backend, Name, Limits, Pid).
 
 join_plan(Backend, Name, Limits, Pid) ->
-    [{write, <<(root(Backend, C))/binary, "/", Name/binary, "/", File/binary>>, Value, Need}
-     || {K, C} <- ?LIMITS, {ok, L} <- [maps:find(K, Limits)],
-        {File, Value, Need} <- limit_files(element(1, Backend), K, L)]
+    cpuset_plan(Backend, Name, Limits)
+        ++ [{write, <<(root(Backend, C))/binary, "/", Name/binary, "/", File/binary>>, Value,
+             Need}
+            || {K, C} <- ?LIMITS, {ok, L} <- [maps:find(K, Limits)],
+               {File, Value, Need} <- limit_files(element(1, Backend), K, L)]
         ++ [{write, <<Dir/binary, "/cgroup.procs">>, integer_to_binary(Pid), required}
             || Dir <- group_dirs(Backend, Name)].
+
+%% The CPUs and memory nodes of each directory of a v1 cpuset group,
+%% from the top (group_plan/4).
+cpuset_plan({v1, Roots}, Name, Limits) ->
+    case lists:keyfind(<<"cpuset">>, 1, Roots) of
+        {_, Root} ->
+            Dirs = subdirs(Root, split(Name)),
+            Leaf = lists:last(Dirs),
+            [cpuset_step(Dir =:= Leaf, maps:find(K, Limits), Parent, Dir, File)
+             || {Parent, Dir} <- lists:zip([Root | lists:droplast(Dirs)], Dirs),
+                {K, File} <- [{cpus, <<"cpuset.cpus">>}, {mems, <<"cpuset.mems">>}]];
+        false ->
+            []
+    end;
+cpuset_plan({v2, _}, _, _) ->
+    [].
+
+cpuset_step(true, {ok, Value}, _, Dir, File) ->
+    {write, join([Dir, File]), Value, required};
+cpuset_step(_, _, Parent, Dir, File) ->
+    {copy, join([Parent, File]), join([Dir, File])}.
 
 root({v2, Root}, _) ->
     Root;
@@ -686,33 +797,318 @@ root({v1, Roots}, C) ->
 %% written.
 limit_files(v2, memory_max, N) ->
     [{<<"memory.max">>, integer_to_binary(N), required}];
+limit_files(v2, memory_high, N) ->
+    [{<<"memory.high">>, integer_to_binary(N), required}];
 limit_files(v2, pids_max, N) ->
     [{<<"pids.max">>, integer_to_binary(N), required}];
 limit_files(v2, cpu_max, {Quota, Period}) ->
     [{<<"cpu.max">>, [integer_to_binary(Quota), " ", integer_to_binary(Period)], required}];
+limit_files(v2, cpus, Cpus) ->
+    [{<<"cpuset.cpus">>, Cpus, required}];
+limit_files(v2, mems, Mems) ->
+    [{<<"cpuset.mems">>, Mems, required}];
 limit_files(v1, memory_max, N) ->
     [{<<"memory.limit_in_bytes">>, integer_to_binary(N), required},
      {<<"memory.memsw.limit_in_bytes">>, integer_to_binary(N), optional}];
+limit_files(v1, memory_high, _) ->
+    erlang:error({unsupported, [<<"memory.high">>]});
 limit_files(v1, pids_max, N) ->
     [{<<"pids.max">>, integer_to_binary(N), required}];
 limit_files(v1, cpu_max, {Quota, Period}) ->
     [{<<"cpu.cfs_period_us">>, integer_to_binary(Period), required},
-     {<<"cpu.cfs_quota_us">>, integer_to_binary(Quota), required}].
+     {<<"cpu.cfs_quota_us">>, integer_to_binary(Quota), required}];
+limit_files(v1, K, _) when K =:= cpus; K =:= mems ->
+    %% written by cpuset_plan/3, with those of the parents
+    [].
 
-%% @doc Remove the directories of the group Name, once its processes
-%% have exited: a group whose last process just exited may still be
-%% busy for a moment, and is tried again for about two seconds. A
-%% directory that is not there is ignored.
+%% @doc Remove the directories of the group Name. A group still holding
+%% processes (listed in its cgroup.procs, or in a group below it), or
+%% holding a group, is `{error, {ebusy, Dir}}' at once: group_kill/4
+%% first. One whose last process has just exited may be busy a moment
+%% longer, and is tried again for about two seconds. A directory that
+%% is not there is ignored.
 -spec group_remove(drv(), chain(), backend(), binary()) -> ok | error().
 group_remove(Drv, Pids, Backend, Name) ->
     each(fun(Dir) -> rmdir_busy(Drv, Pids, Dir, 100) end, group_dirs(Backend, Name)).
 
 rmdir_busy(Drv, Pids, Dir, N) ->
     case alcove:rmdir(Drv, Pids, Dir) of
-        ok -> ok;
-        {error, enoent} -> ok;
-        {error, ebusy} when N > 0 -> timer:sleep(20), rmdir_busy(Drv, Pids, Dir, N - 1);
-        {error, E} -> {error, {E, Dir}}
+        ok ->
+            ok;
+        {error, enoent} ->
+            ok;
+        {error, ebusy} when N > 0 ->
+            case held(Drv, Pids, Dir) of
+                true -> {error, {ebusy, Dir}};
+                false -> timer:sleep(20), rmdir_busy(Drv, Pids, Dir, N - 1)
+            end;
+        {error, E} ->
+            {error, {E, Dir}}
+    end.
+
+%% Whether a group holds processes or groups (a read that fails: it
+%% does not, as far as can be seen).
+held(Drv, Pids, Dir) ->
+    case read_file(Drv, Pids, join([Dir, <<"cgroup.procs">>])) of
+        {ok, <<>>} -> child_dirs(Drv, Pids, Dir) =/= [];
+        {ok, _} -> true;
+        {error, _} -> false
+    end.
+
+%% @doc What the kernel counted for the group Name, for the controllers
+%% it has (a key is left out where its file is not there):
+%%
+%% `memory_peak' (bytes; v2 memory.peak, Linux 5.19 and later; v1
+%% memory.max_usage_in_bytes), `memory_events' (v2 memory.events:
+%% `low', `high', `max', `oom', `oom_kill', `oom_group_kill'; v1:
+%% `oom_kill' and `under_oom' of memory.oom_control, `max' the
+%% memory.failcnt, the times the limit was hit), `cpu' (v2 cpu.stat:
+%% `usage_usec', `user_usec', `system_usec', and with the cpu controller
+%% `nr_periods', `nr_throttled', `throttled_usec'...; v1 the same names:
+%% cpuacct.usage, and cpuacct.stat counted in USER_HZ ticks, 100 a
+%% second on Linux whatever the kernel's HZ, so 10000 usec a tick, and
+%% cpu.stat, its nanoseconds as usec), `pids_peak' (pids.peak, Linux 6.1
+%% and later in v2) and `pids_events' (pids.events: `max', the forks
+%% refused).
+-spec group_stats(drv(), chain(), backend(), binary()) -> {ok, stats()} | error().
+group_stats(Drv, Pids, {v2, Root}, Name) ->
+    Dir = join([Root, Name]),
+    case read_file(Drv, Pids, join([Dir, <<"cpu.stat">>])) of
+        {ok, Cpu} ->
+            Files = [{<<"memory.peak">>, optional, fun(D, S) -> S#{memory_peak => int(D)} end},
+                     {<<"memory.events">>, optional, fun(D, S) -> add(memory_events, keyed(D), S) end},
+                     {<<"pids.peak">>, optional, fun(D, S) -> S#{pids_peak => int(D)} end},
+                     {<<"pids.events">>, optional, fun(D, S) -> add(pids_events, keyed(D), S) end}],
+            stats(Drv, Pids, [{Dir, F} || F <- Files], #{cpu => keyed(Cpu)});
+        Error ->
+            Error
+    end;
+group_stats(Drv, Pids, {v1, Roots}, Name) ->
+    stats(Drv, Pids, [{join([Root, Name]), F} || {C, Root} <- Roots, F <- v1_stats(C)], #{}).
+
+%% Fold the files into the figures: {Dir, {File, Need, Fun(Data, Stats)}}.
+stats(_, _, [], Stats) ->
+    {ok, Stats};
+stats(Drv, Pids, [{Dir, {File, Need, Fun}} | Rest], Stats) ->
+    case {read_file(Drv, Pids, join([Dir, File])), Need} of
+        {{ok, Data}, _} -> stats(Drv, Pids, Rest, Fun(Data, Stats));
+        {{error, {enoent, _}}, optional} -> stats(Drv, Pids, Rest, Stats);
+        {Error, _} -> Error
+    end.
+
+%% The files of a v1 controller group_stats/4 reads.
+v1_stats(<<"memory">>) ->
+    [{<<"memory.max_usage_in_bytes">>, required, fun(D, S) -> S#{memory_peak => int(D)} end},
+     {<<"memory.oom_control">>, required,
+      fun(D, S) -> add(memory_events, maps:with([oom_kill, under_oom], keyed(D)), S) end},
+     {<<"memory.failcnt">>, required, fun(D, S) -> add(memory_events, #{max => int(D)}, S) end}];
+v1_stats(<<"cpuacct">>) ->
+    [{<<"cpuacct.usage">>, required,
+      fun(D, S) -> add(cpu, #{usage_usec => int(D) div 1000}, S) end},
+     {<<"cpuacct.stat">>, required,
+      fun(D, S) ->
+              Ticks = keyed(D),
+              add(cpu, #{user_usec => maps:get(user, Ticks, 0) * ?USEC_PER_TICK,
+                         system_usec => maps:get(system, Ticks, 0) * ?USEC_PER_TICK}, S)
+      end}];
+v1_stats(<<"cpu">>) ->
+    [{<<"cpu.stat">>, required,
+      fun(D, S) ->
+              add(cpu, maps:from_list([usec(K, V) || {K, V} <- maps:to_list(keyed(D))]), S)
+      end}];
+v1_stats(<<"pids">>) ->
+    [{<<"pids.peak">>, optional, fun(D, S) -> S#{pids_peak => int(D)} end},
+     {<<"pids.events">>, required, fun(D, S) -> add(pids_events, keyed(D), S) end}];
+v1_stats(_) ->
+    [].
+
+%% v1 cpu.stat counts time in nanoseconds (throttled_time, burst_time).
+usec(throttled_time, Ns) -> {throttled_usec, Ns div 1000};
+usec(burst_time, Ns) -> {burst_usec, Ns div 1000};
+usec(K, V) -> {K, V}.
+
+add(Key, Map, Stats) ->
+    Stats#{Key => maps:merge(maps:get(Key, Stats, #{}), Map)}.
+
+int(Data) ->
+    binary_to_integer(strip_nl(Data)).
+
+%% The lines `key N' of a file, the integers only.
+keyed(Data) ->
+    maps:from_list([{binary_to_atom(K), N}
+                    || Line <- binary:split(Data, <<"\n">>, [global, trim_all]),
+                       [K, V] <- [binary:split(Line, <<" ">>)],
+                       {N, <<>>} <- [string:to_integer(V)]]).
+
+%% @doc Send Signal to every process of the group Name and of the groups
+%% below it (their cgroup.procs, in each v1 hierarchy): a process gone
+%% meanwhile (esrch) is no error; a process that may not be signalled is
+%% `{error, {Posix, ProcsFile}}', the cgroup.procs that listed it.
+-spec group_signal(drv(), chain(), backend(), binary(), alcove:constant()) -> ok | error().
+group_signal(Drv, Pids, Backend, Name, Signal) ->
+    case group_procs(Drv, Pids, Backend, Name) of
+        {ok, Procs} -> signal(Drv, Pids, Procs, Signal);
+        Error -> Error
+    end.
+
+signal(Drv, Pids, Procs, Signal) ->
+    each(fun({File, P}) ->
+                 case alcove:kill(Drv, Pids, P, Signal) of
+                     ok -> ok;
+                     {error, esrch} -> ok;
+                     {error, E} -> {error, {E, File}}
+                 end
+         end, Procs).
+
+%% The processes of the group and of the groups below it, each once, with
+%% the cgroup.procs listing it: {ok, [{File, OSPid}]}.
+group_procs(Drv, Pids, Backend, Name) ->
+    Lists = [tree_procs(Drv, Pids, Dir) || Dir <- group_dirs(Backend, Name)],
+    case [E || {error, _} = E <- Lists] of
+        [] -> {ok, lists:ukeysort(2, lists:append([L || {ok, L} <- Lists]))};
+        [Error | _] -> Error
+    end.
+
+tree_procs(Drv, Pids, Dir) ->
+    File = join([Dir, <<"cgroup.procs">>]),
+    case read_file(Drv, Pids, File) of
+        {ok, Data} ->
+            Own = [{File, binary_to_integer(P)}
+                   || P <- binary:split(Data, <<"\n">>, [global, trim_all])],
+            %% a group below that went meanwhile holds nothing
+            {ok, Own ++ lists:append([L || Child <- child_dirs(Drv, Pids, Dir),
+                                           {ok, L} <- [tree_procs(Drv, Pids, Child)]])};
+        Error ->
+            Error
+    end.
+
+%% The groups right below Dir: its entries that are directories.
+child_dirs(Drv, Pids, Dir) ->
+    case alcove:readdir(Drv, Pids, Dir) of
+        {ok, Names} ->
+            [Path || N <- Names, N =/= <<".">>, N =/= <<"..">>,
+                     Path <- [join([Dir, N])], is_dir(Drv, Pids, Path)];
+        {error, _} ->
+            []
+    end.
+
+%% @doc Kill every process of the group Name and of the groups below
+%% it with SIGKILL, and return once they are gone: in v2 by cgroup.kill
+%% (Linux 5.14 and later; before, the group is frozen, each process
+%% killed, the group thawed); in v1 the group is frozen first where the
+%% freezer hierarchy has it, so that nothing forks meanwhile, else the
+%% processes are killed again until cgroup.procs lists none. Processes
+%% still there after about five seconds are `{error, {etimedout, File}}'.
+-spec group_kill(drv(), chain(), backend(), binary()) -> ok | error().
+group_kill(Drv, Pids, {v2, Root} = Backend, Name) ->
+    Dir = join([Root, Name]),
+    case write_file(Drv, Pids, join([Dir, <<"cgroup.kill">>]), <<"1">>) of
+        {ok, _} -> v2_emptied(Drv, Pids, Dir);
+        {error, {enoent, _}} -> frozen_kill(Drv, Pids, Backend, Name);
+        Error -> Error
+    end;
+group_kill(Drv, Pids, {v1, Roots} = Backend, Name) ->
+    case lists:keymember(<<"freezer">>, 1, Roots) of
+        true -> frozen_kill(Drv, Pids, Backend, Name);
+        false -> kill_until_empty(Drv, Pids, Backend, Name, ?WAIT_TRIES)
+    end.
+
+%% Freeze, kill each, thaw: a frozen process forks no more, and dies of
+%% its SIGKILL once thawed. A freeze that does not complete (a process
+%% in uninterruptible sleep) is no reason not to kill.
+frozen_kill(Drv, Pids, Backend, Name) ->
+    case group_freeze(Drv, Pids, Backend, Name, true) of
+        ok -> kill_frozen(Drv, Pids, Backend, Name);
+        {error, {etimedout, _}} -> kill_frozen(Drv, Pids, Backend, Name);
+        Error -> Error
+    end.
+
+kill_frozen(Drv, Pids, Backend, Name) ->
+    Killed = case group_procs(Drv, Pids, Backend, Name) of
+                 {ok, Procs} -> signal(Drv, Pids, Procs, sigkill);
+                 NotListed -> NotListed
+             end,
+    case {Killed, group_freeze(Drv, Pids, Backend, Name, false)} of
+        {ok, ok} -> kill_until_empty(Drv, Pids, Backend, Name, ?WAIT_TRIES);
+        {ok, Error} -> Error;
+        {Error, _} -> Error
+    end.
+
+kill_until_empty(Drv, Pids, {v2, Root}, Name, _) ->
+    v2_emptied(Drv, Pids, join([Root, Name]));
+kill_until_empty(Drv, Pids, Backend, Name, N) ->
+    case group_procs(Drv, Pids, Backend, Name) of
+        {ok, []} ->
+            ok;
+        {ok, [{File, _} | _]} when N =:= 0 ->
+            {error, {etimedout, File}};
+        {ok, Procs} ->
+            case signal(Drv, Pids, Procs, sigkill) of
+                ok -> timer:sleep(?WAIT_MS), kill_until_empty(Drv, Pids, Backend, Name, N - 1);
+                Error -> Error
+            end;
+        Error ->
+            Error
+    end.
+
+%% A v2 group is empty once cgroup.events says it is no longer populated.
+v2_emptied(Drv, Pids, Dir) ->
+    wait(Drv, Pids, join([Dir, <<"cgroup.events">>]), fun(Data) ->
+        lists:member(<<"populated 0">>, binary:split(Data, <<"\n">>, [global]))
+    end).
+
+%% @doc Freeze (true) or thaw (false) every process of the group Name,
+%% and return once it is done: v2 cgroup.freeze, until cgroup.events
+%% says `frozen'; v1 freezer.state, until it reads FROZEN or THAWED.
+%% `{error, enotsup}' where the group is in no freezer hierarchy (v1
+%% without one mounted); `{error, {etimedout, File}}' after about five
+%% seconds (a process in uninterruptible sleep holds a freeze up).
+-spec group_freeze(drv(), chain(), backend(), binary(), boolean()) ->
+    ok | error() | {error, enotsup}.
+group_freeze(Drv, Pids, {v2, Root}, Name, Freeze) ->
+    Dir = join([Root, Name]),
+    {Value, Frozen} = case Freeze of
+                          true -> {<<"1">>, <<"frozen 1">>};
+                          false -> {<<"0">>, <<"frozen 0">>}
+                      end,
+    case write_file(Drv, Pids, join([Dir, <<"cgroup.freeze">>]), Value) of
+        {ok, _} ->
+            wait(Drv, Pids, join([Dir, <<"cgroup.events">>]), fun(Data) ->
+                lists:member(Frozen, binary:split(Data, <<"\n">>, [global]))
+            end);
+        Error ->
+            Error
+    end;
+group_freeze(Drv, Pids, {v1, Roots}, Name, Freeze) ->
+    case lists:keyfind(<<"freezer">>, 1, Roots) of
+        {_, Root} ->
+            State = join([Root, Name, <<"freezer.state">>]),
+            Value = case Freeze of
+                        true -> <<"FROZEN">>;
+                        false -> <<"THAWED">>
+                    end,
+            case write_file(Drv, Pids, State, Value) of
+                {ok, _} -> wait(Drv, Pids, State, fun(Data) -> strip_nl(Data) =:= Value end);
+                Error -> Error
+            end;
+        false ->
+            {error, enotsup}
+    end.
+
+%% Read File until Done(Data), every ?WAIT_MS for ?WAIT_TRIES times.
+wait(Drv, Pids, File, Done) ->
+    wait(Drv, Pids, File, Done, ?WAIT_TRIES).
+
+wait(Drv, Pids, File, Done, N) ->
+    case read_file(Drv, Pids, File) of
+        {ok, Data} ->
+            case Done(Data) of
+                true -> ok;
+                false when N =:= 0 -> {error, {etimedout, File}};
+                false -> timer:sleep(?WAIT_MS), wait(Drv, Pids, File, Done, N - 1)
+            end;
+        Error ->
+            Error
     end.
 
 %%% Files through the port, errors with the path
