@@ -187,8 +187,10 @@
     | {remount, Target :: iodata(), [flag()]}.
 -type limit() :: non_neg_integer() | infinity.
 -type rlimit() :: limit() | {Cur :: limit(), Max :: limit()}.
--type cgroup() :: #{memory_max => pos_integer(), pids_max => pos_integer(),
+-type cgroup() :: #{memory_max => pos_integer(), memory_high => pos_integer(),
+                    pids_max => pos_integer(),
                     cpu_max => {pos_integer(), pos_integer()},
+                    cpus => iodata(), mems => iodata(),
                     name => iodata(), version => v1 | v2,
                     optional => boolean()}.
 -type seccomp() :: {allow | deny, [atom()]}
@@ -282,7 +284,8 @@
                   rlimit_nice, rlimit_nofile, rlimit_nproc, rlimit_rss,
                   rlimit_rtprio, rlimit_rttime, rlimit_sigpending,
                   rlimit_stack]).
--define(CGROUP_KEYS, [memory_max, pids_max, cpu_max, name, version, optional]).
+-define(CGROUP_KEYS, [memory_max, memory_high, pids_max, cpu_max, cpus, mems, name,
+                      version, optional]).
 -define(FLAGS, [{ro, ms_rdonly}, {nosuid, ms_nosuid}, {nodev, ms_nodev},
                 {noexec, ms_noexec}]).
 %% The errors of an optional cgroup file (memory.memsw.limit_in_bytes
@@ -773,6 +776,9 @@ cgroup_value(K, V) ->
     lists:member(K, ?CGROUP_KEYS) orelse throw({?MODULE, {badkey, {cgroup, K}}}),
     Ok = case {K, V} of
              {memory_max, N} -> is_integer(N) andalso N > 0;
+             {memory_high, N} -> is_integer(N) andalso N > 0;
+             {cpus, _} -> cgroup_list_ok(V);
+             {mems, _} -> cgroup_list_ok(V);
              {pids_max, N} -> is_integer(N) andalso N > 0;
              {cpu_max, {Q, P}} -> is_integer(Q) andalso Q > 0 andalso is_integer(P) andalso P > 0;
              {version, _} -> V =:= v1 orelse V =:= v2;
@@ -784,6 +790,14 @@ cgroup_value(K, V) ->
     case K of
         name -> iolist_to_binary(V);
         _ -> V
+    end.
+
+%% A list of CPUs or memory nodes: "0-3,6".
+cgroup_list_ok(V) ->
+    try iolist_to_binary(V) of
+        B -> B =/= <<>> andalso re:run(B, "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$") =/= nomatch
+    catch
+        error:badarg -> false
     end.
 
 cgroup_name_ok(V) ->
@@ -1505,4 +1519,4 @@ backend(Drv, Chain, CG) ->
     alcove_cgroup:group_backend(Drv, Chain, limits(CG), maps:get(version, CG, auto)).
 
 limits(CG) ->
-    maps:with([memory_max, pids_max, cpu_max], CG).
+    maps:with([memory_max, memory_high, pids_max, cpu_max, cpus, mems], CG).

@@ -77,8 +77,8 @@ loop(#w{owner = Owner, drv = Drv} = W) ->
                 false ->
                     finish(W);
                 true ->
-                    W#w.cpu =/= infinity andalso cpu_usec(W) >= W#w.cpu
-                        andalso self() ! {limit, cpu},
+                    _ = [self() ! {limit, cpu} || W#w.cpu =/= infinity,
+                                                    cpu_usec(W) >= W#w.cpu],
                     erlang:send_after(?TICK, self(), tick),
                     loop(W)
             end;
