@@ -51,9 +51,16 @@ init(#{drv := Drv, chain := Chain, pid := Pid, cgroup := CG, pidns := PidNs,
     monitor(process, Drv),
     _ = [erlang:send_after(Ms, self(), {limit, wall}) || #{wall := Ms} <- [Deadline]],
     erlang:send_after(?TICK, self(), tick),
-    loop(#w{drv = Drv, chain = Chain, pid = Pid, cgroup = CG, pidns = PidNs,
-            cpu = case Deadline of #{cpu := Ms} -> Ms * 1000; _ -> infinity end,
-            grace = maps:get(grace, Deadline, 1000), owner = Owner}).
+    W = #w{drv = Drv, chain = Chain, pid = Pid, cgroup = CG, pidns = PidNs,
+           cpu = case Deadline of #{cpu := Ms} -> Ms * 1000; _ -> infinity end,
+           grace = maps:get(grace, Deadline, 1000), owner = Owner},
+    try
+        loop(W)
+    catch
+        %% a call to a port that stopped meanwhile
+        exit:_ -> orphaned(W)
+    end,
+    exit(normal).
 
 loop(#w{owner = Owner, drv = Drv} = W) ->
     receive
@@ -73,27 +80,25 @@ loop(#w{owner = Owner, drv = Drv} = W) ->
         exited ->
             finish(W);
         tick ->
-            case alive(W) of
-                false ->
-                    finish(W);
+            case catch alive(W) of
                 true ->
                     _ = [self() ! {limit, cpu} || W#w.cpu =/= infinity,
                                                     cpu_usec(W) >= W#w.cpu],
                     erlang:send_after(?TICK, self(), tick),
-                    loop(W)
+                    loop(W);
+                _ ->
+                    finish(W)
             end;
         {'DOWN', _, process, Owner, _} ->
             %% nobody to report to: end it and clean up
             kill(W),
             _ = gone(W, 500),
-            remove(W),
-            exit(normal);
+            remove(W);
         {'DOWN', _, process, Drv, _} ->
             %% the port stopped: it killed its children (and so a PID
             %% namespace); a cgroup it can no longer empty nor remove is
             %% handed to the VM's own file calls, where it can reach it
-            orphaned(W),
-            exit(normal)
+            orphaned(W)
     end.
 
 %% The first process exited (or was seen gone): nothing else survives it.
@@ -110,7 +115,7 @@ finish(#w{owner = Owner} = W) ->
     Part = maps:merge(#{ended_by => EndedBy, oom_killed => oom(Stats)},
                       case Stats of none -> #{}; _ -> #{cgroup => Stats} end),
     Owner ! {alcove_sandbox, self(), Part},
-    exit(normal).
+    ok.
 
 %% Whether the kernel's OOM killer killed in the sandbox's group.
 oom(none) -> unknown;
@@ -131,11 +136,7 @@ kill(#w{drv = Drv, chain = Chain, cgroup = CG} = W) ->
     ok.
 
 alive(#w{drv = Drv, chain = Chain, pid = Pid}) ->
-    try alcove:cpid(Drv, Chain) of
-        Children -> lists:keymember(Pid, #alcove_pid.pid, Children)
-    catch
-        _:_ -> false
-    end.
+    lists:keymember(Pid, #alcove_pid.pid, alcove:cpid(Drv, Chain)).
 
 gone(_, 0) ->
     false;
@@ -196,12 +197,14 @@ proc_usec(Drv, Chain, Pid) ->
             0
     end.
 
-%% The port is gone: empty and remove a v2 group through the VM's own
-%% file calls, where it reaches the group (root on the same host).
-orphaned(#w{cgroup = {{v2, Root}, Name}}) ->
-    Dir = binary_to_list(<<Root/binary, "/", Name/binary>>),
-    _ = file:write_file(Dir ++ "/cgroup.kill", <<"1">>),
-    rmdir(Dir, 100);
+%% The port is gone, and with it the sandbox's first process and the
+%% orphans it adopted: empty (v2: cgroup.kill) and remove the group
+%% through the VM's own file calls, where they reach it (root on the
+%% same host).
+orphaned(#w{cgroup = {Backend, Name}}) ->
+    Dirs = [binary_to_list(D) || D <- alcove_cgroup:group_dirs(Backend, Name)],
+    _ = [file:write_file(D ++ "/cgroup.kill", <<"1">>) || element(1, Backend) =:= v2, D <- Dirs],
+    lists:foreach(fun(D) -> rmdir(D, 100) end, Dirs);
 orphaned(_) ->
     ok.
 

@@ -329,12 +329,14 @@ cgroup_v1_limits(Config) ->
     P = integer_to_binary(Pid),
     case Version of
         v1 ->
-            [Cpu, Memory, Pids] = lists:sort(Dirs),
-            <<"33554432">> = cat(Memory, "memory.limit_in_bytes"),
-            <<"8">> = cat(Pids, "pids.max"),
-            <<"50000">> = cat(Cpu, "cpu.cfs_quota_us"),
-            <<"100000">> = cat(Cpu, "cpu.cfs_period_us"),
-            [P, P, P] = [cat(D, "cgroup.procs") || D <- Dirs];
+            %% and the freezer's and cpuacct's, to stop it and count it
+            At = fun(C) -> [D] = [D || D <- Dirs, filename:basename(filename:dirname(D)) =:= C], D end,
+            <<"33554432">> = cat(At(<<"memory">>), "memory.limit_in_bytes"),
+            <<"8">> = cat(At(<<"pids">>), "pids.max"),
+            <<"50000">> = cat(At(<<"cpu">>), "cpu.cfs_quota_us"),
+            <<"100000">> = cat(At(<<"cpu">>), "cpu.cfs_period_us"),
+            _ = [At(C) || C <- [<<"cpuacct">>, <<"freezer">>]],
+            [P] = lists:usort([cat(D, "cgroup.procs") || D <- Dirs]);
         v2 ->
             [D] = Dirs,
             <<"33554432">> = cat(D, "memory.max"),

@@ -23,6 +23,7 @@
     stop_ends_it/1,
     owner_exit_ends_it/1,
     driver_stop_ends_it/1,
+    driver_stop_ends_it_cgroup/1,
     report_usage/1,
     report_oom/1
 ]).
@@ -37,7 +38,8 @@ all() ->
     [clone3_into_group, clone3_not_a_group, born_in_named_group, born_round_trips,
      run_refuses_deadline, check_deadline, wall_deadline, wall_deadline_term_honoured,
      cpu_deadline, exit_leaves_nothing_pid_ns, exit_leaves_nothing_cgroup, stop_ends_it,
-     owner_exit_ends_it, driver_stop_ends_it, report_usage, report_oom].
+     owner_exit_ends_it, driver_stop_ends_it, driver_stop_ends_it_cgroup, report_usage,
+     report_oom].
 
 init_per_testcase(Test, Config) ->
     [{marker, marker(Test)} | Config].
@@ -257,6 +259,21 @@ driver_stop_ends_it(Config) ->
     until(fun() -> length(survivors(M)) >= 2 end),
     ok = alcove_drv:stop(Drv),
     until(fun() -> survivors(M) =:= [] end).
+
+%% The same with a cgroup and no PID namespace: the port kills its
+%% child and the orphans it adopted; the group is removed.
+driver_stop_ends_it_cgroup(Config) ->
+    Drv = ?config(drv, Config),
+    M = ?config(marker, Config),
+    Name = group(driver_stop_ends_it_cgroup),
+    {ok, _} = alcove_sandbox:start(Drv, [], #{
+                  cgroup => #{name => Name, pids_max => 64},
+                  argv => [?SH, "-c", ignorer(M) ++ "; sleep " ++ M]}),
+    until(fun() -> length(survivors(M)) >= 2 end),
+    ok = alcove_drv:stop(Drv),
+    until(fun() -> survivors(M) =:= [] end),
+    until(fun() -> filelib:wildcard("/sys/fs/cgroup/*/" ++ Name)
+                       ++ filelib:wildcard("/sys/fs/cgroup/" ++ Name) =:= [] end).
 
 %%% The report
 
