@@ -68,13 +68,19 @@
 %% <dt>`hostname'</dt><dd>Needs `uts'.</dd>
 %% <dt>`rlimits'</dt><dd>`#{rlimit_nproc => {Cur, Max}, ...}' or a list
 %% of such pairs; a limit is an integer or `infinity', `N' is `{N, N}'.</dd>
-%% <dt>`cgroup'</dt><dd>`#{memory_max => Bytes, pids_max => N,
-%% cpu_max => {QuotaMicroseconds, PeriodMicroseconds}, name => Name,
-%% version => v1 | v2, optional => boolean()}'. The group (default name
-%% `alcove-sandbox-PID'; a group that exists is used) is made in the unified hierarchy (cgroup v2)
-%% when its root offers every controller the limits need, else in the
-%% v1 hierarchies of those controllers; the parent writes the limits
-%% and moves the child in (in v1, memory_max sets
+%% <dt>`cgroup'</dt><dd>`#{memory_max => Bytes, memory_high => Bytes,
+%% pids_max => N, cpu_max => {QuotaMicroseconds, PeriodMicroseconds},
+%% cpus => "0-1", mems => "0", name => Name, version => v1 | v2,
+%% optional => boolean()}' (memory_high: v2 only). The group (default
+%% name `alcove-sandbox-PID', for start/3 `alcove-sandbox-VMPid-N'; a
+%% group that exists is used) is made in the unified hierarchy (cgroup
+%% v2) when its root offers every controller the limits need, else in
+%% the v1 hierarchies of those controllers (and of the freezer and
+%% cpuacct, where mounted). In v2, when the name is known before the
+%% child exists (given, or start/3's), the parent makes the group and
+%% writes its limits, then clones the child into it (clone3(2),
+%% CLONE_INTO_CGROUP); otherwise it writes the limits and moves the
+%% child in before the child runs anything (in v1, memory_max sets
 %% memory.memsw.limit_in_bytes too, where swap is accounted). Without
 %% the controllers, or without the
 %% right to create the group (no delegation), the run fails with
@@ -97,6 +103,9 @@
 %% bad value. An errno name the child's system
 %% does not know fails the step: `{error, {seccomp, {unknown_errno,
 %% Name}}}'.</dd>
+%% <dt>`deadline'</dt><dd>start/3 only: `#{wall => Ms, cpu => Ms,
+%% grace => Ms}', a wall-clock and a CPU time limit, and how long after
+%% SIGTERM SIGKILL follows (default 1000).</dd>
 %% <dt>`argv', `env', `cwd'</dt><dd>The program (its path first, not
 %% searched in PATH), its environment (`"K=V"' or `{K, V}'; default
 %% empty) and working directory. Without `argv' the child is left in
