@@ -366,6 +366,10 @@ realistic() ->
     %% Not optional: the row would then time a sandbox without one. As
     %% root, a v1 or v2 pids controller is enough.
     Cgroup = Spec#{cgroup => #{pids_max => 64}},
+    %% cloned into a named v2 group (on a hybrid host, one without
+    %% controllers), and the same group watched by start/3
+    Born = Spec#{cgroup => #{name => <<"alcove-bench-born">>, version => v2}},
+    Watched = Spec#{cgroup => #{version => v2}},
     Seccomp = Spec#{seccomp => {deny, [ptrace, mount]},
                     rlimits => #{rlimit_nproc => 64}},
     {ok, Drv} = alcove_drv:start(),
@@ -381,7 +385,9 @@ realistic() ->
                                    end, ?REALISTIC),
                          per_spawn(Sandbox(Cgroup), ?REALISTIC),
                          per_spawn(Sandbox(Seccomp), ?REALISTIC),
-                         sandbox_floor_us(["-m"], ?REALISTIC)}
+                         sandbox_floor_us(["-m"], ?REALISTIC),
+                         per_spawn(Sandbox(Born), ?REALISTIC),
+                         per_spawn(fun() -> watched_true(Drv, Watched) end, ?REALISTIC)}
                 end),
     ok = alcove_drv:stop(Drv),
     flush(),
@@ -393,6 +399,10 @@ realistic() ->
      {"realistic sandbox + cgroup / realistic", "us", col(5, Reps), col(1, Reps),
       none},
      {"realistic + seccomp + rlimits / realistic", "us", col(6, Reps),
+      col(1, Reps), none},
+     {"realistic + cgroup v2, born in it / realistic", "us", col(8, Reps),
+      col(1, Reps), none},
+     {"start/3 + wait/2, cgroup v2 / realistic", "us", col(9, Reps),
       col(1, Reps), none}].
 
 ro_dirs() ->
@@ -416,6 +426,13 @@ sandbox_true(Drv, Spec) ->
     {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
     wait_true(Drv, Pid),
     ok = alcove_sandbox:cleanup(Drv, [], Spec, Pid).
+
+%% The same watched by start/3 until wait/2 reports its end (its group
+%% emptied and removed).
+watched_true(Drv, Spec) ->
+    {ok, Sb} = alcove_sandbox:start(Drv, [], Spec),
+    {ok, #{status := {exit_status, 0}}} = alcove_sandbox:wait(Sb, 10000),
+    ok.
 
 %% The calls the realistic sandbox needs and no more, one round trip
 %% each, as sandbox_floor.c makes them: the new root is a tmpfs on /tmp

@@ -915,9 +915,7 @@ step(Phase, Step, Fun, Acc, St) ->
 %% spawn/4, a failure before there is a child is made again by fork,
 %% whose child is there to be killed.
 -spec failed(step(), term(), #st{}) -> no_return().
-failed(_, _, #st{how = spawn, pid = undefined}) ->
-    throw({?MODULE, again});
-failed(_, _, #st{born = true, pid = undefined} = St) ->
+failed(_, _, #st{pid = undefined} = St) when St#st.how =:= spawn; St#st.born ->
     abort(St),
     throw({?MODULE, again});
 failed(Step, Reason, St) ->
@@ -973,6 +971,7 @@ spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
             throw({?MODULE, again});
         {error, _} ->
             %% no child (refused by the kernel, a filter, valgrind)
+            abort(St),
             throw({?MODULE, again});
         {error, {I, _, Reason}, _} ->
             #op{step = Step, tag = Tag} = lists:nth(I, Ops),
@@ -980,10 +979,17 @@ spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
     end.
 
 %% Made by spawn/4: a program to run, on Linux, and nothing the parent
-%% does with the child's PID before it runs (id maps, a cgroup); alcove
-%% itself is run by fork and exec (its handover).
+%% does with the child's PID before it runs (id maps, a cgroup named
+%% after it, an optional cgroup it may go without); alcove itself is
+%% run by fork and exec (its handover).
 spawns(#{argv := [Arg0 | _]} = Cfg) ->
-    os:type() =:= {unix, linux} andalso not maps:is_key(cgroup, Cfg)
+    os:type() =:= {unix, linux}
+        andalso case Cfg of
+                    #{cgroup := #{optional := true}} -> false;
+                    #{cgroup := #{name := _}} -> true;
+                    #{cgroup := _} -> false;
+                    _ -> true
+                end
         andalso not lists:member(user, maps:get(namespaces, Cfg))
         andalso filename:absname(Arg0) =/= alcove_drv:progname();
 spawns(_) ->
@@ -1069,6 +1075,11 @@ clone(fork, #st{how = fork} = St) ->
              Flags -> #op{call = clone, args = [Flags]}
          end,
     {[Op#op{id = pid}], St};
+clone(child, #st{how = spawn, cgroup = {Backend, Name}} = St) ->
+    %% its first calls: into its group, before anything it runs
+    {[[O#op{step = cgroup} || O <- write_file(<<Dir/binary, "/cgroup.procs">>, <<"0">>)]
+      || Dir <- alcove_cgroup:group_dirs(Backend, Name)]
+     ++ [#op{call = setpgid, args = [0, 0]} || St#st.pgrp], St};
 clone(child, #st{pgrp = true} = St) ->
     {[#op{call = setpgid, args = [0, 0]}], St};
 clone(_, St) ->
@@ -1232,11 +1243,24 @@ rlimits(_, St) ->
 %% cgroup is left out (what was made of it removed).
 cgroup(fork, #st{born = true} = St) ->
     {[], St};
+cgroup(fork, #st{how = spawn, drv = Drv, chain = Chain,
+                 cfg = #{cgroup := #{name := Name} = CG}} = St) ->
+    %% made and limited first; the child of spawn/4 joins it first
+    case backend(Drv, Chain, CG) of
+        {ok, Backend} ->
+            Plan = [P || P <- alcove_cgroup:group_plan(Backend, Name, limits(CG), 0),
+                         not joins(P)],
+            {[O || P <- Plan, O <- cgroup_ops(P)], St#st{cgroup = {Backend, Name}}};
+        {error, Reason} ->
+            throw({?MODULE, Reason})
+    end;
 cgroup(fork, #st{vals = #{cgroup := _}} = St) ->
     {[], St};
 cgroup(fork, #st{drv = Drv, chain = Chain, cfg = #{cgroup := CG}, vals = Vals} = St) ->
     {[], St#st{vals = Vals#{cgroup => backend(Drv, Chain, CG)}}};
 cgroup(parent, #st{born = true} = St) ->
+    {[], St};
+cgroup(_, #st{how = spawn} = St) ->
     {[], St};
 cgroup(child, #st{born = true, vals = #{cgroup_fd := {ok, FD}}} = St) ->
     %% the copy of the group's descriptor the child got at its clone

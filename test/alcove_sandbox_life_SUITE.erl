@@ -13,6 +13,7 @@
     clone3_not_a_group/1,
     born_in_named_group/1,
     born_round_trips/1,
+    spawn_joins_first/1,
     run_refuses_deadline/1,
     check_deadline/1,
     wall_deadline/1,
@@ -36,6 +37,7 @@ suite() ->
 
 all() ->
     [clone3_into_group, clone3_not_a_group, born_in_named_group, born_round_trips,
+     spawn_joins_first,
      run_refuses_deadline, check_deadline, wall_deadline, wall_deadline_term_honoured,
      cpu_deadline, exit_leaves_nothing_pid_ns, exit_leaves_nothing_cgroup, stop_ends_it,
      owner_exit_ends_it, driver_stop_ends_it, driver_stop_ends_it_cgroup, report_usage,
@@ -108,10 +110,10 @@ born_in_named_group(Config) ->
     ok = alcove_sandbox:cleanup(Drv, [], Spec, Pid),
     {error, enoent} = alcove:rmdir(Drv, [], Dir).
 
-%% Born in its group, nothing is left for the parent to do with the
-%% child's PID: one round trip less than moving it in (2, with a
-%% program to run; the host's v1 hierarchies or a group named after the
-%% PID take 3).
+%% A group named before the child exists: the parent makes and limits
+%% it, and the child (of spawn/4, with a program to run) joins it first:
+%% one round trip less than moving it in after (2; a group named after
+%% the PID takes 3).
 born_round_trips(Config) ->
     Drv = ?config(drv, Config),
     {_, Dir} = v2_group(Drv, born_round_trips),
@@ -133,6 +135,29 @@ born_round_trips(Config) ->
     {ok, v2} = alcove_sandbox:cgroup_version(Drv, [], #{}),
     Lookups = element(4, sys:get_state(Drv)) - Lookup,
     {2, 3} = {Count(Named) - Lookups, Count(Unnamed) - Lookups}.
+
+%% The program's first look at its cgroup: it is in the sandbox's
+%% group in every hierarchy its limits use (v2, or v1 here), joined
+%% before anything ran.
+spawn_joins_first(Config) ->
+    Drv = ?config(drv, Config),
+    Name = group(spawn_joins_first),
+    {ok, Sb} = alcove_sandbox:start(Drv, [], #{
+                   cgroup => #{name => Name, pids_max => 8, memory_max => 64 bsl 20},
+                   argv => ["/bin/cat", "/proc/self/cgroup"]}),
+    #{pid := Pid} = Sb,
+    {ok, #{status := {exit_status, 0}}} = alcove_sandbox:wait(Sb, ?WAIT),
+    Out = iolist_to_binary(alcove:stdout(Drv, [Pid], 1000)),
+    Lines = [L || L <- binary:split(Out, <<"\n">>, [global, trim_all]),
+                  binary:match(L, <<"pids">>) =/= nomatch orelse
+                      binary:match(L, <<"memory">>) =/= nomatch orelse
+                      binary:match(L, <<"0::">>) =/= nomatch],
+    ct:pal("~s", [Out]),
+    Mine = [L || L <- Lines, binary:match(L, list_to_binary("/" ++ Name)) =/= nomatch],
+    case {alcove_sandbox:cgroup_version(Drv, [], #{pids_max => 8, memory_max => 1}), Mine} of
+        {{ok, v2}, [_]} -> ok;
+        {{ok, v1}, [_, _]} -> ok
+    end.
 
 %%% start/3: the spec
 
