@@ -330,7 +330,10 @@ cgroup_v1_limits(Config) ->
     case Version of
         v1 ->
             %% and the freezer's and cpuacct's, to stop it and count it
-            At = fun(C) -> [D] = [D || D <- Dirs, filename:basename(filename:dirname(D)) =:= C], D end,
+            At = fun(C) ->
+                         [D] = [D || D <- Dirs, filename:basename(filename:dirname(D)) =:= C],
+                         D
+                 end,
             <<"33554432">> = cat(At(<<"memory">>), "memory.limit_in_bytes"),
             <<"8">> = cat(At(<<"pids">>), "pids.max"),
             <<"50000">> = cat(At(<<"cpu">>), "cpu.cfs_quota_us"),

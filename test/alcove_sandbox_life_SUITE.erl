@@ -237,7 +237,8 @@ exit_leaves_nothing_cgroup(Config) ->
     {ok, #{ended_by := exit, status := {exit_status, 4}, cgroup := #{}}} =
         alcove_sandbox:wait(Sb, ?WAIT),
     [] = survivors(M),
-    [] = filelib:wildcard("/sys/fs/cgroup/*/" ++ Name) ++ filelib:wildcard("/sys/fs/cgroup/" ++ Name).
+    [] = filelib:wildcard("/sys/fs/cgroup/*/" ++ Name)
+        ++ filelib:wildcard("/sys/fs/cgroup/" ++ Name).
 
 stop_ends_it(Config) ->
     Drv = ?config(drv, Config),
