@@ -1046,11 +1046,12 @@ stats(Config, Version) ->
     group_case(Config, Version, Limits, fun(Drv, Backend, Name) ->
         C = run(Drv, Backend, Name, Limits, ["sh", "-c", "while :; do :; done"]),
         ok = until(fun() ->
-                           {ok, #{cpu := #{usage_usec := U, user_usec := Us}}} =
+                           {ok, #{cpu := #{usage_usec := U, user_usec := Us,
+                                           nr_periods := P}}} =
                                alcove_cgroup:group_stats(Drv, [], Backend, Name),
-                           case U > 0 andalso Us > 0 of
+                           case U > 0 andalso Us > 0 andalso P > 0 of
                                true -> ok;
-                               false -> {U, Us}
+                               false -> {U, Us, P}
                            end
                    end),
         {ok, Stats} = alcove_cgroup:group_stats(Drv, [], Backend, Name),
