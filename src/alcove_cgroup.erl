@@ -867,8 +867,8 @@ held(Drv, Pids, Dir) ->
 %% `nr_periods', `nr_throttled', `throttled_usec'...; v1 the same names:
 %% cpuacct.usage, and cpuacct.stat counted in USER_HZ ticks, 100 a
 %% second on Linux whatever the kernel's HZ, so 10000 usec a tick, and
-%% cpu.stat, its nanoseconds as usec), `pids_peak' (pids.peak, Linux 6.1
-%% and later in v2) and `pids_events' (pids.events: `max', the forks
+%% cpu.stat, its nanoseconds as usec), `pids_peak' (pids.peak, where
+%% the kernel has it) and `pids_events' (pids.events: `max', the forks
 %% refused).
 -spec group_stats(drv(), chain(), backend(), binary()) -> {ok, stats()} | error().
 group_stats(Drv, Pids, {v2, Root}, Name) ->
@@ -1010,9 +1010,15 @@ child_dirs(Drv, Pids, Dir) ->
 group_kill(Drv, Pids, {v2, Root} = Backend, Name) ->
     Dir = join([Root, Name]),
     case write_file(Drv, Pids, join([Dir, <<"cgroup.kill">>]), <<"1">>) of
-        {ok, _} -> v2_emptied(Drv, Pids, Dir);
-        {error, {enoent, _}} -> frozen_kill(Drv, Pids, Backend, Name);
-        Error -> Error
+        {ok, _} ->
+            v2_emptied(Drv, Pids, Dir);
+        {error, {enoent, _}} = Error ->
+            case is_dir(Drv, Pids, Dir) of
+                true -> frozen_kill(Drv, Pids, Backend, Name);
+                false -> Error
+            end;
+        Error ->
+            Error
     end;
 group_kill(Drv, Pids, {v1, Roots} = Backend, Name) ->
     case lists:keymember(<<"freezer">>, 1, Roots) of
