@@ -1040,7 +1040,10 @@ signal_kill(Config, Version) ->
         [] = wait_exited([Orphan], ?DEADLINE),
         ok = alcove_cgroup:group_signal(Drv, [], Backend, Name, sigterm),
         ok = alcove_cgroup:group_remove(Drv, [], Backend, Name),
-        {error, {enoent, _}} = alcove_cgroup:group_signal(Drv, [], Backend, Name, sigterm)
+        %% gone: each names the file it did not find
+        {error, {enoent, _}} = alcove_cgroup:group_signal(Drv, [], Backend, Name, sigterm),
+        {error, {enoent, _}} = alcove_cgroup:group_kill(Drv, [], Backend, Name),
+        {error, {enoent, _}} = alcove_cgroup:group_freeze(Drv, [], Backend, Name, true)
     end).
 
 stats(Config, Version) ->
