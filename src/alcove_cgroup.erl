@@ -867,18 +867,18 @@ held(Drv, Pids, Dir) ->
 %% `nr_periods', `nr_throttled', `throttled_usec'...; v1 the same names:
 %% cpuacct.usage, and cpuacct.stat counted in USER_HZ ticks, 100 a
 %% second on Linux whatever the kernel's HZ, so 10000 usec a tick, and
-%% cpu.stat, its nanoseconds as usec), `pids_peak' (pids.peak, Linux 6.1
-%% and later in v2) and `pids_events' (pids.events: `max', the forks
+%% cpu.stat, its nanoseconds as usec), `pids_peak' (pids.peak, where
+%% the kernel has it) and `pids_events' (pids.events: `max', the forks
 %% refused).
 -spec group_stats(drv(), chain(), backend(), binary()) -> {ok, stats()} | error().
 group_stats(Drv, Pids, {v2, Root}, Name) ->
     Dir = join([Root, Name]),
     case read_file(Drv, Pids, join([Dir, <<"cpu.stat">>])) of
         {ok, Cpu} ->
-            Files = [{<<"memory.peak">>, optional, fun(D, S) -> S#{memory_peak => int(D)} end},
-                     {<<"memory.events">>, optional, fun(D, S) -> add(memory_events, keyed(D), S) end},
-                     {<<"pids.peak">>, optional, fun(D, S) -> S#{pids_peak => int(D)} end},
-                     {<<"pids.events">>, optional, fun(D, S) -> add(pids_events, keyed(D), S) end}],
+            Files = [{<<"memory.peak">>, optional, number(memory_peak)},
+                     {<<"memory.events">>, optional, merge(memory_events)},
+                     {<<"pids.peak">>, optional, number(pids_peak)},
+                     {<<"pids.events">>, optional, merge(pids_events)}],
             stats(Drv, Pids, [{Dir, F} || F <- Files], #{cpu => keyed(Cpu)});
         Error ->
             Error
@@ -898,7 +898,7 @@ stats(Drv, Pids, [{Dir, {File, Need, Fun}} | Rest], Stats) ->
 
 %% The files of a v1 controller group_stats/4 reads.
 v1_stats(<<"memory">>) ->
-    [{<<"memory.max_usage_in_bytes">>, required, fun(D, S) -> S#{memory_peak => int(D)} end},
+    [{<<"memory.max_usage_in_bytes">>, required, number(memory_peak)},
      {<<"memory.oom_control">>, required,
       fun(D, S) -> add(memory_events, maps:with([oom_kill, under_oom], keyed(D)), S) end},
      {<<"memory.failcnt">>, required, fun(D, S) -> add(memory_events, #{max => int(D)}, S) end}];
@@ -917,8 +917,8 @@ v1_stats(<<"cpu">>) ->
               add(cpu, maps:from_list([usec(K, V) || {K, V} <- maps:to_list(keyed(D))]), S)
       end}];
 v1_stats(<<"pids">>) ->
-    [{<<"pids.peak">>, optional, fun(D, S) -> S#{pids_peak => int(D)} end},
-     {<<"pids.events">>, required, fun(D, S) -> add(pids_events, keyed(D), S) end}];
+    [{<<"pids.peak">>, optional, number(pids_peak)},
+     {<<"pids.events">>, required, merge(pids_events)}];
 v1_stats(_) ->
     [].
 
@@ -926,6 +926,13 @@ v1_stats(_) ->
 usec(throttled_time, Ns) -> {throttled_usec, Ns div 1000};
 usec(burst_time, Ns) -> {burst_usec, Ns div 1000};
 usec(K, V) -> {K, V}.
+
+%% A file holding one number, and one of lines `key N'.
+number(Key) ->
+    fun(Data, Stats) -> Stats#{Key => int(Data)} end.
+
+merge(Key) ->
+    fun(Data, Stats) -> add(Key, keyed(Data), Stats) end.
 
 add(Key, Map, Stats) ->
     Stats#{Key => maps:merge(maps:get(Key, Stats, #{}), Map)}.
@@ -1003,9 +1010,15 @@ child_dirs(Drv, Pids, Dir) ->
 group_kill(Drv, Pids, {v2, Root} = Backend, Name) ->
     Dir = join([Root, Name]),
     case write_file(Drv, Pids, join([Dir, <<"cgroup.kill">>]), <<"1">>) of
-        {ok, _} -> v2_emptied(Drv, Pids, Dir);
-        {error, {enoent, _}} -> frozen_kill(Drv, Pids, Backend, Name);
-        Error -> Error
+        {ok, _} ->
+            v2_emptied(Drv, Pids, Dir);
+        {error, {enoent, _}} = Error ->
+            case is_dir(Drv, Pids, Dir) of
+                true -> frozen_kill(Drv, Pids, Backend, Name);
+                false -> Error
+            end;
+        Error ->
+            Error
     end;
 group_kill(Drv, Pids, {v1, Roots} = Backend, Name) ->
     case lists:keymember(<<"freezer">>, 1, Roots) of
