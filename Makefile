@@ -12,8 +12,8 @@ deps:
 
 # Everything: the linters, C unit tests, the port built warning-free by
 # gcc and clang, xref and dialyzer, the Common Test suites (as root, for
-# namespaces), the same again against the sanitized port, and a minute of
-# fuzzing.
+# namespaces), the cgroup, sandbox and core suites again in a pure cgroup
+# v2 VM, the suites against the sanitized port, and a minute of fuzzing.
 test: all lint
 	$(MAKE) -C c_src test
 	$(MAKE) -C c_src clean-obj && $(MAKE) -C c_src CC=clang all test
@@ -21,8 +21,19 @@ test: all lint
 	$(REBAR) xref
 	$(REBAR) dialyzer
 	$(REBAR) ct
+	@./scripts/deps qemu-system-x86 kmod || true
+	./scripts/test-vm
 	./scripts/test-asan
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
+
+# The cgroup and sandbox suites and alcove_call_SUITE inside Debian's
+# kernel under qemu, whose hierarchy is pure cgroup v2, against the port
+# built here (scripts/test-vm); TEST_VM_CT replaces the suites, e.g.
+# TEST_VM_CT="--suite test/alcove_fs_SUITE". Skipped, with the reason,
+# where qemu or the kernel cannot be had.
+test-vm: all
+	@./scripts/deps qemu-system-x86 kmod || true
+	./scripts/test-vm $(TEST_VM_CT)
 
 # The C unit tests and the Common Test suites against the port built with
 # AddressSanitizer and UndefinedBehaviorSanitizer: any report fails.
@@ -81,5 +92,5 @@ clean:
 	$(MAKE) -C fuzz clean
 	rm -rf examples/ebin doc
 
-.PHONY: all deps test test-asan test-valgrind fuzz lint dialyzer doc static \
-	demo examples bench clean
+.PHONY: all deps test test-vm test-asan test-valgrind fuzz lint dialyzer doc \
+	static demo examples bench clean
