@@ -1272,7 +1272,7 @@ cgroup(parent, #st{pid = Pid, cfg = #{cgroup := CG}, vals = #{cgroup := Found}} 
             Name = cgroup_name(CG, Pid),
             Recover = fun(Reason, S) -> cgroup_skip(Optional, Reason, S) end,
             Plan = alcove_cgroup:group_plan(Backend, Name, limits(CG), Pid),
-            {[O#op{recover = Recover} || P <- Plan, O <- cgroup_ops(P)],
+            {[recover(O, Recover) || P <- Plan, O <- cgroup_ops(P)],
              St#st{cgroup = {Backend, Name}}};
         {error, _} when Optional ->
             {[], St};
@@ -1293,7 +1293,28 @@ cgroup_ops({write, Path, Value, {enable, Need}}) ->
     Tag = fun(E) when E =:= enoent; E =:= einval -> {unsupported, Need};
              (E) -> {E, Path}
           end,
-    [O#op{tag = Tag} || O <- write_file(Path, Value)].
+    [O#op{tag = Tag} || O <- write_file(Path, Value)];
+cgroup_ops({copy, From, To}) ->
+    %% a v1 cpuset directory made empty gets its parent's CPUs or nodes
+    [#run{tag = To,
+          fn = fun(#st{drv = Drv, chain = Chain} = St) ->
+                       Read = fun(Path) -> alcove_file:read(Drv, Chain, Path) end,
+                       case {Read(To), Read(From)} of
+                           {{ok, Have}, {ok, Value}} ->
+                               Empty = string:trim(Have) =:= <<>>,
+                               {[O#op{tag = To} || Empty, O <- write_file(To, Value)], St};
+                           {{error, E}, _} -> throw({?MODULE, {E, To}});
+                           {_, {error, E}} -> throw({?MODULE, {E, From}})
+                       end
+               end}].
+
+recover(#op{} = O, Recover) ->
+    O#op{recover = Recover};
+recover(#run{fn = Fn} = R, Recover) ->
+    R#run{fn = fun(St) ->
+                       {Ops, St1} = Fn(St),
+                       {[recover(O, Recover) || O <- Ops], St1}
+               end}.
 
 cgroup_skip(true, {E, _}, #st{drv = Drv, chain = Chain, cgroup = {Backend, Name}} = St)
   when E =:= eacces; E =:= eperm; E =:= erofs; E =:= unsupported ->

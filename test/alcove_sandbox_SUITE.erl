@@ -321,7 +321,8 @@ rlimits(Config) ->
 cgroup_v1_limits(Config) ->
     Drv = ?config(drv, Config),
     Name = cgroup_name(cgroup_v1_limits),
-    CG = #{name => Name, memory_max => 32 bsl 20, pids_max => 8, cpu_max => {50000, 100000}},
+    CG = #{name => Name, memory_max => 32 bsl 20, pids_max => 8, cpu_max => {50000, 100000},
+           cpus => <<"0">>},
     Spec = #{namespaces => [pid], cgroup => CG},
     {ok, Version} = alcove_sandbox:cgroup_version(Drv, [], CG),
     {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
@@ -338,6 +339,9 @@ cgroup_v1_limits(Config) ->
             <<"8">> = cat(At(<<"pids">>), "pids.max"),
             <<"50000">> = cat(At(<<"cpu">>), "cpu.cfs_quota_us"),
             <<"100000">> = cat(At(<<"cpu">>), "cpu.cfs_period_us"),
+            %% the group's CPUs given, its memory nodes its parent's
+            <<"0">> = cat(At(<<"cpuset">>), "cpuset.cpus"),
+            <<_, _/binary>> = cat(At(<<"cpuset">>), "cpuset.mems"),
             _ = [At(C) || C <- [<<"cpuacct">>, <<"freezer">>]],
             [P] = lists:usort([cat(D, "cgroup.procs") || D <- Dirs]);
         v2 ->
@@ -345,6 +349,7 @@ cgroup_v1_limits(Config) ->
             <<"33554432">> = cat(D, "memory.max"),
             <<"8">> = cat(D, "pids.max"),
             <<"50000 100000">> = cat(D, "cpu.max"),
+            <<"0">> = cat(D, "cpuset.cpus"),
             P = cat(D, "cgroup.procs")
     end,
     {ok, Cgroups} = file:read_file(<<"/proc/", P/binary, "/cgroup">>),
@@ -373,9 +378,9 @@ cgroup_v2_move(Config) ->
     P = integer_to_binary(Pid),
     P = cat(Dir, "cgroup.procs"),
     {ok, Cgroups} = file:read_file(<<"/proc/", P/binary, "/cgroup">>),
-    {match, _} = re:run(Cgroups, ["\n0::/", Name, "\n"]),
+    {match, _} = re:run(Cgroups, ["^0::/", Name, "$"], [multiline]),
     {ok, Inside} = read(Drv, [Pid], "/proc/self/cgroup"),
-    {match, _} = re:run(Inside, "\n0::/\n"),
+    {match, _} = re:run(Inside, "^0::/$", [multiline]),
     ok = alcove:kill(Drv, [], Pid, sigkill),
     {termsig, sigkill} = exit_event(Drv, [Pid]),
     ok = alcove_sandbox:cleanup(Drv, [], Spec, Pid),

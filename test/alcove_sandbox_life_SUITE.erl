@@ -143,20 +143,24 @@ spawn_joins_first(Config) ->
     Drv = ?config(drv, Config),
     Name = group(spawn_joins_first),
     {ok, Sb} = alcove_sandbox:start(Drv, [], #{
-                   cgroup => #{name => Name, pids_max => 8, memory_max => 64 bsl 20},
-                   argv => ["/bin/cat", "/proc/self/cgroup"]}),
+                   cgroup => #{name => Name, pids_max => 8, memory_max => 64 bsl 20,
+                               cpus => <<"0">>},
+                   argv => [?SH, "-c",
+                            "cat /proc/self/cgroup; grep Cpus_allowed_list /proc/self/status"]}),
     #{pid := Pid} = Sb,
     {ok, #{status := {exit_status, 0}}} = alcove_sandbox:wait(Sb, ?WAIT),
     Out = iolist_to_binary(alcove:stdout(Drv, [Pid], 1000)),
     Lines = [L || L <- binary:split(Out, <<"\n">>, [global, trim_all]),
                   binary:match(L, <<"pids">>) =/= nomatch orelse
                       binary:match(L, <<"memory">>) =/= nomatch orelse
+                      binary:match(L, <<"cpuset">>) =/= nomatch orelse
                       binary:match(L, <<"0::">>) =/= nomatch],
     ct:pal("~s", [Out]),
     Mine = [L || L <- Lines, binary:match(L, list_to_binary("/" ++ Name)) =/= nomatch],
+    {match, _} = re:run(Out, "^Cpus_allowed_list:\\s+0$", [multiline]),
     case {alcove_sandbox:cgroup_version(Drv, [], #{pids_max => 8, memory_max => 1}), Mine} of
         {{ok, v2}, [_]} -> ok;
-        {{ok, v1}, [_, _]} -> ok
+        {{ok, v1}, [_, _, _]} -> ok
     end.
 
 %%% start/3: the spec
