@@ -198,9 +198,9 @@ eval_text(Text) ->
               lists:foldl(
                 fun(Expr, B) ->
                         {value, _, B1} = erl_eval:expr(Expr, B),
-                        %% a person takes a while to type the next line;
-                        %% stdout/2 only takes what has arrived already
-                        timer:sleep(100),
+                        %% a person takes a second or more to type the next
+                        %% line; stdout/2 only takes what has arrived already
+                        timer:sleep(1000),
                         B1
                 end, Bindings, Exprs)
       end, erl_eval:new_bindings(), forms(Tokens)).
@@ -226,7 +226,7 @@ chain(Drv, N) ->
 %% as typed into erl: fork, fork under it, getpid along the chain, fork
 %% again from the port, exec cat in the grandchild, and its stdout echoes
 %% its stdin. The text is parsed with erl_scan/erl_parse and each
-%% expression evaluated with erl_eval, sharing bindings, with a 100 ms
+%% expression evaluated with erl_eval, sharing bindings, with a 1 s
 %% sleep after each one, as a person typing into erl would pause: the
 %% example's stdout/2 waits 0 ms, so it only sees what already arrived.
 %% (The example starts its own port; the one of the alcove_test hook is
