@@ -959,12 +959,20 @@ run_ops(Phase, Ops, #st{drv = Drv} = St) ->
 
 enum(L) -> lists:zip(lists:seq(1, length(L)), L).
 
-%% The child's calls made by the child of spawn/4, which execs at their
-%% end: nothing of the port is copied for it. A step it fails kills it;
-%% an exec of alcove itself (enotsup: its handover needs a fork), or a
-%% spawn/4 the system refuses, is made again by fork.
-spawn_ops(Ops, #st{drv = Drv, chain = Chain} = St) ->
-    case alcove:spawn(Drv, Chain, clone_flags(St), calls(Ops)) of
+%% The child's calls made by the child of spawn/4 (of spawn_into/5, born
+%% in its v2 group), which execs at their end: nothing of the port is
+%% copied for it. A step it fails kills it; an exec of alcove itself
+%% (enotsup: its handover needs a fork), or a spawn the system refuses,
+%% is made again another way (see make/1).
+spawn_ops(Ops, #st{drv = Drv, chain = Chain, cgroup = CG} = St) ->
+    Spawned = case CG of
+                  {{v2, _} = Backend, Name} ->
+                      [Dir] = alcove_cgroup:group_dirs(Backend, Name),
+                      alcove:spawn_into(Drv, Chain, clone_flags(St), Dir, calls(Ops));
+                  _ ->
+                      alcove:spawn(Drv, Chain, clone_flags(St), calls(Ops))
+              end,
+    case Spawned of
         {ok, Pid} ->
             St#st{pid = Pid, child = Chain ++ [Pid]};
         {error, {_, execve, enotsup}, _} ->
@@ -1057,9 +1065,9 @@ clone(fork, #st{how = fork, born = true, drv = Drv, chain = Chain,
         {ok, {v2, _} = Backend} ->
             %% made and filled first, then the child cloned into it:
             %% nothing it does is ever outside its limits
-            [Dir] = alcove_cgroup:group_dirs(Backend, Name),
             Plan = [P || P <- alcove_cgroup:group_plan(Backend, Name, limits(CG), 0),
                          not joins(P)],
+            [Dir] = alcove_cgroup:group_dirs(Backend, Name),
             Ops = [O#op{step = cgroup} || P <- Plan, O <- cgroup_ops(P)]
                 ++ [#op{step = cgroup, call = open, id = cgroup_fd, tag = Dir,
                         args = [Dir, [o_path, o_directory, o_cloexec], 0]},
@@ -1075,7 +1083,7 @@ clone(fork, #st{how = fork} = St) ->
              Flags -> #op{call = clone, args = [Flags]}
          end,
     {[Op#op{id = pid}], St};
-clone(child, #st{how = spawn, cgroup = {Backend, Name}} = St) ->
+clone(child, #st{how = spawn, cgroup = {{v1, _} = Backend, Name}} = St) ->
     %% its first calls: into its group, before anything it runs
     {[[O#op{step = cgroup} || O <- write_file(<<Dir/binary, "/cgroup.procs">>, <<"0">>)]
       || Dir <- alcove_cgroup:group_dirs(Backend, Name)]
@@ -1245,7 +1253,8 @@ cgroup(fork, #st{born = true} = St) ->
     {[], St};
 cgroup(fork, #st{how = spawn, drv = Drv, chain = Chain,
                  cfg = #{cgroup := #{name := Name} = CG}} = St) ->
-    %% made and limited first; the child of spawn/4 joins it first
+    %% made and limited first; the child of spawn_into/5 is born in a
+    %% v2 group, the child of spawn/4 joins a v1 group first
     case backend(Drv, Chain, CG) of
         {ok, Backend} ->
             Plan = [P || P <- alcove_cgroup:group_plan(Backend, Name, limits(CG), 0),

@@ -11,9 +11,11 @@
 -export([
     clone3_into_group/1,
     clone3_not_a_group/1,
+    spawn_into_group/1,
+    spawn_into_not_a_group/1,
     born_in_named_group/1,
     born_round_trips/1,
-    spawn_joins_first/1,
+    spawn_starts_in_group/1,
     run_refuses_deadline/1,
     check_deadline/1,
     wall_deadline/1,
@@ -36,8 +38,9 @@ suite() ->
     [{timetrap, {seconds, 60}}, {ct_hooks, [{alcove_test, [port]}]}].
 
 all() ->
-    [clone3_into_group, clone3_not_a_group, born_in_named_group, born_round_trips,
-     spawn_joins_first,
+    [clone3_into_group, clone3_not_a_group, spawn_into_group, spawn_into_not_a_group,
+     born_in_named_group, born_round_trips,
+     spawn_starts_in_group,
      run_refuses_deadline, check_deadline, wall_deadline, wall_deadline_term_honoured,
      cpu_deadline, exit_leaves_nothing_pid_ns, exit_leaves_nothing_cgroup, stop_ends_it,
      owner_exit_ends_it, driver_stop_ends_it, driver_stop_ends_it_cgroup, report_usage,
@@ -86,6 +89,34 @@ clone3_not_a_group(Config) ->
     {error, ebadf} = alcove:clone3(Drv, [], [], FD),
     [] = alcove:cpid(Drv, []).
 
+%%% spawn_into/5
+
+%% The child of spawn/4 born in the group (x86_64; enotsup elsewhere):
+%% the program it runs is there.
+spawn_into_group(Config) ->
+    Drv = ?config(drv, Config),
+    {Root, Dir} = v2_group(Drv, spawn_into_group),
+    Cat = [{execve, ["/bin/cat", ["/bin/cat", "/proc/self/cgroup"], []]}],
+    case {erlang:system_info(system_architecture),
+          alcove:spawn_into(Drv, [], [clone_newpid], Dir, Cat)} of
+        {"x86_64" ++ _, {ok, Pid}} ->
+            Rel = binary:part(Dir, byte_size(Root), byte_size(Dir) - byte_size(Root)),
+            Out = iolist_to_binary(alcove:stdout(Drv, [Pid], ?WAIT)),
+            true = lists:member(<<"0::", Rel/binary>>,
+                                binary:split(Out, <<"\n">>, [global])),
+            {exit_status, 0} = alcove:event(Drv, [Pid], ?WAIT);
+        {_, {error, enotsup}} ->
+            {comment, "no clone3 of a child sharing memory on this architecture"}
+    end.
+
+%% A directory that is not a cgroup, or nothing: no child.
+spawn_into_not_a_group(Config) ->
+    Drv = ?config(drv, Config),
+    True = [{execve, ["/bin/true", ["/bin/true"], []]}],
+    {error, ebadf} = alcove:spawn_into(Drv, [], [], "/tmp", True),
+    {error, enoent} = alcove:spawn_into(Drv, [], [], "/nonexistent", True),
+    [] = alcove:cpid(Drv, []).
+
 %%% Born in its cgroup
 
 %% run/3 with a named group in the unified hierarchy: the child is
@@ -111,9 +142,9 @@ born_in_named_group(Config) ->
     {error, enoent} = alcove:rmdir(Drv, [], Dir).
 
 %% A group named before the child exists: the parent makes and limits
-%% it, and the child (of spawn/4, with a program to run) joins it first:
-%% one round trip less than moving it in after (2; a group named after
-%% the PID takes 3).
+%% it, and the child (of spawn_into/5, with a program to run) is born in
+%% it: one round trip less than moving it in after (2; a group named
+%% after the PID takes 3).
 born_round_trips(Config) ->
     Drv = ?config(drv, Config),
     {_, Dir} = v2_group(Drv, born_round_trips),
@@ -137,11 +168,11 @@ born_round_trips(Config) ->
     {2, 3} = {Count(Named) - Lookups, Count(Unnamed) - Lookups}.
 
 %% The program's first look at its cgroup: it is in the sandbox's
-%% group in every hierarchy its limits use (v2, or v1 here), joined
-%% before anything ran.
-spawn_joins_first(Config) ->
+%% group in every hierarchy its limits use (v2: born there by
+%% spawn_into/5; v1 here: joined by its first calls), on the CPUs given.
+spawn_starts_in_group(Config) ->
     Drv = ?config(drv, Config),
-    Name = group(spawn_joins_first),
+    Name = group(spawn_starts_in_group),
     {ok, Sb} = alcove_sandbox:start(Drv, [], #{
                    cgroup => #{name => Name, pids_max => 8, memory_max => 64 bsl 20,
                                cpus => <<"0">>},

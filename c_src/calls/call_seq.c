@@ -12,6 +12,8 @@
  */
 #include "calls/calls.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,22 +349,48 @@ static int seq_spawned(void *arg)
     _exit(DIE_SYS);
 }
 
-int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
+/* The cgroup v2 directory at path, for the child to be born in. */
+static int cgroup_open(const char *path)
 {
-    const args_spawn_t *a = &args->spawn;
-    int rv = seq_check(ap, &a->calls, RUN_SPAWNED);
-    if (rv != CALL_REPLY || a->calls.n == 0)
+    int fd;
+    do
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static void fd_close(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+
+/* spawn/4, and spawn_into/5 unless cgroup is NULL. */
+static int seq_spawn(alcove_t *ap, int64_t flags, const arg_bytes_t *cgroup,
+                     const arg_seq_t *calls, build_t *b)
+{
+    /* opened first: checking the calls decodes them over the path */
+    __attribute__((cleanup(fd_close))) int fd = -1;
+    if (cgroup != NULL) {
+        const char *path = arg_str(cgroup);
+        if (path == NULL)
+            return seq_done(reply_errno(b, EINVAL));
+        if ((fd = cgroup_open(path)) < 0)
+            return seq_done(reply_errno(b, errno));
+    }
+    int rv = seq_check(ap, calls, RUN_SPAWNED);
+    if (rv != CALL_REPLY || calls->n == 0)
         return seq_done(rv == CALL_REPLY ? CALL_BADARG : rv);
-    seq_room((size_t)a->calls.n);
+    seq_room((size_t)calls->n);
     dec_t d;
     now = 0;
-    if (seq_start(&a->calls, &d) < 0 || seq_next(&d, &now_call) < 0)
+    if (seq_start(calls, &d) < 0 || seq_next(&d, &now_call) < 0)
         return seq_done(CALL_BADARG);
     starts[0] = 0;
-    spawned_t sp = {.copy = *ap, .s = &a->calls, .b = b};
+    spawned_t sp = {.copy = *ap, .s = calls, .b = b};
     int begin = build_mark(b);
     pid_t pid;
-    if (spawn_shared(ap, a->flags, seq_spawned, &sp, &pid) < 0)
+    if (spawn_shared(ap, flags, fd, seq_spawned, &sp, &pid) < 0)
         return seq_done(reply_errno(b, errno));
     if (sp.failed)
         return seq_done(sp.rv);
@@ -373,5 +401,16 @@ int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
         return seq_done(seq_fail(b, &now_call, now, starts[now], 0, "killed"));
     }
     return seq_done(reply_ok_int(b, pid));
+}
+
+int alcove_sys_spawn(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    return seq_spawn(ap, args->spawn.flags, NULL, &args->spawn.calls, b);
+}
+
+int alcove_sys_spawn_into(alcove_t *ap, const alcove_args_t *args, build_t *b)
+{
+    const args_spawn_into_t *a = &args->spawn_into;
+    return seq_spawn(ap, a->flags, &a->cgroup, &a->calls, b);
 }
 #endif

@@ -296,6 +296,71 @@ static char *stack_top(void)
     return shared_stack + SHARED_GUARD + SHARED_STACK;
 }
 
+#if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+/* clone3(2) of a child on the stack of ca that runs fn(arg), then exits
+ * with its result. glibc's clone(3) takes no cgroup, and a child sharing
+ * this memory cannot return through syscall(2) onto the parent's stack:
+ * the child's side is a few instructions, as in clone(3) itself. */
+static pid_t shared_clone3(struct clone_args *ca, int (*fn)(void *), void *arg)
+{
+    register int (*run)(void *) __asm__("r12") = fn;
+    register void *run_arg __asm__("r13") = arg;
+    long rv;
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "mov %%r13, %%rdi\n\t"
+                     "call *%%r12\n\t"
+                     "mov %%eax, %%edi\n\t"
+                     "mov %[nr_exit], %%eax\n\t"
+                     "syscall\n\t"
+                     "hlt\n"
+                     "1:"
+                     : "=a"(rv)
+                     : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof(*ca)),
+                       "r"(run), "r"(run_arg), [nr_exit] "i"(SYS_exit)
+                     : "rcx", "r11", "memory");
+    if (rv < 0) {
+        errno = (int)-rv;
+        return -1;
+    }
+    return (pid_t)rv;
+}
+#define HAVE_SHARED_CLONE3 1
+#endif
+
+/* The child sharing this memory, on stack, into the cgroup v2 directory
+ * open at cgroup unless it is -1; tid set, then cleared when it lets go
+ * of the memory. */
+static pid_t shared_clone(int64_t flags, int cgroup, char *stack,
+                          int (*fn)(void *), void *arg, volatile pid_t *tid)
+{
+    uint64_t f = CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID |
+                 (uint64_t)flags;
+    if (cgroup < 0)
+        return clone(fn, stack, (int)f | SIGCHLD, arg, tid, NULL, tid);
+#ifdef HAVE_SHARED_CLONE3
+    struct clone_args ca = {
+        .flags = f | CLONE_INTO_CGROUP,
+        .parent_tid = (uint64_t)(uintptr_t)tid,
+        .child_tid = (uint64_t)(uintptr_t)tid,
+        .exit_signal = SIGCHLD,
+        .stack = (uint64_t)(uintptr_t)(stack - SHARED_STACK),
+        .stack_size = SHARED_STACK,
+        .cgroup = (uint64_t)cgroup,
+    };
+    return shared_clone3(&ca, fn, arg);
+#else
+    (void)fn;
+    (void)arg;
+    (void)tid;
+    (void)stack;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
 typedef struct {
     const fds_t *f;
     int (*fn)(void *);
@@ -342,8 +407,8 @@ static void shared_wait(alcove_t *ap, int done, pid_t pid, volatile pid_t *tid)
     }
 }
 
-int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
-                 pid_t *pid)
+int spawn_shared(alcove_t *ap, int64_t flags, int cgroup, int (*fn)(void *),
+                 void *arg, pid_t *pid)
 {
     __attribute__((cleanup(fds_close)))
     fds_t f = {{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
@@ -370,10 +435,7 @@ int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
     sigprocmask(SIG_SETMASK, &all, &old);
     /* set before clone returns here, cleared when the child lets go */
     volatile pid_t tid = 0;
-    *pid = clone(shared_child, stack,
-                 CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID |
-                     (int)flags | SIGCHLD,
-                 &sh, &tid, NULL, &tid);
+    *pid = shared_clone(flags, cgroup, stack, shared_child, &sh, &tid);
     int saved = errno;
     if (*pid > 0) {
         close(f.fd[9]);

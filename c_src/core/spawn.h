@@ -13,11 +13,12 @@ int spawn(alcove_t *ap, int64_t flags, int cgroup, pid_t *pid);
 /* Clone a child (Linux) in the namespaces of flags that shares this
  * process's memory (CLONE_VM) until it execs, this process waiting
  * meanwhile (as for CLONE_VFORK, but watching upstream): fn(arg) runs in
- * it, its stdio on the pipes of a child, and it must exec or die.
- * Returns 0 once it did, with *pid set and the child in the table, or -1
- * with errno set. */
-int spawn_shared(alcove_t *ap, int64_t flags, int (*fn)(void *), void *arg,
-                 pid_t *pid);
+ * it, its stdio on the pipes of a child, and it must exec or die. Unless
+ * cgroup is -1, the child is born in the cgroup v2 directory open there
+ * (clone3(2), x86_64: ENOTSUP elsewhere). Returns 0 once it did, with
+ * *pid set and the child in the table, or -1 with errno set. */
+int spawn_shared(alcove_t *ap, int64_t flags, int cgroup, int (*fn)(void *),
+                 void *arg, pid_t *pid);
 
 /* The most arguments an execvp(3) of that child may pass: its stack is 1
  * MiB (spawn.c), and execvp may copy them there. */
