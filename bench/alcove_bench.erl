@@ -366,6 +366,9 @@ realistic() ->
     %% Not optional: the row would then time a sandbox without one. As
     %% root, a v1 or v2 pids controller is enough.
     Cgroup = Spec#{cgroup => #{pids_max => 64}},
+    %% the same limit in a group named beforehand (v1 here: the child
+    %% joins it by its first calls)
+    Named = Spec#{cgroup => #{name => <<"alcove-bench-named">>, pids_max => 64}},
     %% cloned into a named v2 group (on a hybrid host, one without
     %% controllers), and the same group watched by start/3
     Born = Spec#{cgroup => #{name => <<"alcove-bench-born">>, version => v2}},
@@ -387,7 +390,8 @@ realistic() ->
                          per_spawn(Sandbox(Seccomp), ?REALISTIC),
                          sandbox_floor_us(["-m"], ?REALISTIC),
                          per_spawn(Sandbox(Born), ?REALISTIC),
-                         per_spawn(fun() -> watched_true(Drv, Watched) end, ?REALISTIC)}
+                         per_spawn(fun() -> watched_true(Drv, Watched) end, ?REALISTIC),
+                         per_spawn(Sandbox(Named), ?REALISTIC)}
                 end),
     ok = alcove_drv:stop(Drv),
     flush(),
@@ -397,6 +401,8 @@ realistic() ->
      {"realistic sandbox, call by call / bwrap", "us", col(4, Reps), col(2, Reps),
       none},
      {"realistic sandbox + cgroup / realistic", "us", col(5, Reps), col(1, Reps),
+      none},
+     {"realistic + named cgroup / realistic", "us", col(10, Reps), col(1, Reps),
       none},
      {"realistic + seccomp + rlimits / realistic", "us", col(6, Reps),
       col(1, Reps), none},
