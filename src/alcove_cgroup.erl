@@ -598,15 +598,15 @@ with_file(Drv, Pids, Name, Key, Fun) ->
 %% of those controllers (`{v1, [{Controller, Root}]}', the first mount of
 %% each). Version `v2' or `v1' asks for one of them; `auto' takes v2
 %% when it can, else v1. `{error, {unsupported, Controllers}}' names the
-%% controllers missing; v1 has no memory.high, so `memory_high' there is
-%% `{error, {unsupported, [<<"memory.high">>]}}', never left out.
+%% controllers missing; what v1 cannot do at all is `{error, enotsup}',
+%% never left out: it has no memory.high (`memory_high').
 %%
 %% In v1 the group is also made in the freezer and cpuacct hierarchies
 %% where they are mounted, whatever the limits: group_freeze/5 and
 %% group_kill/4 need the freezer, group_stats/4 takes the CPU time from
 %% cpuacct. Neither is required.
 -spec group_backend(drv(), chain(), limits(), auto | v1 | v2) ->
-    {ok, backend()} | {error, {unsupported, [binary()]}}.
+    {ok, backend()} | {error, {unsupported, [binary()]} | enotsup}.
 group_backend(Drv, Pids, Limits, Version) ->
     Need = controllers(Limits),
     Mounts = hierarchies(Drv, Pids),
@@ -622,8 +622,10 @@ group_backend(Drv, Pids, Limits, Version) ->
     Roots = [{C, R} || C <- Need, [R | _] <- [v1_roots(Mounts, C)]],
     Extra = [{C, R} || C <- ?V1_EXTRA, not lists:member(C, Need),
                        [R | _] <- [v1_roots(Mounts, C)]],
-    V1 = have({v1, Roots ++ Extra},
-              (Need -- [C || {C, _} <- Roots]) ++ v1_unsupported(Limits)),
+    V1 = case v1_unsupported(Limits) of
+             [] -> have({v1, Roots ++ Extra}, Need -- [C || {C, _} <- Roots]);
+             _ -> {error, enotsup}
+         end,
     case {Version, V2} of
         {v2, _} -> V2;
         {auto, {ok, _}} -> V2;
@@ -663,10 +665,10 @@ v1_group_roots({v1, Roots}) ->
 
 %% @doc Make the group Name (a path checked by the caller) and its
 %% parents; in v2 the controllers of Limits are enabled down to it, and
-%% one it did not get is `{error, {unsupported, Controllers}}', as is
-%% memory_high in v1. A group that exists is used.
+%% one it did not get is `{error, {unsupported, Controllers}}';
+%% memory_high in v1 is `{error, enotsup}'. A group that exists is used.
 -spec group_create(drv(), chain(), backend(), binary(), limits()) ->
-    ok | error() | {error, {unsupported, [binary()]}}.
+    ok | error() | {error, {unsupported, [binary()]} | enotsup}.
 group_create(Drv, Pids, {v2, _}, Name, Limits) ->
     Need = controllers(Limits),
     case v2_create(Drv, Pids, Name, Need) of
@@ -689,8 +691,8 @@ group_create(Drv, Pids, {v1, _} = Backend, Name, Limits) ->
             Parts = binary:split(Name, <<"/">>, [global]),
             each(fun(Root) -> mkdirs(Drv, Pids, Root, Parts) end,
                  v1_group_roots(Backend));
-        Missing ->
-            {error, {unsupported, Missing}}
+        _ ->
+            {error, enotsup}
     end.
 
 %% @doc Write the limits into the group Name, then move the process Pid
@@ -699,12 +701,12 @@ group_create(Drv, Pids, {v1, _} = Backend, Name, Limits) ->
 %% group gets the CPUs or memory nodes of its parent that the limits do
 %% not give (see group_plan/4).
 -spec group_join(drv(), chain(), backend(), binary(), limits(), alcove:pid_t()) ->
-    ok | error() | {error, {unsupported, [binary()]}}.
+    ok | error() | {error, enotsup}.
 group_join(Drv, Pids, {v1, _} = Backend, Name, Limits, Pid) ->
     case v1_unsupported(Limits) of
         [] -> each(fun(Step) -> step(Drv, Pids, Step) end,
                    join_plan(Backend, Name, Limits, Pid));
-        Missing -> {error, {unsupported, Missing}}
+        _ -> {error, enotsup}
     end;
 group_join(Drv, Pids, Backend, Name, Limits, Pid) ->
     each(fun(Step) -> step(Drv, Pids, Step) end, join_plan(Backend, Name, Limits, Pid)).
@@ -739,8 +741,7 @@ step(Drv, Pids, {copy, From, To}) ->
 %% gets, where it has none, those of its parent (`{copy, From, To}':
 %% To, read empty, is written with what From holds, which needs a read
 %% before the write), and the group those of the limits (cpus, mems).
-%% memory_high in v1 raises `{unsupported, [<<"memory.high">>]}' (see
-%% group_backend/4).
+%% memory_high in v1 raises `enotsup' (see group_backend/4).
 -spec group_plan(backend(), binary(), limits(), alcove:pid_t()) ->
     [{mkdir, binary()}
      | {write, binary(), iodata(), required | optional | {enable, [binary()]}}
@@ -811,7 +812,7 @@ limit_files(v1, memory_max, N) ->
     [{<<"memory.limit_in_bytes">>, integer_to_binary(N), required},
      {<<"memory.memsw.limit_in_bytes">>, integer_to_binary(N), optional}];
 limit_files(v1, memory_high, _) ->
-    erlang:error({unsupported, [<<"memory.high">>]});
+    erlang:error(enotsup);
 limit_files(v1, pids_max, N) ->
     [{<<"pids.max">>, integer_to_binary(N), required}];
 limit_files(v1, cpu_max, {Quota, Period}) ->
