@@ -906,10 +906,31 @@ delegated(Drv, Name, Prog, Setpriv) ->
         {error, {eacces, RootProcs}} = alcove_cgroup:v2_move(User, [], <<>>, C),
         ok = alcove:exit(User, [C], 0),
         {exit_status, 0} = alcove:event(User, [C], ?DEADLINE),
-        ok = until(fun() -> alcove_cgroup:v2_destroy(User, [], [Name, "box"]) end)
+        ok = until(fun() -> alcove_cgroup:v2_destroy(User, [], [Name, "box"]) end),
+        delegated_sandbox(User, Name, D)
     after
         alcove_drv:stop(User)
     end.
+
+%% A rootless sandbox (a user namespace) of the port running as 65534:
+%% its group, made and limited by that port in the subtree it was given,
+%% holds it from its start; cleanup/4 removes it.
+delegated_sandbox(User, Name, D) ->
+    Group = list_to_binary(Name ++ "/sandbox"),
+    Spec = #{namespaces => [user, pid],
+             cgroup => #{name => Group, version => v2, pids_max => 4},
+             argv => ["/bin/sleep", "100"]},
+    {ok, Pid} = alcove_sandbox:run(User, [], Spec),
+    {"", Path} = lists:keyfind("", 1, proc_cgroup(Pid)),
+    Path = "/" ++ Name ++ "/sandbox",
+    <<"4">> = cat(filename:join(D, "sandbox"), "pids.max"),
+    %% root in its namespace, 65534 outside
+    {ok, Map} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/uid_map"),
+    [<<"0">>, <<"65534">>, <<"1">>] = string:lexemes(Map, " \n"),
+    ok = alcove:kill(User, [], Pid, sigkill),
+    {termsig, sigkill} = alcove:event(User, [Pid], ?DEADLINE),
+    ok = alcove_sandbox:cleanup(User, [], Spec, Pid),
+    false = filelib:is_dir(filename:join(D, "sandbox")).
 
 %%% The cases of both versions
 
