@@ -26,9 +26,10 @@ test: all lint
 	./scripts/test-asan
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 
-# The cgroup and sandbox suites and alcove_call_SUITE inside Debian's
-# kernel under qemu, whose hierarchy is pure cgroup v2, against the port
-# built here (scripts/test-vm); TEST_VM_CT replaces the suites, e.g.
+# The cgroup and sandbox suites (a sandbox's life and exit reports too)
+# and alcove_call_SUITE inside Debian's kernel under qemu, whose
+# hierarchy is pure cgroup v2, against the port built here
+# (scripts/test-vm); TEST_VM_CT replaces the suites, e.g.
 # TEST_VM_CT="--suite test/alcove_fs_SUITE". Skipped, with the reason,
 # where qemu or the kernel cannot be had.
 test-vm: all
