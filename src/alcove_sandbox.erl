@@ -71,22 +71,23 @@
 %% <dt>`cgroup'</dt><dd>`#{memory_max => Bytes, memory_high => Bytes,
 %% pids_max => N, cpu_max => {QuotaMicroseconds, PeriodMicroseconds},
 %% cpus => "0-1", mems => "0", name => Name, version => v1 | v2,
-%% optional => boolean()}' (memory_high: v2 only). The group (default
-%% name `alcove-sandbox-PID', for start/3 `alcove-sandbox-VMPid-N'; a
-%% group that exists is used) is made in the unified hierarchy (cgroup
-%% v2) when its root offers every controller the limits need, else in
-%% the v1 hierarchies of those controllers (and of the freezer and
-%% cpuacct, where mounted). In v2, when the name is known before the
-%% child exists (given, or start/3's), the parent makes the group and
-%% writes its limits, then clones the child into it (clone3(2),
-%% CLONE_INTO_CGROUP); otherwise it writes the limits and moves the
-%% child in before the child runs anything (in v1, memory_max sets
-%% memory.memsw.limit_in_bytes too, where swap is accounted). Without
-%% the controllers, or without the
-%% right to create the group (no delegation), the run fails with
-%% `{error, {cgroup, Reason}}' unless `optional' is true: then the
-%% sandbox runs without a cgroup. A name inside a group delegated to
-%% the user works without root. cleanup/4 removes the group.</dd>
+%% optional => boolean()}' (memory_high: v2 only, `{error, {cgroup,
+%% enotsup}}' in v1). The group (default name `alcove-sandbox-PID', for
+%% start/3 `alcove-sandbox-VMPid-N'; a group that exists is used) is
+%% made in the unified hierarchy (cgroup v2) when its root offers every
+%% controller the limits need, else in the v1 hierarchies of those
+%% controllers (and of the freezer and cpuacct, where mounted). When
+%% the name is known before the child exists (given, or start/3's), the
+%% parent makes the group and writes its limits first; in v2 the child
+%% is then born in it (spawn_into/5 or clone3/4: CLONE_INTO_CGROUP), in
+%% v1 its first calls move it in. Otherwise the parent writes the
+%% limits and moves the child in before the child runs anything (in v1,
+%% memory_max sets memory.memsw.limit_in_bytes too, where swap is
+%% accounted). Without the controllers, or without the right to create
+%% the group (no delegation), the run fails with `{error, {cgroup,
+%% Reason}}' unless `optional' is true: then the sandbox runs without a
+%% cgroup. A name inside a group delegated to the user works without
+%% root. cleanup/4 removes the group.</dd>
 %% <dt>`uid', `gid', `groups'</dt><dd>The identity to run as (inside
 %% the user namespace if there is one). Without `groups', the
 %% supplementary groups are cleared when uid or gid is given (outside a
@@ -334,8 +335,9 @@ run(Drv, Chain, Spec) ->
             Error
     end.
 
-%% The sandbox made by spawn/4 where it can be, else cloned into its
-%% cgroup where the group has a name, else cloned then moved in.
+%% The sandbox made by spawn/4 (spawn_into/5 for a named v2 group) where
+%% it can be, else cloned into its cgroup where the group has a name,
+%% else cloned then moved in.
 make(#st{cfg = Cfg} = St) ->
     Tries = [St#st{how = spawn} || spawns(Cfg)]
         ++ [St#st{born = true} || born(Cfg)] ++ [St],
