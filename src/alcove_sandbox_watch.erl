@@ -13,7 +13,6 @@
 -include("alcove.hrl").
 
 -export([start/2]).
--export([init/2]).
 
 -export_type([part/0]).
 
@@ -41,9 +40,8 @@
 %% makes it, deadline from its spec.
 -spec start(map(), pid()) -> pid().
 start(Sandbox, Owner) ->
-    proc_lib:spawn(?MODULE, init, [Sandbox, Owner]).
+    proc_lib:spawn(fun() -> init(Sandbox, Owner) end).
 
-%% @private
 -spec init(map(), pid()) -> no_return().
 init(#{drv := Drv, chain := Chain, pid := Pid, cgroup := CG, pidns := PidNs,
        deadline := Deadline}, Owner) ->

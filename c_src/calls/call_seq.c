@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,18 +370,22 @@ static void fd_close(int *fd)
 static int seq_spawn(alcove_t *ap, int64_t flags, const arg_bytes_t *cgroup,
                      const arg_seq_t *calls, build_t *b)
 {
-    /* opened first: checking the calls decodes them over the path */
-    __attribute__((cleanup(fd_close))) int fd = -1;
-    if (cgroup != NULL) {
-        const char *path = arg_str(cgroup);
-        if (path == NULL)
-            return seq_done(reply_errno(b, EINVAL));
-        if ((fd = cgroup_open(path)) < 0)
-            return seq_done(reply_errno(b, errno));
-    }
+    /* copied first: checking the calls decodes them over the path */
+    char path[PATH_MAX] = "";
+    if (cgroup != NULL && cgroup->n < sizeof(path) && arg_str(cgroup) != NULL)
+        memcpy(path, cgroup->s, cgroup->n + 1);
     int rv = seq_check(ap, calls, RUN_SPAWNED);
     if (rv != CALL_REPLY || calls->n == 0)
         return seq_done(rv == CALL_REPLY ? CALL_BADARG : rv);
+    __attribute__((cleanup(fd_close))) int fd = -1;
+    if (cgroup != NULL) {
+        if (cgroup->n >= sizeof(path))
+            return seq_done(reply_errno(b, ENAMETOOLONG));
+        if (path[0] == '\0')
+            return seq_done(reply_errno(b, cgroup->n == 0 ? ENOENT : EINVAL));
+        if ((fd = cgroup_open(path)) < 0)
+            return seq_done(reply_errno(b, errno));
+    }
     seq_room((size_t)calls->n);
     dec_t d;
     now = 0;
