@@ -346,7 +346,7 @@ facts_tables(Config) ->
 %% getopt/3 and set by setopt/4; a name that is no option is false.
 facts_options(_Config) ->
     Values = #{maxchild => 7, maxforkdepth => 5, exit_status => 0, termsig => 0,
-               flowcontrol => 3, signaloneof => 9},
+               flowcontrol => 3, signaloneof => 9, exit_report => 1},
     Opts = alcove_facts:options(),
     true = lists:sort(Opts) =:= lists:sort(maps:keys(Values)),
     {ok, Drv} = alcove_drv:start(maps:to_list(Values)),
