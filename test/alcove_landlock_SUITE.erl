@@ -30,6 +30,7 @@
     spec_checked/1,
     plan_by_abi/1,
     step_order/1,
+    no_new_privs/1,
     sandbox_files/1,
     sandbox_root/1,
     sandbox_in_loop/1,
@@ -61,6 +62,7 @@ all() ->
         spec_checked,
         plan_by_abi,
         step_order,
+        no_new_privs,
         sandbox_files,
         sandbox_root,
         sandbox_in_loop,
@@ -332,20 +334,34 @@ plan_by_abi(_Config) ->
     {error, {badvalue, landlock, #{}}} = alcove_sandbox:landlock_plan(#{}, 7).
 
 %% The landlock step comes once the file system and the identity are
-%% final, before the seccomp filter and the exec; with it, no_new_privs
-%% is set by default.
-step_order(Config) ->
-    Drv = ?config(drv, Config),
+%% final, before the seccomp filter and the exec.
+step_order(_Config) ->
     Steps = alcove_sandbox:steps(),
     Index = fun(S) -> string:str(Steps, [S]) end,
     true = lists:all(fun(S) -> Index(S) < Index(landlock) end,
                      [mounts, pivot_root, chroot, setuid, chdir, no_new_privs]),
     true = Index(landlock) < Index(seccomp),
-    true = Index(seccomp) < Index(exec),
-    {ok, Pid} = alcove_sandbox:run(Drv, [], #{landlock => #{write => []}}),
+    true = Index(seccomp) < Index(exec).
+
+%% With the key, no_new_privs is set by default; without it, a process
+%% with CAP_SYS_ADMIN (root) is restricted all the same, one without is
+%% refused (eperm) and killed.
+no_new_privs(Config) ->
+    Drv = ?config(drv, Config),
+    Spec = #{landlock => #{write => []}},
+    {ok, Pid} = alcove_sandbox:run(Drv, [], Spec),
     <<"1">> = status(Pid, "NoNewPrivs"),
+    {error, eacces} = alcove:open(Drv, [Pid], "/dev/null", [o_wronly], 0),
     {ok, Free} = alcove_sandbox:run(Drv, [], #{}),
-    <<"0">> = status(Free, "NoNewPrivs").
+    <<"0">> = status(Free, "NoNewPrivs"),
+    {ok, Root} = alcove_sandbox:run(Drv, [], Spec#{no_new_privs => false}),
+    <<"0">> = status(Root, "NoNewPrivs"),
+    {error, eacces} = alcove:open(Drv, [Root], "/dev/null", [o_wronly], 0),
+    {error, {landlock, eperm}} =
+        alcove_sandbox:run(Drv, [], Spec#{no_new_privs => false, uid => 65534}),
+    receive {alcove_event, Drv, [_], {termsig, sigkill}} -> ok after ?WAIT -> ct:fail(alive) end,
+    Left = lists:sort([Pid, Free, Root]),
+    Left = lists:sort([P || #alcove_pid{pid = P} <- alcove:cpid(Drv, [])]).
 
 %% A program in a sandbox reads, writes and runs programs only where the
 %% landlock key says: here read everywhere, write beneath In, execute
