@@ -143,10 +143,10 @@
 %% so that the group is its root; privileges are dropped after every
 %% privileged step; the Landlock ruleset follows, its paths opened in
 %% the final root as the final user; the seccomp filter comes last of
-%% the set up, as it may forbid what the earlier steps need. When the kernel refuses a
-%% step the child is killed (its exit event still reaches the owner of
-%% the port), a cgroup made is removed, and run/3 returns
-%% `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
+%% the set up, as it may forbid what the earlier steps need. When the
+%% kernel refuses a step the child is killed (its exit event still
+%% reaches the owner of the port), a cgroup made is removed, and run/3
+%% returns `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
 %% `{error, {mounts, {eacces, Entry}}}', `{error, {cgroup, {einval,
 %% File}}}'.
 %%
