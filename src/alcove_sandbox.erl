@@ -93,7 +93,28 @@
 %% supplementary groups are cleared when uid or gid is given (outside a
 %% user namespace).</dd>
 %% <dt>`no_new_privs'</dt><dd>prctl(PR_SET_NO_NEW_PRIVS). Default: true
-%% when there is a seccomp filter.</dd>
+%% when there is a seccomp filter or a `landlock' key.</dd>
+%% <dt>`landlock'</dt><dd>A Landlock ruleset the child restricts itself
+%% by, once its file system and identity are final: `#{read => Paths,
+%% write => Paths, execute => Paths, bind => Ports, connect => Ports,
+%% best_effort => boolean()}'. Each of the first five keys given denies
+%% its kind of access everywhere but beneath its paths (files or
+%% directories, as the child sees them, opened with O_PATH) or on its
+%% TCP ports; a kind not given is left free (`write => []' denies every
+%% write). `read': reading files and listing directories; `write':
+%% writing and truncating files, making and removing names, moving
+%% them between directories, device ioctls; `execute': executing
+%% files; `bind' and `connect': TCP bind(2) and connect(2). The
+%% kernel's Landlock ABI is looked up first (landlock_plan/2 says what
+%% each ABI gets): where it lacks a right the spec asks for (the
+%% network before ABI 4, truncate before 3, device ioctls before 5, all
+%% where Landlock is off), the step fails with `{error, {landlock,
+%% enotsup}}' unless `best_effort' is true: then what the kernel lacks
+%% is left out, down to nothing. landlock_restrict_self(2) needs
+%% no_new_privs (the default with this key) or CAP_SYS_ADMIN:
+%% `no_new_privs => false' as a process without it is `{error,
+%% {landlock, eperm}}'. A path that cannot be opened is `{error,
+%% {landlock, {Errno, Path}}}'.</dd>
 %% <dt>`seccomp'</dt><dd>`{allow, Calls}' or `{deny, Calls}', with an
 %% action for the other (allow) or listed (deny) calls: `{Kind, Calls,
 %% Action}' (see alcove_seccomp; default `{errno, eperm}'). A call is a
@@ -120,11 +141,12 @@
 %% id; mount points are made before the root moves; the parent moves
 %% the child into its cgroup before the cgroup namespace is unshared,
 %% so that the group is its root; privileges are dropped after every
-%% privileged step; the seccomp filter comes last of the set up, as it
-%% may forbid what the earlier steps need. When the kernel refuses a
-%% step the child is killed (its exit event still reaches the owner of
-%% the port), a cgroup made is removed, and run/3 returns
-%% `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
+%% privileged step; the Landlock ruleset follows, its paths opened in
+%% the final root as the final user; the seccomp filter comes last of
+%% the set up, as it may forbid what the earlier steps need. When the
+%% kernel refuses a step the child is killed (its exit event still
+%% reaches the owner of the port), a cgroup made is removed, and run/3
+%% returns `{error, {Step, Reason}}': `{error, {uid_map, eperm}}',
 %% `{error, {mounts, {eacces, Entry}}}', `{error, {cgroup, {einval,
 %% File}}}'.
 %%
@@ -176,10 +198,12 @@
     rootless_clone/3,
     cgroup_version/3,
     cgroup_dirs/4,
-    cleanup/4
+    cleanup/4,
+    landlock_plan/2
 ]).
 
--export_type([spec/0, step/0, mount/0, port_call_path/0, sandbox/0, report/0]).
+-export_type([spec/0, step/0, mount/0, port_call_path/0, sandbox/0, report/0,
+              landlock/0, landlock_plan/0]).
 
 -type namespace() :: pid | mount | net | uts | ipc | user | cgroup.
 -type id() :: 0..16#fffffffe.
@@ -219,11 +243,18 @@
     groups => [id()],
     no_new_privs => boolean(),
     seccomp => seccomp(),
+    landlock => landlock(),
     argv => [iodata()],
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata(),
     deadline => deadline()
 }.
+-type landlock() :: #{read => [iodata()], write => [iodata()],
+                      execute => [iodata()], bind => [0..65535],
+                      connect => [0..65535], best_effort => boolean()}.
+-type landlock_plan() :: #{fs := [atom()], net := [atom()],
+                           paths := [{binary(), [atom()]}],
+                           ports := [{0..65535, [atom()]}]}.
 -type deadline() :: #{wall => pos_integer(), cpu => pos_integer(),
                       grace => non_neg_integer()}.
 -opaque sandbox() :: #{drv := alcove:drv(), chain := alcove:fork_chain(),
@@ -240,7 +271,7 @@
 -type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
     | scratch_root | new_root | mounts | pivot_root | chroot | hostname
     | rlimits | cgroup | cgroup_ns | setgroups | setgid | setuid | chdir
-    | no_new_privs | seccomp | exec.
+    | no_new_privs | landlock | seccomp | exec.
 
 -record(st, {
     drv :: alcove:drv(),
@@ -284,7 +315,7 @@
 
 -define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
                cgroup, uid, gid, groups, no_new_privs, seccomp, argv, env, cwd,
-               deadline]).
+               deadline, landlock]).
 -define(NAMESPACES, [{pid, clone_newpid}, {mount, clone_newns},
                      {net, clone_newnet}, {uts, clone_newuts},
                      {ipc, clone_newipc}, {user, clone_newuser},
@@ -310,6 +341,27 @@
                     {<<"/proc/self/fd/0">>, <<"stdin">>},
                     {<<"/proc/self/fd/1">>, <<"stdout">>},
                     {<<"/proc/self/fd/2">>, <<"stderr">>}]).
+%% The kinds of access of the landlock key, with the rights of each and
+%% the Landlock ABI each right came with.
+-define(LANDLOCK_KEYS, [read, write, execute, bind, connect, best_effort]).
+-define(LANDLOCK_RIGHTS,
+        [{read, [{landlock_access_fs_read_file, 1}, {landlock_access_fs_read_dir, 1}]},
+         {write, [{landlock_access_fs_write_file, 1}, {landlock_access_fs_remove_dir, 1},
+                  {landlock_access_fs_remove_file, 1}, {landlock_access_fs_make_char, 1},
+                  {landlock_access_fs_make_dir, 1}, {landlock_access_fs_make_reg, 1},
+                  {landlock_access_fs_make_sock, 1}, {landlock_access_fs_make_fifo, 1},
+                  {landlock_access_fs_make_block, 1}, {landlock_access_fs_make_sym, 1},
+                  {landlock_access_fs_refer, 2}, {landlock_access_fs_truncate, 3},
+                  {landlock_access_fs_ioctl_dev, 5}]},
+         {execute, [{landlock_access_fs_execute, 1}]},
+         {bind, [{landlock_access_net_bind_tcp, 4}]},
+         {connect, [{landlock_access_net_connect_tcp, 4}]}]).
+-define(LANDLOCK_FS, [read, write, execute]).
+-define(LANDLOCK_NET, [bind, connect]).
+%% The rights a rule on a file, not a directory, may hold.
+-define(LANDLOCK_FILE, [landlock_access_fs_execute, landlock_access_fs_write_file,
+                        landlock_access_fs_read_file, landlock_access_fs_truncate,
+                        landlock_access_fs_ioctl_dev]).
 -define(ID(N), (is_integer(N) andalso N >= 0 andalso N =< 16#fffffffe)).
 -define(RLIM_INFINITY, 16#ffffffffffffffff).
 
@@ -595,6 +647,51 @@ cleanup(Drv, Chain, Spec, Pid) ->
             ok
     end.
 
+%% @doc What the `landlock' key of a spec asks of a kernel whose
+%% Landlock ABI is ABI (0: none): the rights the ruleset handles
+%% (`fs', `net'), and the rights allowed beneath each path and on each
+%% port. A right the ABI lacks is left out with `best_effort', else the
+%% answer is `{error, enotsup}'. The rights by ABI: 1, all but those
+%% below; 2, landlock_access_fs_refer; 3, landlock_access_fs_truncate;
+%% 4, landlock_access_net_bind_tcp and landlock_access_net_connect_tcp;
+%% 5, landlock_access_fs_ioctl_dev. A path's rule is made of the rights
+%% of files alone where it is not a directory.
+-spec landlock_plan(landlock(), non_neg_integer()) ->
+    {ok, landlock_plan()}
+    | {error, enotsup | {badkey, term()} | {badvalue, term(), term()}}.
+landlock_plan(Landlock, ABI) when is_integer(ABI), ABI >= 0 ->
+    try landlock_spec(Landlock) of
+        LL -> landlock_abi(LL, ABI)
+    catch
+        throw:{?MODULE, Error} -> {error, Error}
+    end.
+
+landlock_abi(LL, ABI) ->
+    Given = [K || {K, _} <- ?LANDLOCK_RIGHTS, maps:is_key(K, LL)],
+    Lacking = [R || K <- Given, {R, V} <- landlock_rights(K), V > ABI],
+    case Lacking =/= [] andalso not maps:get(best_effort, LL, false) of
+        true ->
+            {error, enotsup};
+        false ->
+            Have = fun(K) -> [R || {R, V} <- landlock_rights(K), V =< ABI] end,
+            Handled = fun(Kinds) -> [R || K <- Kinds, maps:is_key(K, LL), R <- Have(K)] end,
+            Rules = fun(Kinds) ->
+                            Objects = lists:usort([O || K <- Kinds, O <- maps:get(K, LL, [])]),
+                            [{O, Rights}
+                             || O <- Objects,
+                                Rights <- [[R || K <- Kinds,
+                                                 lists:member(O, maps:get(K, LL, [])),
+                                                 R <- Have(K)]],
+                                Rights =/= []]
+                    end,
+            {ok, #{fs => Handled(?LANDLOCK_FS), net => Handled(?LANDLOCK_NET),
+                   paths => Rules(?LANDLOCK_FS), ports => Rules(?LANDLOCK_NET)}}
+    end.
+
+landlock_rights(Kind) ->
+    {Kind, Rights} = lists:keyfind(Kind, 1, ?LANDLOCK_RIGHTS),
+    Rights.
+
 %% The cgroup backend and name of the sandbox Pid made from Spec.
 group(Drv, Chain, Spec, Pid) ->
     case parse(Spec) of
@@ -666,6 +763,8 @@ value(groups, V) ->
     V;
 value(no_new_privs, V) when is_boolean(V) ->
     V;
+value(landlock, V) ->
+    landlock_spec(V);
 value(seccomp, {Kind, Calls}) ->
     seccomp(Kind, Calls, {errno, eperm}, {Kind, Calls});
 value(seccomp, {Kind, Calls, Action} = V) ->
@@ -730,6 +829,32 @@ mount_entry(M) ->
     bad(mounts, M).
 
 mode(N) -> is_integer(N) andalso N >= 0 andalso N =< 8#7777.
+
+%% The landlock map: paths absolute, ports of TCP, at least one kind of
+%% access restricted.
+landlock_spec(V) when is_map(V) ->
+    [throw({?MODULE, {badkey, {landlock, K}}})
+     || K <- lists:sort(maps:keys(V)), not lists:member(K, ?LANDLOCK_KEYS)],
+    LL = maps:map(fun landlock_entry/2, V),
+    lists:any(fun({K, _}) -> maps:is_key(K, LL) end, ?LANDLOCK_RIGHTS) orelse bad(landlock, V),
+    LL;
+landlock_spec(V) ->
+    bad(landlock, V).
+
+landlock_entry(best_effort, V) when is_boolean(V) ->
+    V;
+landlock_entry(K, V) when K =:= bind; K =:= connect ->
+    is_list(V) andalso lists:all(fun(P) -> is_integer(P) andalso P >= 0 andalso P =< 65535 end, V)
+        orelse bad({landlock, K}, V),
+    lists:usort(V);
+landlock_entry(K, V) when (K =:= read orelse K =:= write orelse K =:= execute), is_list(V) ->
+    try
+        lists:usort([path(K, P) || P <- V])
+    catch
+        throw:{?MODULE, _} -> bad({landlock, K}, V)
+    end;
+landlock_entry(K, V) ->
+    bad({landlock, K}, V).
 
 %% A mount path: absolute, without "." or "..", normalized.
 target(P, M) ->
@@ -854,7 +979,8 @@ depends(Cfg, Spec) ->
 
 defaults(Cfg) ->
     maps:merge(#{namespaces => [], mounts => [],
-                 no_new_privs => maps:is_key(seccomp, Cfg)}, Cfg).
+                 no_new_privs => maps:is_key(seccomp, Cfg) orelse maps:is_key(landlock, Cfg)},
+               Cfg).
 
 %%% The steps
 
@@ -876,7 +1002,8 @@ table() ->
      {cgroup, fun cgroup/2}, {cgroup_ns, fun cgroup_ns/2},
      {setgroups, fun setgroups/2}, {setgid, fun setgid/2},
      {setuid, fun setuid/2}, {chdir, fun chdir/2},
-     {no_new_privs, fun no_new_privs/2}, {seccomp, fun seccomp/2},
+     {no_new_privs, fun no_new_privs/2}, {landlock, fun landlock/2},
+     {seccomp, fun seccomp/2},
      {exec, fun exec/2}].
 
 %% The round trips: `fork' in the parent, the clone first, then what
@@ -1376,6 +1503,54 @@ no_new_privs(child, #st{cfg = #{no_new_privs := true}} = St) ->
     {[#op{call = prctl, args = [pr_set_no_new_privs, 1, 0, 0, 0]}], St};
 no_new_privs(_, St) ->
     {[], St}.
+
+%% Restrict the child by a Landlock ruleset, once its root, mounts and
+%% identity are final: its paths are opened as the program will see
+%% them. The parent looks up the kernel's ABI first (any error is no
+%% Landlock), then the child makes the ruleset, a rule for each path and
+%% port, and restricts itself (no_new_privs is set before, by default).
+%% A path is opened O_PATH; its rule holds the rights of directories
+%% too, and where it is a file (einval) those of files alone.
+landlock(fork, #st{cfg = #{landlock := _}} = St) ->
+    {[#op{call = landlock_create_ruleset, args = [0, 0, 0, [landlock_create_ruleset_version]],
+          accept = [enosys, eopnotsupp, enotsup, eperm], id = landlock_abi}], St};
+landlock(child, #st{cfg = #{landlock := LL}, vals = #{landlock_abi := Found}} = St) ->
+    ABI = case Found of
+              {ok, N} -> N;
+              {error, _} -> 0
+          end,
+    case landlock_abi(LL, ABI) of
+        {error, enotsup} ->
+            %% the same whichever way the child is made: no second try
+            throw({?MODULE, failed, landlock, enotsup, St});
+        {ok, #{fs := [], net := []}} ->
+            {[], St};
+        {ok, #{fs := Fs, net := Net, paths := Paths, ports := Ports}} ->
+            Set = make_ref(),
+            {[#op{call = landlock_create_ruleset, args = [Fs, Net, 0, 0], id = Set}]
+             ++ [landlock_path(Set, Path, Rights) || {Path, Rights} <- Paths]
+             ++ [#op{call = landlock_add_rule, tag = Port,
+                     args = [{op, Set}, landlock_rule_net_port, Rights, Port, 0]}
+                 || {Port, Rights} <- Ports]
+             ++ [#op{call = landlock_restrict_self, args = [{op, Set}, 0]},
+                 #op{call = close, args = [{op, Set}]}], St}
+    end;
+landlock(_, St) ->
+    {[], St}.
+
+landlock_path(Set, Path, Rights) ->
+    FD = make_ref(),
+    Rule = fun(Allowed, Accept) ->
+                   #op{call = landlock_add_rule, tag = Path, accept = Accept,
+                       args = [{op, Set}, landlock_rule_path_beneath, Allowed, {op, FD}, 0]}
+           end,
+    Files = [R || R <- Rights, lists:member(R, ?LANDLOCK_FILE)],
+    [#op{call = open, args = [Path, [o_path, o_cloexec], 0], id = FD, tag = Path}]
+        ++ case Files of
+               _ when Files =:= Rights; Files =:= [] -> [Rule(Rights, [])];
+               _ -> [Rule(Rights, [einval]), Rule(Files, [])]
+           end
+        ++ [#op{call = close, args = [{op, FD}]}].
 
 %% Install the seccomp filter, the last limit before exec, with
 %% seccomp(2). The numbers it needs are looked up in the parent (the
