@@ -479,7 +479,7 @@ stop(#{watcher := W}) ->
 
 %% @doc Set the window size of the terminal of a sandbox made with
 %% `pty' to Rows by Cols: its program gets SIGWINCH. `{error, enotty}'
-%% for a sandbox without one, `{error, ebadf}' once it ended.
+%% for a sandbox without one, `{error, esrch}' once it ended.
 %%
 %% ```
 %% {ok, Sb} = alcove_sandbox:start(Drv, [], #{pty => #{rows => 24, cols => 80},

@@ -7,7 +7,7 @@
 
 -include_lib("common_test/include/ct.hrl").
 
--export([all/0, suite/0, init_per_suite/1]).
+-export([all/0, suite/0, init_per_suite/1, end_per_suite/1]).
 -export([
     isatty/1,
     session_leader/1,
@@ -40,6 +40,9 @@ all() ->
 
 init_per_suite(Config) ->
     filelib:is_regular(?BUSYBOX) orelse ct:fail("busybox is needed: scripts/deps"),
+    Config.
+
+end_per_suite(Config) ->
     Config.
 
 %%%
@@ -107,8 +110,7 @@ interactive_shell(Config) ->
     Drv = ?config(drv, Config),
     {ok, Child} = alcove:fork(Drv, []),
     ok = alcove:pty(Drv, [Child], 24, 80),
-    ok = alcove:execve(Drv, [Child], ?BUSYBOX, [?BUSYBOX, "sh", "-i"],
-                       ["PS1=box> ", "PATH=/bin:/usr/bin"]),
+    ok = alcove:execve(Drv, [Child], ?SH, [?SH, "-i"], ["PS1=box> ", "PATH=/bin:/usr/bin"]),
     <<"box> ">> = read_until(Drv, [Child], <<"box> ">>),
     ok = alcove:stdin(Drv, [Child], "echo hello $((6*7))\n"),
     Out = read_until(Drv, [Child], <<"hello 42\r\nbox> ">>),
@@ -125,11 +127,12 @@ control_characters(Config) ->
     Drv = ?config(drv, Config),
     {ok, Child} = alcove:fork(Drv, []),
     ok = alcove:pty(Drv, [Child], 24, 80),
-    ok = alcove:execve(Drv, [Child], ?BUSYBOX, [?BUSYBOX, "sh", "-i"],
-                       ["PS1=box> ", "PATH=/bin:/usr/bin"]),
+    ok = alcove:execve(Drv, [Child], ?SH, [?SH, "-i"], ["PS1=box> ", "PATH=/bin:/usr/bin"]),
     <<"box> ">> = read_until(Drv, [Child], <<"box> ">>),
     ok = alcove:stdin(Drv, [Child], "sleep 100; echo after $?\n"),
     _ = read_until(Drv, [Child], <<"sleep 100; echo after $?\r\n">>),
+    %% sleep runs, in the foreground group of the terminal
+    true = foreground(Child, <<"sleep\n">>, 500) =/= Child,
     ok = alcove:stdin(Drv, [Child], [3]),
     _ = read_until(Drv, [Child], <<"box> ">>),
     ok = alcove:stdin(Drv, [Child], "cat; echo cat $?\n"),
@@ -158,9 +161,9 @@ spawned(Config) ->
     {ok, Pid} = alcove:spawn(Drv, [], [clone_newuts], [
         {pty, [12, 34]},
         {execvp, [?SH, [?SH, "-c", "test -t 0 && stty size; read x; echo $x"]]}]),
+    <<"12 34\r\n">> = read_until(Drv, [Pid], <<"12 34\r\n">>),
     ok = alcove:stdin(Drv, [Pid], "typed\n"),
-    {0, Out, <<>>} = alcove_test:output(Drv, [Pid]),
-    <<"12 34\r\ntyped\r\ntyped\r\n">> = Out.
+    {0, <<"typed\r\ntyped\r\n">>, <<>>} = alcove_test:output(Drv, [Pid]).
 
 %% The errors of the contract: the port's own stdio is the VM's, a
 %% second terminal, a child without one, no such child, a size out of
@@ -224,21 +227,23 @@ sandbox_resize(Config) ->
     ok = alcove_sandbox:resize(Sb, 60, 200),
     receive {alcove_stdout, Drv, [_], <<"60 200\r\n">>} -> ok after ?WAIT -> ct:fail(no_winch) end,
     {ok, #{status := {exit_status, 5}, ended_by := exit}} = alcove_sandbox:wait(Sb, ?WAIT),
-    {error, ebadf} = alcove_sandbox:resize(Sb, 1, 1).
+    {error, esrch} = alcove_sandbox:resize(Sb, 1, 1).
 
 %% The key is checked with the others.
 sandbox_check(_Config) ->
     ok = alcove_sandbox:check(#{pty => true}),
     ok = alcove_sandbox:check(#{pty => false}),
     ok = alcove_sandbox:check(#{pty => #{rows => 0, cols => 65535}}),
-    {error, {badvalue, pty, #{rows => 65536}}} = alcove_sandbox:check(#{pty => #{rows => 65536}}),
-    {error, {badvalue, pty, #{lines => 1}}} = alcove_sandbox:check(#{pty => #{lines => 1}}),
+    Big = #{rows => 65536},
+    {error, {badvalue, pty, Big}} = alcove_sandbox:check(#{pty => Big}),
+    Lines = #{lines => 1},
+    {error, {badvalue, pty, Lines}} = alcove_sandbox:check(#{pty => Lines}),
     {error, {badvalue, pty, yes}} = alcove_sandbox:check(#{pty => yes}),
     true = lists:member(pty, alcove_sandbox:steps()).
 
 %% The same sandbox built by a port run as uid 65534, in a user
 %% namespace.
-rootless_sandbox_pty(Config) ->
+rootless_sandbox_pty(_Config) ->
     Setpriv = os:find_executable("setpriv"),
     Setpriv =/= false orelse ct:fail("setpriv (util-linux) is needed"),
     {Prog, Stage} = nobody_port(),
@@ -295,6 +300,17 @@ exit_event(Drv, Chain) ->
         {alcove_event, Drv, Chain, {termsig, _} = E} -> E
     after ?WAIT ->
         ct:fail(no_exit)
+    end.
+
+%% The foreground process group of the terminal of Pid, once its leader
+%% runs Comm (looked at N times, 20 ms apart).
+foreground(_, _, 0) ->
+    ct:fail(no_foreground_job);
+foreground(Pid, Comm, N) ->
+    [_, _, _, _, _, Tpgid | _] = stat(Pid),
+    case file:read_file("/proc/" ++ integer_to_list(Tpgid) ++ "/comm") of
+        {ok, Comm} -> Tpgid;
+        _ -> timer:sleep(20), foreground(Pid, Comm, N - 1)
     end.
 
 badarg(F) ->
