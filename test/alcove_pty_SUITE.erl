@@ -288,7 +288,8 @@ read_until(Drv, Chain, Want, Acc) ->
             Acc;
         false ->
             receive
-                {alcove_stdout, Drv, Chain, D} -> read_until(Drv, Chain, Want, <<Acc/binary, D/binary>>)
+                {alcove_stdout, Drv, Chain, D} ->
+                    read_until(Drv, Chain, Want, <<Acc/binary, D/binary>>)
             after ?WAIT ->
                 ct:fail({no_output, Want, Acc})
             end

@@ -43,9 +43,8 @@ static int open_retry(const char *path, int flags)
  * be the master's. */
 static int slave_open(int m)
 {
-    int s = -1;
 #ifdef TIOCGPTPEER
-    s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (s >= 0 || (errno != EINVAL && errno != ENOTTY))
         return s;
 #endif
