@@ -105,7 +105,8 @@
 %% does not know fails the step: `{error, {seccomp, {unknown_errno,
 %% Name}}}'.</dd>
 %% <dt>`pty'</dt><dd>`true' or `#{rows => Rows, cols => Cols}'
-%% (default 24 by 80, each 0 to 65535): the program runs on a new
+%% (default 24 by 80, each 0 to 65535; `false', the default, is no
+%% terminal): the program runs on a new
 %% pseudo-terminal, in a session of its own whose controlling terminal
 %% it is, its stdin, stdout and stderr on it (alcove:pty/4, the child's
 %% first call after its clone, before its mounts: the host's /dev/ptmx
