@@ -125,6 +125,16 @@
 %% bad value. An errno name the child's system
 %% does not know fails the step: `{error, {seccomp, {unknown_errno,
 %% Name}}}'.</dd>
+%% <dt>`pty'</dt><dd>`true' or `#{rows => Rows, cols => Cols}'
+%% (default 24 by 80, each 0 to 65535; `false', the default, is no
+%% terminal): the program runs on a new
+%% pseudo-terminal, in a session of its own whose controlling terminal
+%% it is, its stdin, stdout and stderr on it (alcove:pty/4, the child's
+%% first call after its clone, before its mounts: the host's /dev/ptmx
+%% is opened). What it prints comes as its stdout, stderr included,
+%% stdin/3 types into it, and resize/3 (alcove:ptysize/5 for a sandbox
+%% of run/3) changes its window size, which sends it SIGWINCH. The
+%% session is the child's process group (start/3).</dd>
 %% <dt>`deadline'</dt><dd>start/3 only: `#{wall => Ms, cpu => Ms,
 %% grace => Ms}', a wall-clock and a CPU time limit, and how long after
 %% SIGTERM SIGKILL follows (default 1000).</dd>
@@ -192,6 +202,7 @@
     start/3,
     wait/2,
     stop/1,
+    resize/3,
     check/1,
     steps/0,
     port_calls/0,
@@ -247,6 +258,7 @@
     argv => [iodata()],
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata(),
+    pty => boolean() | #{rows => 0..65535, cols => 0..65535},
     deadline => deadline()
 }.
 -type landlock() :: #{read => [iodata()], write => [iodata()],
@@ -268,7 +280,7 @@
                     cgroup => alcove_cgroup:stats()}.
 -type port_call_path() :: exec | fork | loop | exec_optional | probe | reexec
     | {instead_of, atom()} | signal | flush | memory | exit.
--type step() :: clone | uid_map | deny_setgroups | gid_map | make_private
+-type step() :: clone | pty | uid_map | deny_setgroups | gid_map | make_private
     | scratch_root | new_root | mounts | pivot_root | chroot | hostname
     | rlimits | cgroup | cgroup_ns | setgroups | setgid | setuid | chdir
     | no_new_privs | landlock | seccomp | exec.
@@ -315,7 +327,7 @@
 
 -define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
                cgroup, uid, gid, groups, no_new_privs, seccomp, argv, env, cwd,
-               deadline, landlock]).
+               pty, deadline, landlock]).
 -define(NAMESPACES, [{pid, clone_newpid}, {mount, clone_newns},
                      {net, clone_newnet}, {uts, clone_newuts},
                      {ipc, clone_newipc}, {user, clone_newuser},
@@ -517,6 +529,23 @@ rusage(Drv, Child) ->
 stop(#{watcher := W}) ->
     W ! stop,
     ok.
+
+%% @doc Set the window size of the terminal of a sandbox made with
+%% `pty' to Rows by Cols: its program gets SIGWINCH. `{error, enotty}'
+%% for a sandbox without one, `{error, esrch}' once it ended.
+%%
+%% ```
+%% {ok, Sb} = alcove_sandbox:start(Drv, [], #{pty => #{rows => 24, cols => 80},
+%%     argv => ["/bin/sh", "-c", "trap 'stty size; exit' WINCH; echo ready; "
+%%                               "while :; do sleep 0.1; done"]}),
+%% receive {alcove_stdout, Drv, [_], <<"ready\r\n">>} -> ok end,
+%% ok = alcove_sandbox:resize(Sb, 50, 132),
+%% receive {alcove_stdout, Drv, [_], <<"50 132\r\n">>} -> ok end,
+%% {ok, #{ended_by := exit, status := {exit_status, 0}}} = alcove_sandbox:wait(Sb, 5000).
+%% '''
+-spec resize(sandbox(), 0..65535, 0..65535) -> ok | {error, alcove:posix()}.
+resize(#{drv := Drv, chain := Chain, pid := Pid}, Rows, Cols) ->
+    alcove:ptysize(Drv, Chain, Pid, Rows, Cols).
 
 %% @doc Check a spec without running anything.
 -spec check(term()) -> ok | {error, {badkey, term()} | {badvalue, term(), term()}}.
@@ -775,6 +804,16 @@ value(env, V) when is_list(V) ->
     [env(E, V) || E <- V];
 value(cwd, V) ->
     path(cwd, V);
+value(pty, true) ->
+    {24, 80};
+value(pty, false) ->
+    false;
+value(pty, V) when is_map(V) ->
+    maps:fold(fun(K, N, _) when K =:= rows; K =:= cols ->
+                      is_integer(N) andalso N >= 0 andalso N =< 16#ffff;
+                 (_, _, _) -> false
+              end, true, V) orelse bad(pty, V),
+    {maps:get(rows, V, 24), maps:get(cols, V, 80)};
 value(deadline, V) when is_map(V) ->
     maps:fold(fun(K, N, _) when K =:= wall; K =:= cpu -> is_integer(N) andalso N > 0;
                  (grace, N, _) -> is_integer(N) andalso N >= 0;
@@ -993,7 +1032,7 @@ defaults(Cfg) ->
 %% order of the steps (phases/0). A step's function gives, for a phase,
 %% its calls and the state for the steps after it.
 table() ->
-    [{clone, fun clone/2}, {uid_map, fun uid_map/2},
+    [{clone, fun clone/2}, {pty, fun pty/2}, {uid_map, fun uid_map/2},
      {deny_setgroups, fun deny_setgroups/2}, {gid_map, fun gid_map/2},
      {make_private, fun make_private/2}, {scratch_root, fun scratch_root/2},
      {new_root, fun new_root/2}, {mounts, fun mounts/2},
@@ -1216,11 +1255,21 @@ clone(child, #st{how = spawn, cgroup = {{v1, _} = Backend, Name}} = St) ->
     %% its first calls: into its group, before anything it runs
     {[[O#op{step = cgroup} || O <- write_file(<<Dir/binary, "/cgroup.procs">>, <<"0">>)]
       || Dir <- alcove_cgroup:group_dirs(Backend, Name)]
-     ++ [#op{call = setpgid, args = [0, 0]} || St#st.pgrp], St};
+     ++ [#op{call = setpgid, args = [0, 0]} || St#st.pgrp, not pty(St)], St};
 clone(child, #st{pgrp = true} = St) ->
-    {[#op{call = setpgid, args = [0, 0]}], St};
+    {[#op{call = setpgid, args = [0, 0]} || not pty(St)], St};
 clone(_, St) ->
     {[], St}.
+
+%% The child's stdio onto a new pseudo-terminal whose master the parent
+%% holds: a new session (so no setpgid before it: the session is the
+%% process group), before the mounts, on the host's /dev/ptmx.
+pty(child, #st{cfg = #{pty := {Rows, Cols}}} = St) ->
+    {[#op{call = pty, args = [Rows, Cols]}], St};
+pty(_, St) ->
+    {[], St}.
+
+pty(#st{cfg = Cfg}) -> is_tuple(maps:get(pty, Cfg, false)).
 
 %% The write that moves a process into its group.
 joins({write, Path, _, _}) ->

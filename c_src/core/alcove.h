@@ -100,6 +100,8 @@ typedef struct child {
     bool exited;
     bool in_grown, out_grown; /* pipes grown to PIPE_BIG */
     bool in_loop;             /* at shutdown: still running the event loop */
+    bool pty;                 /* stdin and stdout are a pty's master */
+    int pty_fd;               /* a master received, until its PTY frame */
     int status;
     struct rusage ru;          /* of wait4(2), for the exit report */
     struct child *hnext;       /* hash chain */
@@ -288,6 +290,9 @@ void child_wrote(alcove_t *ap, child_t *c);
 int child_eof(alcove_t *ap, child_t *c, int stream, uint32_t id, bool answer);
 /* Read what a dead child left in its control socket and pipes. */
 void child_drain(alcove_t *ap, child_t *c);
+/* Read the control socket of c now: what a child of spawn/4 sent
+ * before its exec (its pty's master). */
+void child_read_ctl(alcove_t *ap, child_t *c);
 
 /* lifecycle.c: start, fork, reaping, exit */
 void alcove_init(alcove_t *ap, int in, int out);

@@ -3,13 +3,19 @@
  * A child's I/O: frames from its control socket, passed upstream; its
  * stdout and stderr, read into frames upstream (or spliced: upstream.c);
  * writes to its stdin, answered once their bytes are in the pipe; and
- * eof/3 on any of the three.
+ * eof/3 on any of the three. A child that moved its stdio onto a
+ * pseudo-terminal (pty/4) passes its master up its control socket: the
+ * master is then its stdin and stdout here.
  */
 #include "core/alcove.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void ack(alcove_t *ap, uint32_t id)
@@ -90,8 +96,110 @@ static void ctl_closed(alcove_t *ap, child_t *c)
     send_up(ap, MSG_CLOSED, c->pid, NULL, 0);
 }
 
-/* Frames from a child's control socket: replies pass through, the rest
- * get the child's PID pushed on their fork chain. */
+/* read(2) of the control socket, keeping a descriptor passed with the
+ * bytes (a PTY frame's): one at a time, any other is closed. *fds: some
+ * came, and the read stopped there, whatever followed. */
+static ssize_t ctl_recv(child_t *c, void *p, size_t n, bool *fds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = p, .iov_len = n};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
+                       .msg_controllen = sizeof(u.buf)};
+    ssize_t got = recvmsg(c->ctl.fd, &m, MSG_CMSG_CLOEXEC);
+    if (got < 0 || m.msg_controllen == 0)
+        return got;
+    *fds = true;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+            if (c->pty_fd < 0)
+                c->pty_fd = fd;
+            else
+                close(fd);
+        }
+    }
+    return got;
+}
+
+/* What the child's loop left in its stdout pipe before it moved to the
+ * pty goes upstream first; the pipe is then closed. */
+static void pty_drain(alcove_t *ap, child_t *c)
+{
+    fdref_t *r = &c->out;
+    rq_drop(ap, r);
+    splice_release(ap, r);
+    for (;;) {
+        char *p = up_begin(&ap->up.obuf.b, READ_CHUNK);
+        if (p == NULL)
+            die(DIE_NOMEM, "out of memory");
+        ssize_t n = read(r->fd, p, READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        up_commit(&ap->up.obuf.b, MSG_STDOUT, (uint32_t)c->pid, (size_t)n);
+        obuf_mark(ap, &ap->up.obuf);
+    }
+    ref_close(r);
+}
+
+/* A PTY frame: the master received with it becomes the child's stdin
+ * (a copy) and stdout; the bytes queued for stdin go to it. Its stderr
+ * pipe, which the child closed, ends as usual. -1: no master came with
+ * it, or what came is no pty master. */
+static int pty_take(alcove_t *ap, child_t *c)
+{
+    int fd = c->pty_fd;
+    c->pty_fd = -1;
+#ifdef TIOCGPTN
+    unsigned int ptn;
+    if (fd < 0 || c->pty || ioctl(fd, TIOCGPTN, &ptn) < 0) {
+#else
+    if (fd < 0 || c->pty || !isatty(fd)) {
+#endif
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fd = fd_high(ap, fd);
+    int in = -1;
+    if (c->in.fd >= 0 && !c->eof_pending) {
+        in = fd_high(ap, fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (in < 0 || set_nonblock(in) < 0)
+            die(DIE_SYS, "dup");
+    }
+    if (set_nonblock(fd) < 0)
+        die(DIE_SYS, "fcntl");
+    if (c->out.fd >= 0)
+        pty_drain(ap, c);
+    ap->fds.pipes_grown -= c->in_grown + c->out_grown;
+    c->in_grown = c->out_grown = false;
+    c->out = (fdref_t){.fd = fd, .kind = FD_STDOUT, .child = c};
+    fd_watch(ap, &c->out, EPOLLIN);
+    if (in >= 0) {
+        ref_close(&c->in);
+        c->in = (fdref_t){
+            .fd = in, .kind = FD_STDIN, .child = c, .writable = true};
+        fd_watch(ap, &c->in, 0);
+        if (c->stdin_out.b.len > 0)
+            obuf_mark(ap, &c->stdin_out);
+    }
+    c->pty = true;
+    return 0;
+}
+
+/* Frames from a child's control socket: replies pass through, a PTY
+ * frame is taken here, the rest get the child's PID pushed on their
+ * fork chain. */
 static bool ctl_read(alcove_t *ap, child_t *c)
 {
     abuf_t *b = &c->ctl_in;
@@ -99,7 +207,8 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     if (abuf_reserve(b, want) < 0)
         die(DIE_NOMEM, "out of memory");
 
-    ssize_t n = read(c->ctl.fd, abuf_tail(b), want);
+    bool fds = false;
+    ssize_t n = ctl_recv(c, abuf_tail(b), want, &fds);
     if (n < 0 && errno == EINTR)
         return true;
     if (n < 0 && errno == EAGAIN)
@@ -120,6 +229,8 @@ static bool ctl_read(alcove_t *ap, child_t *c)
         if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
             rv =
                 abuf_append(&ap->up.obuf.b, body - FRAME_LEN, FRAME_LEN + len);
+        else if (fr == FRAME_OK && len == 1 && body[0] == MSG_PTY)
+            rv = pty_take(ap, c);
         else if (fr == FRAME_OK)
             rv = up_push(&ap->up.obuf.b, (uint32_t)c->pid, body, len);
         if (rv < 0) {
@@ -132,7 +243,7 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     }
     obuf_mark(ap, &ap->up.obuf);
     abuf_trim(b, KEEP_CHILD);
-    return (size_t)n == want || c->ctl.hup;
+    return (size_t)n == want || c->ctl.hup || fds;
 }
 
 static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
@@ -188,6 +299,13 @@ void child_read(alcove_t *ap, fdref_t *r)
     else if (c->flowcontrol != 0 || r->fd < 0)
         r->readable = false;
     child_finish(ap, c);
+}
+
+void child_read_ctl(alcove_t *ap, child_t *c)
+{
+    rq_drop(ap, &c->ctl);
+    while (c->ctl.fd >= 0 && ctl_read(ap, c))
+        ;
 }
 
 void child_drain(alcove_t *ap, child_t *c)

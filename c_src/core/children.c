@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 static size_t slot(const alcove_t *ap, pid_t pid)
 {
@@ -58,6 +59,7 @@ child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
     c->pid = pid;
     c->flowcontrol = ap->opt.flowcontrol;
     c->signaloneof = ap->opt.signaloneof;
+    c->pty_fd = -1;
     ref_init(ap, c, &c->ctl, ctl, FD_CTL, EPOLLIN);
     ref_init(ap, c, &c->in, in, FD_STDIN, 0);
     ref_init(ap, c, &c->out, out, FD_STDOUT, EPOLLIN);
@@ -105,6 +107,10 @@ void child_closefds(child_t *c)
     ref_close(&c->in);
     ref_close(&c->out);
     ref_close(&c->err);
+    if (c->pty_fd >= 0) {
+        close(c->pty_fd);
+        c->pty_fd = -1;
+    }
 }
 
 void child_del(alcove_t *ap, child_t *c)

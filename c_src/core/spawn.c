@@ -368,9 +368,13 @@ typedef struct {
     int err; /* set by the child: its stdio failed */
 } shared_t;
 
+int spawn_child_ctl = -1;
+bool spawn_child_pty;
+
 static int shared_child(void *arg)
 {
     shared_t *sh = arg;
+    spawn_child_ctl = sh->f->fd[7];
     if (spawn_stdio(sh->f) < 0) {
         sh->err = errno;
         _exit(DIE_SYS);
@@ -445,6 +449,9 @@ int spawn_shared(alcove_t *ap, int64_t flags, int cgroup, int (*fn)(void *),
             (void)prctl(PR_SET_DUMPABLE, dumpable);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    bool pty = spawn_child_pty;
+    spawn_child_pty = false;
+    spawn_child_ctl = -1;
     if (*pid < 0) {
         errno = saved;
         return -1;
@@ -454,8 +461,11 @@ int spawn_shared(alcove_t *ap, int64_t flags, int cgroup, int (*fn)(void *),
         errno = sh.err;
         return -1;
     }
-    child_add(ap, *pid, f.fd[6], f.fd[1], f.fd[2], f.fd[4]);
+    child_t *c = child_add(ap, *pid, f.fd[6], f.fd[1], f.fd[2], f.fd[4]);
     f.fd[6] = f.fd[1] = f.fd[2] = f.fd[4] = -1;
+    /* its stdio is the pty's by the time the answer says it runs */
+    if (pty)
+        child_read_ctl(ap, c);
     return 0;
 }
 #endif

@@ -20,6 +20,12 @@ int spawn(alcove_t *ap, int64_t flags, int cgroup, pid_t *pid);
 int spawn_shared(alcove_t *ap, int64_t flags, int cgroup, int (*fn)(void *),
                  void *arg, pid_t *pid);
 
+/* In the child of spawn_shared, while it runs: its end of its control
+ * socket, and whether it sent its pty's master up it (pty/4), which its
+ * parent then reads before it answers. Memory both share. */
+extern int spawn_child_ctl;
+extern bool spawn_child_pty;
+
 /* The most arguments an execvp(3) of that child may pass: its stack is 1
  * MiB (spawn.c), and execvp may copy them there. */
 #define SPAWN_ARGV_MAX 65536
