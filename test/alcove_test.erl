@@ -7,14 +7,14 @@
 %% It is also a Common Test hook, for the setup every case of a suite
 %% shares: `suite() -> [{ct_hooks, [{alcove_test, What}]}]' where What
 %% lists `port' (a port for each case, as start/1) and `dir' (a fresh
-%% directory for each case, as case_dir/2). After each case the hook
+%% directory for each case, as case_dir/3). After each case the hook
 %% stops the case's port, whoever started it (stop/1).
 -module(alcove_test).
 
 -export([start/1, start/2, stop/1, output/2, flush/0, rss_checked/0, real_dir/1,
          read_pids/2, fill_below/2]).
 
--export([case_dir/2, poll/3, until/1, proc_cgroup/1]).
+-export([case_dir/3, poll/3, until/1, proc_cgroup/1]).
 -export([fds/1, state_class/1, wait_exited/2, ptrace_detached/2]).
 -export([init/2, pre_init_per_testcase/4, post_end_per_testcase/5]).
 
@@ -41,11 +41,13 @@ stop(Config) ->
     end,
     flush().
 
-%% A fresh directory for the case, named after it in the suite's
-%% priv_dir: {dir, Dir}. Names made in it never collide.
--spec case_dir(atom(), list()) -> list().
-case_dir(Case, Config) ->
-    Dir = filename:join(proplists:get_value(priv_dir, Config), atom_to_list(Case)),
+%% A fresh directory for the case, named after it and its suite in the
+%% priv_dir the suites of a run share: {dir, Dir}. Names made in it
+%% never collide.
+-spec case_dir(module(), atom(), list()) -> list().
+case_dir(Suite, Case, Config) ->
+    Dir = filename:join(proplists:get_value(priv_dir, Config),
+                        atom_to_list(Suite) ++ "." ++ atom_to_list(Case)),
     ok = file:make_dir(Dir),
     [{dir, Dir} | Config].
 
@@ -58,9 +60,9 @@ init(_Id, What) ->
 %% case's process owns the port.
 -spec pre_init_per_testcase(module(), atom(), list(), [port | dir]) ->
     {list(), [port | dir]}.
-pre_init_per_testcase(_Suite, Case, Config, What) ->
+pre_init_per_testcase(Suite, Case, Config, What) ->
     Config1 = case lists:member(dir, What) of
-                  true -> case_dir(Case, Config);
+                  true -> case_dir(Suite, Case, Config);
                   false -> Config
               end,
     case lists:member(port, What) of
