@@ -171,14 +171,16 @@ static int pty_take(alcove_t *ap, child_t *c)
         return -1;
     }
     fd = fd_high(ap, fd);
-    int in = -1;
-    if (c->in.fd >= 0 && !c->eof_pending) {
-        in = fd_high(ap, fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        if (in < 0 || set_nonblock(in) < 0)
-            die(DIE_SYS, "dup");
+    bool want_in = c->in.fd >= 0 && !c->eof_pending;
+    int in = want_in ? fd_high(ap, fcntl(fd, F_DUPFD_CLOEXEC, 3)) : -1;
+    /* no descriptor left for its stdin (emfile): the child is cut off
+     * rather than the port. O_NONBLOCK is the master's, in's too. */
+    if ((want_in && in < 0) || set_nonblock(fd) < 0) {
+        if (in >= 0)
+            close(in);
+        close(fd);
+        return -1;
     }
-    if (set_nonblock(fd) < 0)
-        die(DIE_SYS, "fcntl");
     if (c->out.fd >= 0)
         pty_drain(ap, c);
     ap->fds.pipes_grown -= c->in_grown + c->out_grown;
