@@ -10,7 +10,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0
+#endif
 
 static void ack(alcove_t *ap, uint32_t id)
 {
@@ -90,8 +95,43 @@ static void ctl_closed(alcove_t *ap, child_t *c)
     send_up(ap, MSG_CLOSED, c->pid, NULL, 0);
 }
 
+/* A read of the control socket that takes a descriptor sent with it: a
+ * seccomp listener (notify.c), kept until its LISTENER frame, which
+ * arrives with it or after it. A descriptor past that one is nonsense,
+ * closed. */
+static ssize_t ctl_recv(child_t *c, void *p, size_t want)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = p, .iov_len = want};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = u.buf,
+                       .msg_controllen = sizeof(u.buf)};
+    ssize_t n = recvmsg(c->ctl.fd, &m, MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return n;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+            if (c->notify_in < 0)
+                c->notify_in = fd;
+            else
+                close(fd);
+        }
+    }
+    return n;
+}
+
 /* Frames from a child's control socket: replies pass through, the rest
- * get the child's PID pushed on their fork chain. */
+ * get the child's PID pushed on their fork chain; a LISTENER frame is
+ * this process's to take. */
 static bool ctl_read(alcove_t *ap, child_t *c)
 {
     abuf_t *b = &c->ctl_in;
@@ -99,7 +139,7 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     if (abuf_reserve(b, want) < 0)
         die(DIE_NOMEM, "out of memory");
 
-    ssize_t n = read(c->ctl.fd, abuf_tail(b), want);
+    ssize_t n = ctl_recv(c, abuf_tail(b), want);
     if (n < 0 && errno == EINTR)
         return true;
     if (n < 0 && errno == EAGAIN)
@@ -117,7 +157,10 @@ static bool ctl_read(alcove_t *ap, child_t *c)
         if (fr == FRAME_MORE)
             break;
         int rv = -1;
-        if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
+        if (fr == FRAME_OK && len == UP_HDR && body[0] == MSG_LISTENER) {
+            notify_adopt(ap, c);
+            rv = 0;
+        } else if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
             rv =
                 abuf_append(&ap->up.obuf.b, body - FRAME_LEN, FRAME_LEN + len);
         else if (fr == FRAME_OK)
@@ -178,6 +221,13 @@ void child_read(alcove_t *ap, fdref_t *r)
     bool more;
     if (r->fd < 0)
         return;
+    if (r->kind == FD_NOTIFY) {
+        if (notify_read(ap, c))
+            rq_push(ap, r);
+        else
+            r->readable = false;
+        return;
+    }
     if (r->kind == FD_CTL)
         more = ctl_read(ap, c);
     else

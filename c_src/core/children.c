@@ -62,6 +62,8 @@ child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
     ref_init(ap, c, &c->in, in, FD_STDIN, 0);
     ref_init(ap, c, &c->out, out, FD_STDOUT, EPOLLIN);
     ref_init(ap, c, &c->err, err, FD_STDERR, EPOLLIN);
+    c->notify = (fdref_t){.fd = -1, .kind = FD_NOTIFY, .child = c};
+    c->notify_in = -1;
     c->ctl_out.ref = &c->ctl;
     c->stdin_out.ref = &c->in;
 
@@ -105,6 +107,10 @@ void child_closefds(child_t *c)
     ref_close(&c->in);
     ref_close(&c->out);
     ref_close(&c->err);
+    ref_close(&c->notify);
+    if (c->notify_in >= 0)
+        close(c->notify_in);
+    c->notify_in = -1;
 }
 
 void child_del(alcove_t *ap, child_t *c)
@@ -113,6 +119,7 @@ void child_del(alcove_t *ap, child_t *c)
     rq_drop(ap, &c->ctl);
     rq_drop(ap, &c->out);
     rq_drop(ap, &c->err);
+    rq_drop(ap, &c->notify);
     obuf_unmark(ap, &c->ctl_out);
     obuf_unmark(ap, &c->stdin_out);
     child_closefds(c);

@@ -22,6 +22,9 @@
  *   STDOUT, STDERR, EVENT, CLOSED
  *            type:8 n:16 pid:32*n payload
  *   EXEC     type:8 id:32   the port is about to exec for request id
+ *   LISTENER type:8 n:16     (n = 0) a child's seccomp listener, the
+ *                            descriptor carried by SCM_RIGHTS: taken by
+ *                            its parent, never passed on (core/notify.c)
  * Each hop pushes the PID of the child the frame came from, so the fork
  * chain is built on the way up and no hop needs to know its own place.
  */
