@@ -25,9 +25,10 @@ int alcove_sys_seccomp_notify_filter(alcove_t *ap, const alcove_args_t *args,
     /* the port's upstream is the VM: no loop above to watch it */
     if (ap->depth == 0 || a->flags < 0 || a->flags > UINT_MAX)
         return reply_errno(b, EINVAL);
-    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                      (unsigned int)a->flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                      cstruct_value(a->prog));
+    long fd =
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                (unsigned int)a->flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                cstruct_value(a->prog));
     if (fd < 0)
         return reply_errno(b, errno);
     /* installed: if the parent cannot have the listener, the calls it

@@ -113,7 +113,8 @@ static ssize_t ctl_recv(child_t *c, void *p, size_t want)
     ssize_t n = recvmsg(c->ctl.fd, &m, MSG_CMSG_CLOEXEC);
     if (n < 0)
         return n;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm;
+         cm = CMSG_NXTHDR(&m, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
         size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -120,7 +120,8 @@ void notify_adopt(alcove_t *ap, child_t *c)
         close(fd);
         return;
     }
-    c->notify = (fdref_t){.fd = fd_high(ap, fd), .kind = FD_NOTIFY, .child = c};
+    c->notify =
+        (fdref_t){.fd = fd_high(ap, fd), .kind = FD_NOTIFY, .child = c};
     (void)set_nonblock(c->notify.fd);
     /* a notification already pending is reported at once */
     fd_watch(ap, &c->notify, EPOLLIN);
@@ -241,8 +242,8 @@ static ssize_t peek_args(const struct seccomp_notif *n, char *buf,
 #if defined(SYS_connect) && defined(SYS_bind)
     if (nr == SYS_connect || nr == SYS_bind) {
         *key = "sockaddr";
-        return peek((pid_t)n->pid, a[1], buf, a[2] < ADDR_MAX ? a[2] : ADDR_MAX,
-                    false);
+        return peek((pid_t)n->pid, a[1], buf,
+                    a[2] < ADDR_MAX ? a[2] : ADDR_MAX, false);
     }
 #endif
 #else
