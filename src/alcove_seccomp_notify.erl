@@ -232,7 +232,7 @@ loop(#st{drv = Drv, chain = Chain} = St) ->
 %% the handler is down.
 notified(Notif0, #st{handler = down} = St) ->
     #{id := Id} = Notif0,
-    respond(Id, deny, St),
+    _ = respond(Id, deny, St),
     St;
 notified(Notif0, #st{handler = Handler, timeout = Timeout, pending = P} = St) ->
     #{id := Id} = Notif0,
@@ -269,7 +269,7 @@ decided(Id, Decision, #st{pending = P} = St) ->
             {{error, timeout}, St}
     end.
 
-respond(Id, Decision, #st{drv = Drv, chain = Chain, errno = Errno}) ->
+respond(Id, Decision, #st{drv = Drv, chain = Chain, errno = Errno} = St) ->
     {Action, Value} = case Decision of
                           allow -> {continue, 0};
                           {errno, E} when is_atom(E); is_integer(E) -> {errno, E};
@@ -283,11 +283,11 @@ respond(Id, Decision, #st{drv = Drv, chain = Chain, errno = Errno}) ->
         {error, enoent} = Error -> Error;
         {error, _} when Action =/= errno orelse Value =/= Errno ->
             %% a value out of range, an errno the port does not know
-            respond(Id, deny, #st{drv = Drv, chain = Chain, errno = Errno}),
+            _ = respond(Id, deny, St),
             {error, einval};
         {error, _} = Error -> Error
     catch
         error:badarg ->
-            respond(Id, deny, #st{drv = Drv, chain = Chain, errno = Errno}),
+            _ = respond(Id, deny, St),
             {error, einval}
     end.
