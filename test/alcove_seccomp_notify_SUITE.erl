@@ -22,6 +22,7 @@
     handler_timeout/1,
     killed_while_pending/1,
     calls/1,
+    installs/1,
     spec_checked/1,
     rootless/1
 ]).
@@ -34,7 +35,7 @@ suite() ->
 
 all() ->
     [openat_decided, connect_decided, value_decided, handler_dies, handler_timeout,
-     killed_while_pending, calls, spec_checked, rootless].
+     killed_while_pending, calls, installs, spec_checked, rootless].
 
 %% A directory all can read, with a file allowed and one refused; the
 %% port, for the rootless case, where uid 65534 can run it.
@@ -246,6 +247,18 @@ calls(Config) ->
     {seccomp_notify, closed} = alcove:event(Drv, [C], ?WAIT),
     {termsig, sigkill} = alcove:event(Drv, [C], ?WAIT),
     {error, enoent} = alcove:seccomp_notify_respond(Drv, [], C, Id, continue, 0).
+
+%% The answer to the install follows the listener on the control
+%% socket, and the kernel ends a read with the descriptor's bytes: the
+%% parent reads on, and each install is answered.
+installs(Config) ->
+    Drv = ?config(drv, Config),
+    Insns = alcove_seccomp_notify:filter(Drv, [], [sys_getcwd]),
+    lists:foreach(fun(_) ->
+                          {ok, C} = alcove:fork(Drv, []),
+                          ok = alcove_seccomp_notify:install(Drv, [C], Insns),
+                          C = alcove:getpid(Drv, [C], ?WAIT)
+                  end, lists:seq(1, 50)).
 
 %% The sandbox key is checked before any process exists.
 spec_checked(Config) ->

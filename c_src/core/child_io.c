@@ -98,8 +98,9 @@ static void ctl_closed(alcove_t *ap, child_t *c)
 /* A read of the control socket that takes a descriptor sent with it: a
  * seccomp listener (notify.c), kept until its LISTENER frame, which
  * arrives with it or after it. A descriptor past that one is nonsense,
- * closed. */
-static ssize_t ctl_recv(child_t *c, void *p, size_t want)
+ * closed. *fds: one came, and the read stopped after the bytes sent with
+ * it (the kernel ends a read there), however much more is queued. */
+static ssize_t ctl_recv(child_t *c, void *p, size_t want, bool *fds)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -121,6 +122,7 @@ static ssize_t ctl_recv(child_t *c, void *p, size_t want)
         for (size_t i = 0; i < k; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+            *fds = true;
             if (c->notify_in < 0)
                 c->notify_in = fd;
             else
@@ -140,7 +142,8 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     if (abuf_reserve(b, want) < 0)
         die(DIE_NOMEM, "out of memory");
 
-    ssize_t n = ctl_recv(c, abuf_tail(b), want);
+    bool fds = false;
+    ssize_t n = ctl_recv(c, abuf_tail(b), want, &fds);
     if (n < 0 && errno == EINTR)
         return true;
     if (n < 0 && errno == EAGAIN)
@@ -176,7 +179,7 @@ static bool ctl_read(alcove_t *ap, child_t *c)
     }
     obuf_mark(ap, &ap->up.obuf);
     abuf_trim(b, KEEP_CHILD);
-    return (size_t)n == want || c->ctl.hup;
+    return (size_t)n == want || c->ctl.hup || fds;
 }
 
 static bool stdio_read(alcove_t *ap, child_t *c, fdref_t *r)
