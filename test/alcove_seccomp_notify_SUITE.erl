@@ -170,7 +170,7 @@ handler_timeout(Config) ->
                  (_) -> allow
               end,
     {ok, Pid} = alcove_sandbox:run(Drv, [], #{
-        seccomp_notify => #{calls => [openat], handler => Handler, timeout => 200,
+        seccomp_notify => #{calls => [openat], handler => Handler, timeout => 1000,
                             errno => enoent},
         argv => [?BUSYBOX, "cat", No, Ok]}),
     {1, <<"allowed\n">>, Err} = alcove_test:output(Drv, [Pid]),
