@@ -23,6 +23,7 @@
     killed_while_pending/1,
     calls/1,
     installs/1,
+    recvmsg_refused/1,
     spec_checked/1,
     rootless/1
 ]).
@@ -35,7 +36,8 @@ suite() ->
 
 all() ->
     [openat_decided, connect_decided, value_decided, handler_dies, handler_timeout,
-     killed_while_pending, calls, installs, spec_checked, rootless].
+     killed_while_pending, calls, installs,
+     recvmsg_refused, spec_checked, rootless].
 
 %% A directory all can read, with a file allowed and one refused; the
 %% port, for the rootless case, where uid 65534 can run it.
@@ -259,6 +261,17 @@ installs(Config) ->
                           ok = alcove_seccomp_notify:install(Drv, [C], Insns),
                           C = alcove:getpid(Drv, [C], ?WAIT)
                   end, lists:seq(1, 50)).
+
+%% A loop reads its children's control sockets with recvmsg (for the
+%% listener they may send): under a filter that refuses it, as an allow
+%% list of alcove_sandbox:port_calls/0 does, it reads them with read.
+recvmsg_refused(Config) ->
+    Drv = ?config(drv, Config),
+    {ok, C} = alcove:fork(Drv, []),
+    ok = alcove_seccomp:install(
+           Drv, [C], alcove_seccomp:filter(Drv, [C], {deny, [sys_recvmsg]}, {errno, eperm})),
+    {ok, G} = alcove:fork(Drv, [C]),
+    G = alcove:getpid(Drv, [C, G], ?WAIT).
 
 %% The sandbox key is checked before any process exists.
 spec_checked(Config) ->
