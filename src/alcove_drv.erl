@@ -15,7 +15,9 @@
 %% owner, the process that started the port, as
 %% `{alcove_stdout | alcove_stderr | alcove_event, Drv, Chain, Term}'.
 %% The owner also gets `{alcove_ctl, Drv, Chain, fdctl_closed}' when the
-%% control channel of a process closes (it exec'd or exited).
+%% control channel of a process closes (it exec'd or exited). The
+%% seccomp notifications of a process (`{seccomp_notify, _}' events) go
+%% instead to the process notify/3 names for it, if any.
 %%
 %% The owner may send requests it encoded with `alcove_codec:call/3'
 %% itself, as the reference's users do: `gen_server:call(Drv, {send,
@@ -42,6 +44,7 @@
     stderr/3,
     event/3,
     raw/1,
+    notify/3,
     port/1,
     progname/0,
     getopts/1
@@ -104,7 +107,9 @@
                 | {listen, socket:socket(), binary(), #{socket:socket() => binary()}}
                 | {up, socket:socket()},
     %% What the control connection said, not yet matched to an exec.
-    ctl_events = [] :: [failed | reexec | closed]
+    ctl_events = [] :: [failed | reexec | closed],
+    %% Where the seccomp notifications of a process go (notify/3).
+    notify = #{} :: #{[alcove:pid_t()] => pid()}
 }).
 
 %%% API
@@ -248,6 +253,17 @@ event(Drv, Pids, Timeout) ->
 raw(Drv) ->
     gen_server:call(Drv, raw, infinity).
 
+%% @doc Send the seccomp notifications of the process at the end of the
+%% chain (the events `{seccomp_notify, Notif}' of alcove:seccomp_notify_filter/4)
+%% to Pid instead of the owner, as `{alcove_seccomp_notify, Drv, Chain,
+%% Notif}', until Pid exits; `undefined' sends them to the owner again.
+%% Made before the filter is installed, none can reach the owner
+%% (alcove_seccomp_notify does so).
+-spec notify(ref(), alcove:fork_chain(), pid() | undefined) -> ok.
+notify(Drv, Pids, To) when is_pid(Drv), is_pid(To) orelse To =:= undefined ->
+    _ = chain(Pids),
+    gen_server:call(Drv, {notify, Pids, To}, infinity).
+
 %% @doc The Erlang port of the driver.
 -spec port(ref()) -> port().
 port(Drv) ->
@@ -390,6 +406,11 @@ handle_call({send, Data}, _From, State) ->
         error ->
             {reply, badarg, State}
     end;
+handle_call({notify, Pids, undefined}, _From, #state{notify = N} = State) ->
+    {reply, ok, State#state{notify = maps:remove(Pids, N)}};
+handle_call({notify, Pids, To}, _From, #state{notify = N} = State) ->
+    _ = erlang:monitor(process, To),
+    {reply, ok, State#state{notify = N#{Pids => To}}};
 handle_call(raw, _From, State) ->
     {reply, ok, to_raw(held(State), State)};
 handle_call(port, _From, #state{port = Port} = State) ->
@@ -436,6 +457,8 @@ handle_info({Port, {exit_status, Status}}, #state{port = Port} = State) ->
     {stop, {port_exit, Status}, State};
 handle_info({'DOWN', _, process, Owner, _}, #state{owner = Owner} = State) ->
     {stop, normal, State};
+handle_info({'DOWN', _, process, Pid, _}, #state{notify = N} = State) ->
+    {noreply, State#state{notify = maps:filter(fun(_, To) -> To =/= Pid end, N)}};
 handle_info({'EXIT', Port, Reason}, #state{port = Port} = State) ->
     {stop, {port_exit, Reason}, State};
 handle_info({'EXIT', _, _}, State) ->
@@ -566,9 +589,14 @@ frame_in(<<Type, N:16, Rest/binary>>, #state{owner = Owner} = State)
             Owner ! {alcove_stderr, self(), Chain, Payload},
             State;
         ?MSG_EVENT ->
-            Event = binary_to_term(Payload),
-            Owner ! {alcove_event, self(), Chain, Event},
-            explain(Chain, Event, State);
+            case {binary_to_term(Payload), State#state.notify} of
+                {{seccomp_notify, Notif}, #{Chain := To}} ->
+                    To ! {alcove_seccomp_notify, self(), Chain, Notif},
+                    State;
+                {Event, _} ->
+                    Owner ! {alcove_event, self(), Chain, Event},
+                    explain(Chain, Event, State)
+            end;
         ?MSG_CLOSED ->
             closed(Chain, State)
     end;

@@ -135,6 +135,17 @@
 %% stdin/3 types into it, and resize/3 (alcove:ptysize/5 for a sandbox
 %% of run/3) changes its window size, which sends it SIGWINCH. The
 %% session is the child's process group (start/3).</dd>
+%% <dt>`seccomp_notify'</dt><dd>`#{calls => Calls, handler => Handler,
+%% timeout => Ms, errno => Errno}': the calls listed (names, with or
+%% without `sys_') are answered by Handler, a fun of a notification or
+%% a pid (alcove_seccomp_notify: the notification, the decisions, what
+%% happens when the handler dies or does not answer within `timeout',
+%% default 5000 ms: the call fails with `errno', default eperm). Its
+%% notifier is started before the filter is installed, just before the
+%% `seccomp' filter, whose errors and kills come first (a call that both
+%% list is that filter's). The calls the port makes until execve(2)
+%% (port_calls/0) are notified too when listed. The child is forked
+%% (its parent watches the listener), never made by spawn/4.</dd>
 %% <dt>`deadline'</dt><dd>start/3 only: `#{wall => Ms, cpu => Ms,
 %% grace => Ms}', a wall-clock and a CPU time limit, and how long after
 %% SIGTERM SIGKILL follows (default 1000).</dd>
@@ -240,6 +251,9 @@
                     optional => boolean()}.
 -type seccomp() :: {allow | deny, [atom()]}
     | {allow | deny, [atom()], alcove_seccomp:action()}.
+-type seccomp_notify() :: #{calls := [atom()],
+                            handler := alcove_seccomp_notify:handler(),
+                            timeout => timeout(), errno => atom() | 1..4095}.
 -type spec() :: #{
     namespaces => [namespace()],
     uid_map => id_map(),
@@ -255,6 +269,7 @@
     no_new_privs => boolean(),
     seccomp => seccomp(),
     landlock => landlock(),
+    seccomp_notify => seccomp_notify(),
     argv => [iodata()],
     env => [iodata() | {iodata(), iodata()}],
     cwd => iodata(),
@@ -326,8 +341,8 @@
 }).
 
 -define(KEYS, [namespaces, uid_map, gid_map, root, mounts, hostname, rlimits,
-               cgroup, uid, gid, groups, no_new_privs, seccomp, argv, env, cwd,
-               pty, deadline, landlock]).
+               cgroup, uid, gid, groups, no_new_privs, seccomp, seccomp_notify, argv,
+               env, cwd, pty, deadline, landlock]).
 -define(NAMESPACES, [{pid, clone_newpid}, {mount, clone_newns},
                      {net, clone_newnet}, {uts, clone_newuts},
                      {ipc, clone_newipc}, {user, clone_newuser},
@@ -798,6 +813,21 @@ value(seccomp, {Kind, Calls}) ->
     seccomp(Kind, Calls, {errno, eperm}, {Kind, Calls});
 value(seccomp, {Kind, Calls, Action} = V) ->
     seccomp(Kind, Calls, Action, V);
+value(seccomp_notify, #{calls := [_ | _] = Calls, handler := H} = V) ->
+    lists:all(fun is_atom/1, Calls)
+        andalso (is_function(H, 1) orelse is_pid(H))
+        andalso lists:all(fun(K) -> lists:member(K, [calls, handler, timeout, errno]) end,
+                          maps:keys(V))
+        andalso case maps:get(timeout, V, 0) of
+                    infinity -> true;
+                    T -> is_integer(T) andalso T >= 0
+                end
+        andalso case maps:get(errno, V, eperm) of
+                    E when is_atom(E) -> true;
+                    E -> is_integer(E) andalso E >= 1 andalso E =< 4095
+                end
+        orelse bad(seccomp_notify, V),
+    V#{calls := lists:usort([syscall(C) || C <- Calls])};
 value(argv, [_ | _] = V) ->
     [str(argv, V, A) || A <- V];
 value(env, V) when is_list(V) ->
@@ -1018,8 +1048,9 @@ depends(Cfg, Spec) ->
 
 defaults(Cfg) ->
     maps:merge(#{namespaces => [], mounts => [],
-                 no_new_privs => maps:is_key(seccomp, Cfg) orelse maps:is_key(landlock, Cfg)},
-               Cfg).
+                 no_new_privs => maps:is_key(seccomp, Cfg)
+                     orelse maps:is_key(seccomp_notify, Cfg)
+                     orelse maps:is_key(landlock, Cfg)}, Cfg).
 
 %%% The steps
 
@@ -1167,6 +1198,8 @@ spawns(#{argv := [Arg0 | _]} = Cfg) ->
                     _ -> true
                 end
         andalso not lists:member(user, maps:get(namespaces, Cfg))
+        %% the listener goes to the parent's loop over the control socket
+        andalso not maps:is_key(seccomp_notify, Cfg)
         andalso filename:absname(Arg0) =/= alcove_drv:progname();
 spawns(_) ->
     false.
@@ -1607,11 +1640,36 @@ landlock_path(Set, Path, Rights) ->
 %% filter fails only on an errno name the port does not know (and raises
 %% where alcove_seccomp has no audit architecture for the port, a port
 %% built for an unknown machine).
-seccomp(fork, #st{cfg = #{seccomp := _}} = St) ->
+seccomp(Phase, #st{cfg = #{seccomp_notify := _}} = St) ->
+    {Notify, St1} = seccomp_notify(Phase, St),
+    {Ops, St2} = seccomp1(Phase, St1),
+    {Notify ++ Ops, St2};
+seccomp(Phase, St) ->
+    seccomp1(Phase, St).
+
+%% The notification filter: its numbers looked up in the parent; its
+%% notifier started once the child exists, before the child installs
+%% the filter, so that no notification reaches the owner.
+seccomp_notify(fork, #st{cfg = #{seccomp_notify := #{calls := Calls}}} = St) ->
+    {[#op{call = C, args = A, id = {seccomp_notify, I}}
+      || {I, {C, A}} <- enum(alcove_seccomp_notify:lookups(Calls))], St};
+seccomp_notify(child, #st{drv = Drv, child = Child, vals = Vals,
+                          cfg = #{seccomp_notify := #{calls := Calls, handler := H} = N}} = St) ->
+    Results = [maps:get({seccomp_notify, I}, Vals)
+               || I <- lists:seq(1, length(alcove_seccomp_notify:lookups(Calls)))],
+    Prog = alcove_seccomp:program(alcove_seccomp_notify:build(Calls, Results)),
+    {ok, Notifier} = alcove_seccomp_notify:start(Drv, Child, H,
+                                                 maps:with([timeout, errno], N)),
+    {[#op{call = seccomp_notify_filter, args = [0, Prog]}],
+     St#st{vals = Vals#{notifier => Notifier}}};
+seccomp_notify(_, St) ->
+    {[], St}.
+
+seccomp1(fork, #st{cfg = #{seccomp := _}} = St) ->
     {Rule, Action} = seccomp_rule(St),
     {[#op{call = C, args = A, id = {seccomp, I}}
       || {I, {C, A}} <- enum(alcove_seccomp:lookups(Rule, Action))], St};
-seccomp(child, #st{cfg = #{seccomp := {_, _, Action0}}, vals = Vals} = St) ->
+seccomp1(child, #st{cfg = #{seccomp := {_, _, Action0}}, vals = Vals} = St) ->
     {Rule, Action} = seccomp_rule(St),
     N = length(alcove_seccomp:lookups(Rule, Action)),
     Results = [maps:get({seccomp, I}, Vals) || I <- lists:seq(1, N)],
@@ -1624,7 +1682,7 @@ seccomp(child, #st{cfg = #{seccomp := {_, _, Action0}}, vals = Vals} = St) ->
             end,
     Prog = alcove_seccomp:program(Insns),
     {[#op{call = seccomp, args = [seccomp_set_mode_filter, 0, Prog]}], St};
-seccomp(_, St) ->
+seccomp1(_, St) ->
     {[], St}.
 
 %% The filter of the spec, with the calls the port makes until exec.
@@ -1645,7 +1703,11 @@ exec(child, #st{cfg = #{argv := [Arg0 | _] = Argv} = Cfg} = St) ->
 exec(_, St) ->
     {[], St}.
 
-%% A step failed: kill the child; remove a cgroup made once it is gone.
+%% A step failed: kill the child; remove a cgroup made once it is gone;
+%% stop a notifier (its child may never have sent a listener).
+abort(#st{vals = #{notifier := Notifier}} = St) ->
+    alcove_seccomp_notify:stop(Notifier),
+    abort(St#st{vals = maps:remove(notifier, St#st.vals)});
 abort(#st{pid = undefined, cgroup = none}) ->
     ok;
 abort(#st{pid = undefined, drv = Drv, chain = Chain, cgroup = {Backend, Name}}) ->

@@ -50,6 +50,7 @@ typedef enum {
     FD_STDIN,  /* a child's stdin pipe */
     FD_STDOUT, /* a child's stdout pipe */
     FD_STDERR, /* a child's stderr pipe */
+    FD_NOTIFY, /* a child's seccomp listener (notify.c) */
 } fdkind_t;
 
 struct child;
@@ -88,6 +89,9 @@ typedef struct child {
     int32_t flowcontrol;
     int32_t signaloneof;
     fdref_t ctl, in, out, err;
+    fdref_t notify; /* its seccomp listener, if it sent one (notify.c) */
+    int passed;     /* a descriptor received, until the PTY or LISTENER
+                     * frame sent with it takes it (child_io.c) */
     abuf_t ctl_in;
     obuf_t ctl_out, stdin_out;
     stdin_ack_t *acks;
@@ -101,7 +105,6 @@ typedef struct child {
     bool in_grown, out_grown; /* pipes grown to PIPE_BIG */
     bool in_loop;             /* at shutdown: still running the event loop */
     bool pty;                 /* stdin and stdout are a pty's master */
-    int pty_fd;               /* a master received, until its PTY frame */
     int status;
     struct rusage ru;          /* of wait4(2), for the exit report */
     struct child *hnext;       /* hash chain */
@@ -293,6 +296,17 @@ void child_drain(alcove_t *ap, child_t *c);
 /* Read the control socket of c now: what a child of spawn/4 sent
  * before its exec (its pty's master). */
 void child_read_ctl(alcove_t *ap, child_t *c);
+
+/* notify.c: seccomp listeners of children, watched here */
+/* The LISTENER frame of c arrived: watch the listener received with it. */
+void notify_adopt(alcove_t *ap, child_t *c);
+/* Read one notification of c's listener: true if there may be more. */
+bool notify_read(alcove_t *ap, child_t *c);
+/* Stop watching c's listener, and say so upstream. */
+void notify_close(alcove_t *ap, child_t *c);
+/* In a child: send the listener fd to the parent's loop (LISTENER with
+ * SCM_RIGHTS, after what upstream holds); 0, or -1 and errno. */
+int notify_send(alcove_t *ap, int fd);
 
 /* lifecycle.c: start, fork, reaping, exit */
 void alcove_init(alcove_t *ap, int in, int out);

@@ -18,6 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0
+#endif
+
 static void ack(alcove_t *ap, uint32_t id)
 {
     char t[REPLY_HDR + 8];
@@ -96,38 +100,46 @@ static void ctl_closed(alcove_t *ap, child_t *c)
     send_up(ap, MSG_CLOSED, c->pid, NULL, 0);
 }
 
-/* read(2) of the control socket, keeping a descriptor passed with the
- * bytes (a PTY frame's): one at a time, any other is closed. *fds: some
- * came, and the read stopped there, whatever followed. */
-static ssize_t ctl_recv(child_t *c, void *p, size_t n, bool *fds)
+/* A read of the control socket that takes a descriptor sent with it (a
+ * pty master, a seccomp listener), kept until the PTY or LISTENER frame
+ * sent with it, which arrives with it or after it. A descriptor past
+ * that one is nonsense, closed. *fds: one came, and the read stopped
+ * after the bytes sent with it (the kernel ends a read there), however
+ * much more is queued. */
+static ssize_t ctl_recv(child_t *c, void *p, size_t want, bool *fds)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * 4)];
         struct cmsghdr align;
     } u;
-    struct iovec iov = {.iov_base = p, .iov_len = n};
+    struct iovec iov = {.iov_base = p, .iov_len = want};
     struct msghdr m = {.msg_iov = &iov,
                        .msg_iovlen = 1,
                        .msg_control = u.buf,
                        .msg_controllen = sizeof(u.buf)};
-    ssize_t got = recvmsg(c->ctl.fd, &m, MSG_CMSG_CLOEXEC);
-    if (got < 0 || m.msg_controllen == 0)
-        return got;
-    *fds = true;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+    ssize_t n = recvmsg(c->ctl.fd, &m, MSG_CMSG_CLOEXEC);
+    /* a seccomp filter of this loop's may refuse recvmsg and allow read
+     * (alcove_sandbox:port_calls/0): no descriptor comes then */
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return read(c->ctl.fd, p, want);
+    if (n < 0)
+        return n;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm;
+         cm = CMSG_NXTHDR(&m, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
-        size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < nfd; i++) {
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
             int fd;
-            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
-            if (c->pty_fd < 0)
-                c->pty_fd = fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+            *fds = true;
+            if (c->passed < 0)
+                c->passed = fd;
             else
                 close(fd);
         }
     }
-    return got;
+    return n;
 }
 
 /* What the child's loop left in its stdout pipe before it moved to the
@@ -158,8 +170,8 @@ static void pty_drain(alcove_t *ap, child_t *c)
  * it, or what came is no pty master. */
 static int pty_take(alcove_t *ap, child_t *c)
 {
-    int fd = c->pty_fd;
-    c->pty_fd = -1;
+    int fd = c->passed;
+    c->passed = -1;
 #ifdef TIOCGPTN
     unsigned int ptn;
     if (fd < 0 || c->pty || ioctl(fd, TIOCGPTN, &ptn) < 0) {
@@ -199,9 +211,9 @@ static int pty_take(alcove_t *ap, child_t *c)
     return 0;
 }
 
-/* Frames from a child's control socket: replies pass through, a PTY
- * frame is taken here, the rest get the child's PID pushed on their
- * fork chain. */
+/* Frames from a child's control socket: replies pass through, the rest
+ * get the child's PID pushed on their fork chain; a PTY or LISTENER
+ * frame is this process's to take. */
 static bool ctl_read(alcove_t *ap, child_t *c)
 {
     abuf_t *b = &c->ctl_in;
@@ -228,7 +240,10 @@ static bool ctl_read(alcove_t *ap, child_t *c)
         if (fr == FRAME_MORE)
             break;
         int rv = -1;
-        if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
+        if (fr == FRAME_OK && len == UP_HDR && body[0] == MSG_LISTENER) {
+            notify_adopt(ap, c);
+            rv = 0;
+        } else if (fr == FRAME_OK && len > 0 && body[0] == MSG_REPLY)
             rv =
                 abuf_append(&ap->up.obuf.b, body - FRAME_LEN, FRAME_LEN + len);
         else if (fr == FRAME_OK && len == 1 && body[0] == MSG_PTY)
@@ -291,6 +306,13 @@ void child_read(alcove_t *ap, fdref_t *r)
     bool more;
     if (r->fd < 0)
         return;
+    if (r->kind == FD_NOTIFY) {
+        if (notify_read(ap, c))
+            rq_push(ap, r);
+        else
+            r->readable = false;
+        return;
+    }
     if (r->kind == FD_CTL)
         more = ctl_read(ap, c);
     else

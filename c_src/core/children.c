@@ -59,11 +59,12 @@ child_t *child_add(alcove_t *ap, pid_t pid, int ctl, int in, int out, int err)
     c->pid = pid;
     c->flowcontrol = ap->opt.flowcontrol;
     c->signaloneof = ap->opt.signaloneof;
-    c->pty_fd = -1;
     ref_init(ap, c, &c->ctl, ctl, FD_CTL, EPOLLIN);
     ref_init(ap, c, &c->in, in, FD_STDIN, 0);
     ref_init(ap, c, &c->out, out, FD_STDOUT, EPOLLIN);
     ref_init(ap, c, &c->err, err, FD_STDERR, EPOLLIN);
+    c->notify = (fdref_t){.fd = -1, .kind = FD_NOTIFY, .child = c};
+    c->passed = -1;
     c->ctl_out.ref = &c->ctl;
     c->stdin_out.ref = &c->in;
 
@@ -107,10 +108,10 @@ void child_closefds(child_t *c)
     ref_close(&c->in);
     ref_close(&c->out);
     ref_close(&c->err);
-    if (c->pty_fd >= 0) {
-        close(c->pty_fd);
-        c->pty_fd = -1;
-    }
+    ref_close(&c->notify);
+    if (c->passed >= 0)
+        close(c->passed);
+    c->passed = -1;
 }
 
 void child_del(alcove_t *ap, child_t *c)
@@ -119,6 +120,7 @@ void child_del(alcove_t *ap, child_t *c)
     rq_drop(ap, &c->ctl);
     rq_drop(ap, &c->out);
     rq_drop(ap, &c->err);
+    rq_drop(ap, &c->notify);
     obuf_unmark(ap, &c->ctl_out);
     obuf_unmark(ap, &c->stdin_out);
     child_closefds(c);

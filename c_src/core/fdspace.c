@@ -149,7 +149,7 @@ bool fd_internal(alcove_t *ap, int64_t fd)
         return true;
     for (child_t *c = ap->kids.first; c; c = c->next)
         if (fd == c->ctl.fd || fd == c->in.fd || fd == c->out.fd ||
-            fd == c->err.fd)
+            fd == c->err.fd || fd == c->notify.fd || fd == c->passed)
             return true;
     return false;
 }

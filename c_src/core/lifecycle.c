@@ -80,15 +80,17 @@ static void close_siblings(const alcove_t *ap)
 {
     int maxfd = -1;
     for (const child_t *c = ap->kids.first; c; c = c->next) {
-        const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
-        for (size_t i = 0; i < 4; i++)
+        const int fds[] = {c->ctl.fd, c->in.fd,     c->out.fd,
+                           c->err.fd, c->notify.fd, c->passed};
+        for (size_t i = 0; i < 6; i++)
             if (fds[i] > maxfd)
                 maxfd = fds[i];
     }
     uint64_t *map = maxfd < 0 ? NULL : calloc((size_t)maxfd / 64 + 1, 8);
     for (const child_t *c = ap->kids.first; c; c = c->next) {
-        const int fds[] = {c->ctl.fd, c->in.fd, c->out.fd, c->err.fd};
-        for (size_t i = 0; i < 4; i++) {
+        const int fds[] = {c->ctl.fd, c->in.fd,     c->out.fd,
+                           c->err.fd, c->notify.fd, c->passed};
+        for (size_t i = 0; i < 6; i++) {
             if (fds[i] < 0)
                 continue;
             if (map)
@@ -249,6 +251,8 @@ void child_finish(alcove_t *ap, child_t *c)
      * every one of them, as nothing is left to write */
     abuf_free(&c->stdin_out.b);
     child_wrote(ap, c);
+    /* its descendants' notified calls fail (enosys) from now on */
+    notify_close(ap, c);
     send_exit(ap, c);
     child_del(ap, c);
 }

@@ -24,6 +24,9 @@
  *   EXEC     type:8 id:32   the port is about to exec for request id
  *   PTY      type:8         a child's pty master, passed with the frame
  *                           (SCM_RIGHTS), taken by its parent: call_pty.c
+ *   LISTENER type:8 n:16     (n = 0) a child's seccomp listener, the
+ *                            descriptor carried by SCM_RIGHTS: taken by
+ *                            its parent, never passed on (core/notify.c)
  * Each hop pushes the PID of the child the frame came from, so the fork
  * chain is built on the way up and no hop needs to know its own place.
  */
