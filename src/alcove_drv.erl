@@ -213,7 +213,7 @@ stop(Drv) ->
         exit:noproc -> ok;
         exit:normal -> ok;
         exit:noconnection -> ok;
-        exit:{nodedown, _} -> ok
+        exit:{{nodedown, _}, _} -> ok
     end.
 
 %% @doc Run call number `Nr' with its arguments in the process at the end
@@ -246,7 +246,7 @@ call(_, _, _, _, _) ->
 -spec stdin(ref(), alcove:fork_chain(), iodata()) -> ok.
 stdin(Drv, Pids, Data) when is_pid(Drv) ->
     _ = chain(Pids),
-    case gen_server:call(Drv, {stdin, Pids, iolist_to_binary(Data)}, infinity) of
+    case drv_call(Drv, {stdin, Pids, iolist_to_binary(Data)}, stdin) of
         ok -> ok;
         badpid -> erlang:error(badpid)
     end.
@@ -303,7 +303,7 @@ event(Drv, Pids, Timeout) ->
 %% through it.
 -spec raw(ref()) -> ok.
 raw(Drv) ->
-    gen_server:call(Drv, raw, infinity).
+    drv_call(Drv, raw, raw).
 
 %% @doc Send the seccomp notifications of the process at the end of the
 %% chain (the events `{seccomp_notify, Notif}' of alcove:seccomp_notify_filter/4)
@@ -314,12 +314,12 @@ raw(Drv) ->
 -spec notify(ref(), alcove:fork_chain(), pid() | undefined) -> ok.
 notify(Drv, Pids, To) when is_pid(Drv), is_pid(To) orelse To =:= undefined ->
     _ = chain(Pids),
-    gen_server:call(Drv, {notify, Pids, To}, infinity).
+    drv_call(Drv, {notify, Pids, To}, notify).
 
 %% @doc The Erlang port of the driver.
 -spec port(ref()) -> port().
 port(Drv) ->
-    gen_server:call(Drv, port, infinity).
+    drv_call(Drv, port, port).
 
 %% @doc The default path of the port executable.
 -spec progname() -> file:filename().
@@ -392,6 +392,18 @@ chain(_) ->
 
 pid(P) when is_integer(P), P >= 0, P =< 16#7fffffff -> P;
 pid(_) -> erlang:error(badarg).
+
+%% A call to the driver that raises as call/5 does when the driver is
+%% gone, `{Reason, {alcove_drv, What}}', without the request (stdin's
+%% data) in the exception; `noconnection' for a node that went away, as
+%% a monitor says it.
+drv_call(Drv, Request, What) ->
+    try
+        gen_server:call(Drv, Request, infinity)
+    catch
+        exit:{{nodedown, _}, {gen_server, call, _}} -> exit({noconnection, {?MODULE, What}});
+        exit:{Reason, {gen_server, call, _}} -> exit({Reason, {?MODULE, What}})
+    end.
 
 timeout(infinity) -> ok;
 timeout(T) when is_integer(T), T >= 0 -> ok;

@@ -29,7 +29,7 @@
     driver_node_killed/1
 ]).
 
--export([relay/1, own/3, local_exists/1]).
+-export([relay/1, own/3, local_exists/1, rss/1]).
 
 -define(MIB, (1024 * 1024)).
 %% alcove_drv's stdin window, and the piece it sends at once
@@ -170,45 +170,51 @@ cat_64mib(Config) ->
     [] = alcove:stdout(Drv, [Child]),
     ok = alcove_drv:stop(Drv).
 
-%% A program on node b that reads its stdin slowly (64 KiB every 20 ms)
-%% and echoes it; a process of the test node writes 12 MiB to it in
+%% A program on node b that reads its stdin slowly (64 KiB every 5 ms)
+%% and echoes it; a process of the test node writes 48 MiB to it in
 %% pieces of 1 MiB. The writer's stdin/3 calls wait: when the last
 %% returns, the program has already passed on all but about a window of
 %% it. Meanwhile what the driver holds (its port's queue, its heap, its
-%% mailbox, the binaries it refers to) and what the owner and the writer
-%% hold stay bounded. Nothing is lost.
+%% mailbox, the binaries it refers to), what the port program holds,
+%% and what the owner and the writer hold stay bounded, well below what
+%% was written. Nothing is lost.
 back_pressure(Config) ->
     B = node_of(b, Config),
     {ok, Drv} = alcove_drv:start_on(B, []),
     Port = alcove_drv:port(Drv),
+    PortPid = alcove:getpid(Drv, []),
     {ok, Child} = alcove:fork(Drv, []),
     Slow = "while (my $n = sysread(STDIN, my $b, 65536)) "
-           "{ syswrite(STDOUT, $b); select(undef, undef, undef, 0.02) }",
+           "{ syswrite(STDOUT, $b); select(undef, undef, undef, 0.005) }",
     ok = alcove:execvp(Drv, [Child], "/usr/bin/perl", ["perl", "-e", Slow]),
-    Total = 12 * ?MIB,
-    Writer = writer(Drv, [Child], ?MIB, 12),
-    Sampler = sampler(B, Drv, Port, self(), Writer),
+    Total = 48 * ?MIB,
+    PortBase = erpc:call(B, ?MODULE, rss, [PortPid]),
+    Writer = writer(Drv, [Child], ?MIB, 48),
+    Sampler = sampler(B, Drv, {Port, PortPid}, self(), Writer),
     {Total, Hash, AtEnd} = read_slow(Drv, [Child], Writer, Total, crypto:hash_init(sha256), 0,
                                      undefined),
     {Writer, written, Total, Hash} = receive {Writer, written, _, _} = W -> W end,
     Sampler ! {self(), stop},
     Samples = receive {Sampler, samples, S} -> S end,
-    ct:pal("owner had ~B bytes when the writer returned; ~B samples, max ~p",
-           [AtEnd, length(Samples), max_samples(Samples)]),
+    ct:pal("owner had ~B bytes when the writer returned; port RSS ~B before; ~B samples, max ~p",
+           [AtEnd, PortBase, length(Samples), max_samples(Samples)]),
     %% the writer returned only once the program had read all but the
     %% window, the piece in flight and what the pipes hold
     true = AtEnd >= Total - ?WINDOW - 2 * ?MIB,
     true = length(Samples) >= 10,
-    #{port_queue := PortQueue, drv_memory := DrvMemory, drv_queue := DrvQueue,
+    #{port_queue := PortQueue, port_rss := PortRss, drv_memory := DrvMemory, drv_queue := DrvQueue,
       drv_binary := DrvBinary, owner_memory := OwnerMemory, owner_queue := OwnerQueue,
       writer_binary := WriterBinary} = max_samples(Samples),
     true = PortQueue =< ?WINDOW + ?MIB,
+    %% what the port program holds for the slow reader: the window and
+    %% its buffers, a third of what was written
+    true = PortRss - PortBase =< 16 * ?MIB,
     true = DrvMemory =< 4 * ?MIB,
     true = DrvQueue =< 16,
     true = DrvBinary =< ?WINDOW + 2 * ?MIB,
     true = OwnerMemory =< 4 * ?MIB,
     true = OwnerQueue =< 64,
-    true = WriterBinary =< 3 * ?MIB,
+    true = WriterBinary =< 4 * ?MIB,
     ok = alcove:eof(Drv, [Child], stdin),
     {exit_status, 0} = alcove:event(Drv, [Child], 10000),
     ok = alcove_drv:stop(Drv).
@@ -262,12 +268,13 @@ driver_node_killed(Config) ->
     none = wait_for(Caller, 0),
     ok = kill_node(B),
     {alcove_drv_down, Drv, B, noconnection} = wait_for(alcove_drv_down),
-    {Writer, {exit, {noconnection, _}}} = wait_for(Writer),
+    {Writer, {exit, {noconnection, {alcove_drv, stdin}}}} = wait_for(Writer),
     {Caller, {exit, {noconnection, {alcove_drv, {call, _}}}}} = wait_for(Caller),
     {exit, {noconnection, {alcove_drv, {call, _}}}} =
         catching(fun() -> alcove:getpid(Drv, []) end),
-    {exit, _} = catching(fun() -> alcove:stdin(Drv, [Sleeper], <<"x">>) end),
-    {exit, _} = catching(fun() -> alcove_drv:port(Drv) end),
+    {exit, {noconnection, {alcove_drv, stdin}}} =
+        catching(fun() -> alcove:stdin(Drv, [Sleeper], <<"x">>) end),
+    {exit, {noconnection, {alcove_drv, port}}} = catching(fun() -> alcove_drv:port(Drv) end),
     ok = alcove_drv:stop(Drv),
     %% one message only; the port and its programs went with the node
     none = wait_for(alcove_drv_down, 500),
@@ -408,29 +415,38 @@ read_slow(Drv, Chain, Writer, Total, Hash, Got, AtEnd) ->
         ct:fail({stalled, Got})
     end.
 
-%% Every 50 ms: the driver's port queue, heap, mailbox and binaries on
-%% its node; the owner's heap and mailbox, the writer's binaries.
-sampler(Node, Drv, Port, Owner, Writer) ->
+%% Every 50 ms: the driver's port queue, the port program's resident
+%% memory, the driver's heap, mailbox and binaries on its node; the
+%% owner's heap and mailbox, the writer's binaries.
+sampler(Node, Drv, PortIds, Owner, Writer) ->
     Parent = self(),
-    spawn_link(fun() -> sample(Parent, Node, Drv, Port, Owner, Writer, []) end).
+    spawn_link(fun() -> sample(Parent, Node, Drv, PortIds, Owner, Writer, []) end).
 
-sample(Parent, Node, Drv, Port, Owner, Writer, Acc) ->
+%% The resident memory of an OS process, in bytes.
+rss(Pid) ->
+    {ok, Status} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/status"),
+    {match, [Kb]} = re:run(Status, "VmRSS:\\s+(\\d+) kB", [{capture, all_but_first, binary}]),
+    binary_to_integer(Kb) * 1024.
+
+sample(Parent, Node, Drv, PortIds, Owner, Writer, Acc) ->
     receive
         {Parent, stop} -> Parent ! {self(), samples, Acc}
     after 50 ->
         [{memory, DrvMemory}, {message_queue_len, DrvQueue}, {binary, DrvBins}] =
             erpc:call(Node, erlang, process_info, [Drv, [memory, message_queue_len, binary]]),
+        {Port, PortPid} = PortIds,
         {queue_size, PortQueue} = erpc:call(Node, erlang, port_info, [Port, queue_size]),
+        PortRss = erpc:call(Node, ?MODULE, rss, [PortPid]),
         [{memory, OwnerMemory}, {message_queue_len, OwnerQueue}] =
             process_info(Owner, [memory, message_queue_len]),
         WriterBinary = case process_info(Writer, binary) of
                            {binary, WBins} -> bin_size(WBins);
                            undefined -> 0
                        end,
-        S = #{port_queue => PortQueue, drv_memory => DrvMemory, drv_queue => DrvQueue,
+        S = #{port_queue => PortQueue, port_rss => PortRss, drv_memory => DrvMemory, drv_queue => DrvQueue,
               drv_binary => bin_size(DrvBins), owner_memory => OwnerMemory,
               owner_queue => OwnerQueue, writer_binary => WriterBinary},
-        sample(Parent, Node, Drv, Port, Owner, Writer, [S | Acc])
+        sample(Parent, Node, Drv, PortIds, Owner, Writer, [S | Acc])
     end.
 
 bin_size(Bins) ->
