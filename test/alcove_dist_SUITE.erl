@@ -443,8 +443,8 @@ sample(Parent, Node, Drv, PortIds, Owner, Writer, Acc) ->
                            {binary, WBins} -> bin_size(WBins);
                            undefined -> 0
                        end,
-        S = #{port_queue => PortQueue, port_rss => PortRss, drv_memory => DrvMemory, drv_queue => DrvQueue,
-              drv_binary => bin_size(DrvBins), owner_memory => OwnerMemory,
+        S = #{port_queue => PortQueue, port_rss => PortRss, drv_memory => DrvMemory,
+              drv_queue => DrvQueue, drv_binary => bin_size(DrvBins), owner_memory => OwnerMemory,
               owner_queue => OwnerQueue, writer_binary => WriterBinary},
         sample(Parent, Node, Drv, PortIds, Owner, Writer, [S | Acc])
     end.
