@@ -130,6 +130,10 @@ calls_across_nodes(Config) ->
     {alcove_call, Drv, [], PortPid} = wait_for(alcove_call),
     %% a call from another process of another node
     PortPid = erpc:call(node_of(a, Config), alcove, getpid, [Drv, []]),
+    %% a sandbox
+    {ok, Box} = alcove_sandbox:run(Drv, [], #{namespaces => [pid, uts], hostname => "box",
+                                              argv => ["/bin/sh", "-c", "hostname; echo $$"]}),
+    {0, <<"box\n1\n">>} = output(Drv, [Box], <<>>),
     %% stop: the driver and its port are gone, and the owner is not told
     ok = alcove_drv:stop(Drv),
     false = erpc:call(B, erlang, is_process_alive, [Drv]),
@@ -467,6 +471,15 @@ wait_for(Pid, Timeout) when is_pid(Pid) ->
     receive {Pid, _} = M -> M after Timeout -> none end;
 wait_for(Tag, Timeout) ->
     receive M when element(1, M) =:= Tag -> M after Timeout -> none end.
+
+%% What a program printed, and its exit status.
+output(Drv, Chain, Out) ->
+    receive
+        {alcove_stdout, Drv, Chain, Data} -> output(Drv, Chain, <<Out/binary, Data/binary>>);
+        {alcove_event, Drv, Chain, {exit_status, N}} -> {N, Out}
+    after 30000 ->
+        ct:fail({no_exit, Chain, Out})
+    end.
 
 relayed(Tag) ->
     receive
