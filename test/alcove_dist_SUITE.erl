@@ -203,16 +203,17 @@ back_pressure(Config) ->
     ct:pal("owner had ~B bytes when the writer returned; port RSS ~B before; ~B samples, max ~p",
            [AtEnd, PortBase, length(Samples), max_samples(Samples)]),
     %% the writer returned only once the program had read all but the
-    %% window, the piece in flight and what the pipes hold
-    true = AtEnd >= Total - ?WINDOW - 2 * ?MIB,
+    %% window, the piece in flight and what the pipes and buffers hold
+    true = AtEnd >= Total - ?WINDOW - 4 * ?MIB,
     true = length(Samples) >= 10,
     #{port_queue := PortQueue, port_rss := PortRss, drv_memory := DrvMemory, drv_queue := DrvQueue,
       drv_binary := DrvBinary, owner_memory := OwnerMemory, owner_queue := OwnerQueue,
       writer_binary := WriterBinary} = max_samples(Samples),
     true = PortQueue =< ?WINDOW + ?MIB,
     %% what the port program holds for the slow reader: the window and
-    %% its buffers, a third of what was written
-    true = PortRss - PortBase =< 16 * ?MIB,
+    %% its buffers, a third of what was written (not under a sanitizer,
+    %% whose shadow and quarantine it would be)
+    true = PortRss - PortBase =< 16 * ?MIB orelse not alcove_test:rss_checked(),
     true = DrvMemory =< 4 * ?MIB,
     true = DrvQueue =< 16,
     true = DrvBinary =< ?WINDOW + 2 * ?MIB,
