@@ -26,7 +26,8 @@
     back_pressure/1,
     owner_exit/1,
     owner_node_killed/1,
-    driver_node_killed/1
+    driver_node_killed/1,
+    application_stopped/1
 ]).
 
 -export([relay/1, own/3, local_exists/1, rss/1]).
@@ -46,7 +47,8 @@ all() ->
         back_pressure,
         owner_exit,
         owner_node_killed,
-        driver_node_killed
+        driver_node_killed,
+        application_stopped
     ].
 
 %% The test node must be distributed: on loopback, with epmd started
@@ -284,6 +286,25 @@ driver_node_killed(Config) ->
     %% one message only; the port and its programs went with the node
     none = wait_for(alcove_drv_down, 500),
     ok = until(fun() -> not lists:any(fun local_exists/1, [PortPid, Sleeper, Blocked]) end).
+
+%% The alcove application stops on node b: its supervisor shuts the
+%% driver down, the port's programs are killed, and the owner is told
+%% why.
+application_stopped(Config) ->
+    B = node_of(b, Config),
+    {ok, Drv} = alcove_drv:start_on(B, []),
+    PortPid = alcove:getpid(Drv, []),
+    {ok, Child} = alcove:fork(Drv, []),
+    ok = alcove:execvp(Drv, [Child], "/bin/sleep", ["sleep", "1000"]),
+    true = exists(B, Child),
+    ok = erpc:call(B, application, stop, [alcove]),
+    {alcove_drv_down, Drv, B, shutdown} = wait_for(alcove_drv_down),
+    false = erpc:call(B, erlang, is_process_alive, [Drv]),
+    ok = until(fun() -> not exists(B, PortPid) andalso not exists(B, Child) end),
+    %% started again on demand
+    {ok, Drv2} = alcove_drv:start_on(B, []),
+    true = is_integer(alcove:getpid(Drv2, [])),
+    ok = alcove_drv:stop(Drv2).
 
 %%%
 %%% Helpers
