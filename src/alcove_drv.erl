@@ -187,7 +187,8 @@ start_on(Node, Opts) ->
 %% distribution trusts every node.
 %%
 %% `{error, {erpc, Reason}}' when Node cannot be reached
-%% (`noconnection') and `{error, {undef, _}}' when it lacks alcove.
+%% (`noconnection'), `{error, undef}' when it lacks alcove, and the
+%% errors of start/1 (`{error, {enoent, Path}}').
 -spec start_on(node(), pid(), [option()]) -> {ok, ref()} | {error, term()}.
 start_on(Node, Owner, Opts) when is_atom(Node), is_pid(Owner), is_list(Opts) ->
     try erpc:call(Node, alcove_sup, start_driver, [Owner, Opts]) of

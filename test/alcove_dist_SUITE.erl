@@ -142,7 +142,10 @@ calls_across_nodes(Config) ->
     ok = until(fun() -> not exists(B, PortPid) end),
     [] = erpc:call(B, supervisor, which_children, [alcove_sup]),
     none = wait_for(alcove_drv_down, 500),
-    ok = alcove_drv:stop(Drv).
+    ok = alcove_drv:stop(Drv),
+    %% what start_on/2 cannot do
+    {error, {erpc, noconnection}} = alcove_drv:start_on('alcove_dist_none@localhost', []),
+    {error, {enoent, "/nonexistent"}} = alcove_drv:start_on(B, [{progname, "/nonexistent"}]).
 
 %% The owner on node a, the driver on node b, the calls from the test
 %% node: output and events reach the owner on a.
