@@ -30,12 +30,20 @@
 %% authenticated by a secret sent on stdin): when the port itself execs,
 %% that connection closing is the proof that the exec happened, and the
 %% port's output is passed on unparsed from then on.
+%%
+%% The driver may run on another node than its owner (start_on/2,3): a
+%% driver is a pid, every message above is an ordinary message, and the
+%% aliases and monitors of calls work across nodes, so nothing changes
+%% for the caller. Such a driver is a child of `alcove_sup' on its node,
+%% and its owner's node runs a watcher that tells the owner when the
+%% driver ends: `{alcove_drv_down, Drv, Node, Reason}'.
 -module(alcove_drv).
 -behaviour(gen_server).
 
 -export([
     start/0, start/1, start/2,
     start_link/0, start_link/1, start_link/2,
+    start_on/2, start_on/3,
     stop/1,
     call/5,
     stdin/3,
@@ -152,16 +160,61 @@ start_link(Opts) when is_list(Opts) ->
 start_link(Owner, Opts) when is_pid(Owner), is_list(Opts) ->
     gen_server:start_link(?MODULE, {Owner, Opts}, []).
 
+%% @doc Like start/1, on the node Node, for the calling process.
+-spec start_on(node(), [option()]) -> {ok, ref()} | {error, term()}.
+start_on(Node, Opts) ->
+    start_on(Node, self(), Opts).
+
+%% @doc Start the port on the node Node (where the alcove code must be
+%% in the code path), owned by Owner, a process of any node. The `Drv'
+%% returned is taken by every function of `alcove' and of this module,
+%% from any node. Node runs the driver under its `alcove_sup', starting
+%% the alcove application there if it is not running: it is linked to
+%% no caller. Options are those of start/1, read on Node (`progname'
+%% and `exec' name programs of Node).
+%%
+%% The port stops, and its processes are killed, when Owner exits or
+%% its node is cut off from Node. The node of Owner runs a process that
+%% watches the driver: when the driver ends other than by stop/1 or
+%% Owner's exit, Owner gets one message, `{alcove_drv_down, Drv, Node,
+%% Reason}', where Reason is `noconnection' when Node went down or could
+%% no longer be reached, else the driver's exit reason (`shutdown' when
+%% the application stopped on Node, `{port_exit, Status}'). A call
+%% waiting for the driver then raises (exit `{noconnection, _}'), and so
+%% does every later call.
+%%
+%% Any process of the cluster may run any call as the port's user:
+%% distribution trusts every node.
+%%
+%% `{error, {erpc, Reason}}' when Node cannot be reached
+%% (`noconnection'), `{error, undef}' when it lacks alcove, and the
+%% errors of start/1 (`{error, {enoent, Path}}').
+-spec start_on(node(), pid(), [option()]) -> {ok, ref()} | {error, term()}.
+start_on(Node, Owner, Opts) when is_atom(Node), is_pid(Owner), is_list(Opts) ->
+    try erpc:call(Node, alcove_sup, start_driver, [Owner, Opts]) of
+        {ok, Drv} ->
+            ok = watcher(Drv, Owner),
+            {ok, Drv};
+        {error, _} = Error ->
+            Error
+    catch
+        error:{erpc, Reason} -> {error, {erpc, Reason}};
+        error:{exception, Reason, _} -> {error, Reason}
+    end.
+
 %% @doc Stop the port: every process it started gets its `signaloneof'
 %% signal, and stop returns once the port has reaped them and exited.
-%% A driver already stopped answers `ok' too.
+%% A driver already stopped answers `ok' too, as does one on a node no
+%% longer reachable (it stops as its owner's node is cut off from it).
 -spec stop(ref()) -> ok.
 stop(Drv) ->
     try
         gen_server:stop(Drv, normal, ?STOP_TIMEOUT + 5000)
     catch
         exit:noproc -> ok;
-        exit:normal -> ok
+        exit:normal -> ok;
+        exit:noconnection -> ok;
+        exit:{{nodedown, _}, _} -> ok
     end.
 
 %% @doc Run call number `Nr' with its arguments in the process at the end
@@ -194,7 +247,7 @@ call(_, _, _, _, _) ->
 -spec stdin(ref(), alcove:fork_chain(), iodata()) -> ok.
 stdin(Drv, Pids, Data) when is_pid(Drv) ->
     _ = chain(Pids),
-    case gen_server:call(Drv, {stdin, Pids, iolist_to_binary(Data)}, infinity) of
+    case drv_call(Drv, {stdin, Pids, iolist_to_binary(Data)}, stdin) of
         ok -> ok;
         badpid -> erlang:error(badpid)
     end.
@@ -251,7 +304,7 @@ event(Drv, Pids, Timeout) ->
 %% through it.
 -spec raw(ref()) -> ok.
 raw(Drv) ->
-    gen_server:call(Drv, raw, infinity).
+    drv_call(Drv, raw, raw).
 
 %% @doc Send the seccomp notifications of the process at the end of the
 %% chain (the events `{seccomp_notify, Notif}' of alcove:seccomp_notify_filter/4)
@@ -262,12 +315,12 @@ raw(Drv) ->
 -spec notify(ref(), alcove:fork_chain(), pid() | undefined) -> ok.
 notify(Drv, Pids, To) when is_pid(Drv), is_pid(To) orelse To =:= undefined ->
     _ = chain(Pids),
-    gen_server:call(Drv, {notify, Pids, To}, infinity).
+    drv_call(Drv, {notify, Pids, To}, notify).
 
 %% @doc The Erlang port of the driver.
 -spec port(ref()) -> port().
 port(Drv) ->
-    gen_server:call(Drv, port, infinity).
+    drv_call(Drv, port, port).
 
 %% @doc The default path of the port executable.
 -spec progname() -> file:filename().
@@ -307,6 +360,32 @@ resolve(Prog) ->
 
 %%% Internal: the caller's side
 
+%% The watcher of a driver of another node, on its owner's node: the
+%% owner could not otherwise learn that the driver's node went away. It
+%% watches before start_on/3 returns: a driver stopped at once is not
+%% taken for one that was lost.
+watcher(Drv, Owner) ->
+    Caller = self(),
+    {Pid, Ref} = spawn_monitor(node(Owner), fun() -> watch(Caller, Drv, Owner) end),
+    receive
+        {Pid, watching} -> erlang:demonitor(Ref, [flush]), ok;
+        {'DOWN', Ref, process, Pid, _} -> ok
+    end.
+
+watch(Caller, Drv, Owner) ->
+    OwnerRef = erlang:monitor(process, Owner),
+    DrvRef = erlang:monitor(process, Drv),
+    Caller ! {self(), watching},
+    receive
+        {'DOWN', OwnerRef, process, _, _} ->
+            ok;
+        {'DOWN', DrvRef, process, _, normal} ->
+            ok;
+        {'DOWN', DrvRef, process, _, Reason} ->
+            Owner ! {alcove_drv_down, Drv, node(Drv), Reason},
+            ok
+    end.
+
 chain(Pids) when is_list(Pids), length(Pids) < 16#10000 ->
     << <<(pid(P)):32>> || P <- Pids >>;
 chain(_) ->
@@ -314,6 +393,18 @@ chain(_) ->
 
 pid(P) when is_integer(P), P >= 0, P =< 16#7fffffff -> P;
 pid(_) -> erlang:error(badarg).
+
+%% A call to the driver that raises as call/5 does when the driver is
+%% gone, `{Reason, {alcove_drv, What}}', without the request (stdin's
+%% data) in the exception; `noconnection' for a node that went away, as
+%% a monitor says it.
+drv_call(Drv, Request, What) ->
+    try
+        gen_server:call(Drv, Request, infinity)
+    catch
+        exit:{{nodedown, _}, {gen_server, call, _}} -> exit({noconnection, {?MODULE, What}});
+        exit:{Reason, {gen_server, call, _}} -> exit({Reason, {?MODULE, What}})
+    end.
 
 timeout(infinity) -> ok;
 timeout(T) when is_integer(T), T >= 0 -> ok;

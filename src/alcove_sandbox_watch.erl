@@ -201,11 +201,19 @@ proc_usec(Drv, Chain, Pid) ->
 %% The port is gone, and with it the sandbox's first process and the
 %% orphans it adopted: empty (v2: cgroup.kill) and remove the group
 %% through the VM's own file calls, where they reach it (root on the
-%% same host).
-orphaned(#w{cgroup = {Backend, Name}}) ->
-    Dirs = [binary_to_list(D) || D <- alcove_cgroup:group_dirs(Backend, Name)],
-    _ = [file:write_file(D ++ "/cgroup.kill", <<"1">>) || element(1, Backend) =:= v2, D <- Dirs],
-    lists:foreach(fun(D) -> rmdir(D, 100) end, Dirs);
+%% same host). The VM is the driver's: for a driver of another node
+%% (alcove_drv:start_on/3), that node's, if it is still there.
+orphaned(#w{drv = Drv, cgroup = {Backend, Name}}) ->
+    Clean = fun() ->
+                    Dirs = [binary_to_list(D) || D <- alcove_cgroup:group_dirs(Backend, Name)],
+                    _ = [file:write_file(D ++ "/cgroup.kill", <<"1">>)
+                         || element(1, Backend) =:= v2, D <- Dirs],
+                    lists:foreach(fun(D) -> rmdir(D, 100) end, Dirs)
+            end,
+    case node(Drv) =:= node() of
+        true -> Clean();
+        false -> try erpc:call(node(Drv), Clean) catch error:_ -> ok end
+    end;
 orphaned(_) ->
     ok.
 
