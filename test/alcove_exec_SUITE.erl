@@ -108,7 +108,7 @@ port_exec_children(Config) ->
     Drv = ?config(drv, Config),
     {ok, C} = alcove:fork(Drv, []),
     ok = alcove:execvp(Drv, [], "/bin/cat", ["cat"]),
-    ok = wait_gone(C).
+    false = alcove_test:poll(fun() -> alcove_test:running(C) end, false, 10000).
 
 %%% Re-exec of the alcove program
 
@@ -452,22 +452,6 @@ collect(Drv, Chain, N, Acc) ->
 comm(Pid) ->
     {ok, B} = file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/comm"),
     B.
-
-wait_gone(Pid) ->
-    wait_gone(Pid, 200).
-
-wait_gone(Pid, 0) ->
-    ct:fail({alive, Pid});
-wait_gone(Pid, N) ->
-    case file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/stat") of
-        {error, enoent} ->
-            ok;
-        {ok, Stat} ->
-            case binary:split(Stat, <<") ">>) of
-                [_, <<"Z", _/binary>>] -> ok;
-                _ -> timer:sleep(50), wait_gone(Pid, N - 1)
-            end
-    end.
 
 wait_pending(Drv, N) ->
     wait_pending(Drv, N, 200).

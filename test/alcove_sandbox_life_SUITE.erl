@@ -395,16 +395,7 @@ survivors(M) ->
             {ok, Cmd} <- [file:read_file("/proc/" ++ Pid ++ "/cmdline")],
             binary:match(Cmd, list_to_binary(M)) =/= nomatch,
             %% a zombie is gone for this purpose
-            not zombie(Pid)].
-
-zombie(Pid) ->
-    case file:read_file("/proc/" ++ Pid ++ "/stat") of
-        {ok, Stat} ->
-            [_, After] = string:split(Stat, ")", trailing),
-            string:prefix(string:trim(After, leading), "Z") =/= nomatch;
-        {error, _} ->
-            true
-    end.
+            alcove_test:running(list_to_integer(Pid))].
 
 %% Fun true within 10 s.
 until(Fun) ->

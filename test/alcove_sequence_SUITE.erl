@@ -521,7 +521,7 @@ spawn_upstream_gone(Config) ->
     [Child] = children(Alcove),
     os:cmd("kill -9 " ++ integer_to_list(VM)),
     ok = alcove_test:until(fun() ->
-                                   case lists:any(fun alive/1, [Alcove, Child]) of
+                                   case lists:any(fun alcove_test:running/1, [Alcove, Child]) of
                                        false -> ok;
                                        true -> alive
                                    end
@@ -532,12 +532,6 @@ children(Pid) ->
     case file:read_file("/proc/" ++ P ++ "/task/" ++ P ++ "/children") of
         {ok, B} -> [binary_to_integer(C) || C <- binary:split(B, <<" ">>, [global, trim_all])];
         {error, _} -> []
-    end.
-
-alive(Pid) ->
-    case file:read_file("/proc/" ++ integer_to_list(Pid) ++ "/stat") of
-        {ok, Stat} -> binary:match(Stat, <<") Z ">>) =:= nomatch;
-        {error, _} -> false
     end.
 
 %% A skipped call's result is a copy of the error it names, whatever the

@@ -15,7 +15,7 @@
          read_pids/2, fill_below/2]).
 
 -export([case_dir/3, poll/3, until/1, proc_cgroup/1]).
--export([fds/1, state_class/1, wait_exited/2, ptrace_detached/2]).
+-export([fds/1, state_class/1, running/1, wait_exited/2, ptrace_detached/2]).
 -export([init/2, pre_init_per_testcase/4, post_end_per_testcase/5]).
 
 %% A port for the case, owned by the case's process: {drv, Drv}.
@@ -184,6 +184,12 @@ state_class(Pid) ->
         {error, _} ->
             gone
     end.
+
+%% Whether a process still runs: neither gone nor a zombie. A process
+%% reaped between the open of its stat and the read is gone too.
+-spec running(non_neg_integer()) -> boolean().
+running(Pid) ->
+    not lists:member(state_class(Pid), ["Z", gone]).
 
 %% The PIDs still running (neither gone nor zombie: an orphan reparented
 %% to an init that does not reap stays a zombie) after up to T ms.
