@@ -214,6 +214,7 @@
     wait/2,
     stop/1,
     resize/3,
+    pid/1,
     check/1,
     steps/0,
     port_calls/0,
@@ -544,6 +545,13 @@ rusage(Drv, Child) ->
 stop(#{watcher := W}) ->
     W ! stop,
     ok.
+
+%% @doc The PID of the sandbox's first process, as its parent sees it:
+%% its output comes as `{alcove_stdout, Drv, Chain ++ [Pid], Data}', and
+%% alcove:stdin/3 writes to it at `Chain ++ [Pid]'.
+-spec pid(sandbox()) -> alcove:pid_t().
+pid(#{pid := Pid}) ->
+    Pid.
 
 %% @doc Set the window size of the terminal of a sandbox made with
 %% `pty' to Rows by Cols: its program gets SIGWINCH. `{error, enotty}'
