@@ -29,16 +29,18 @@
     like_local/1,
     places_given_back/1,
     errors/1,
-    nodes_changed/1
+    nodes_changed/1,
+    load_figures/1
 ]).
 
 %% the bodies, run on the owner's node
 -export([fewest_100_body/1, load_100_body/1, full_and_lost_body/1, like_local_body/1,
-         places_given_back_body/1, errors_body/1, nodes_changed_body/1]).
+         places_given_back_body/1, errors_body/1, nodes_changed_body/1,
+         load_figures_body/1]).
 -export([test_load/0]).
 
 -define(CASES, [fewest_100, load_100, full_and_lost, like_local, places_given_back, errors,
-                nodes_changed]).
+                nodes_changed, load_figures]).
 -define(SLEEPER, #{argv => ["/bin/sleep", "600"]}).
 -define(WAIT, 20000).
 -define(IS(Pattern, Expr), case Expr of Pattern -> true; _ -> false end).
@@ -254,6 +256,35 @@ nodes_changed_body([A, B, _C]) ->
     %% sandboxes of a removed node go on
     [true = alive(Drv, Pid) || #{drv := Drv, pid := Pid} <- [P1, P2 | Later]],
     ok = release_all(Pool, [P1, P2 | Later]),
+    [].
+
+%% The figures a node reports: its load average over its CPUs, and the
+%% CPU pressure where the kernel has it; a pool of placement `load'
+%% reads the load average of every node by default.
+load_figures(Config) ->
+    [] = on_owner(load_figures_body, Config).
+
+load_figures_body([A, B, C]) ->
+    {ok, Avg} = file:read_file("/proc/loadavg"),
+    [One | _] = string:lexemes(Avg, " "),
+    Cpus = erlang:system_info(logical_processors_available),
+    Expected = binary_to_float(One) / Cpus,
+    Loadavg = alcove_pool:load(loadavg),
+    %% it may move between the two reads
+    true = abs(Loadavg - Expected) < 1.0,
+    case file:read_file("/proc/pressure/cpu") of
+        {ok, <<"some avg10=", _/binary>>} ->
+            Psi = alcove_pool:load(psi),
+            true = is_float(Psi) andalso Psi >= 0.0 andalso Psi =< 100.0;
+        {error, _} ->
+            undefined = alcove_pool:load(psi)
+    end,
+    7 = alcove_pool:load({erlang, '+', [3, 4]}),
+    {ok, Pool} = alcove_pool:start_link(#{nodes => [A, B, C], placement => load}),
+    [true, true, true] = [is_float(L) andalso L >= 0.0 || #{load := L} <- alcove_pool:info(Pool)],
+    #{node := N} = Placed = start(Pool, ?SLEEPER),
+    true = lists:member(N, [A, B, C]),
+    ok = release_all(Pool, [Placed]),
     [].
 
 %%%
