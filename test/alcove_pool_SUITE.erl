@@ -367,12 +367,7 @@ caught(F) ->
 
 %% F true within 20 s.
 until(F) ->
-    until(F, ?WAIT div 20).
-
-until(_, 0) ->
-    timeout;
-until(F, N) ->
-    case F() of
+    case alcove_test:poll(F, true, ?WAIT) of
         true -> ok;
-        false -> timer:sleep(20), until(F, N - 1)
+        Last -> {timeout, Last}
     end.
