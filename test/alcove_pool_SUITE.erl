@@ -30,17 +30,18 @@
     places_given_back/1,
     errors/1,
     nodes_changed/1,
-    load_figures/1
+    load_figures/1,
+    concurrent/1
 ]).
 
 %% the bodies, run on the owner's node
 -export([fewest_100_body/1, load_100_body/1, full_and_lost_body/1, like_local_body/1,
          places_given_back_body/1, errors_body/1, nodes_changed_body/1,
-         load_figures_body/1]).
+         load_figures_body/1, concurrent_body/1]).
 -export([test_load/0]).
 
 -define(CASES, [fewest_100, load_100, full_and_lost, like_local, places_given_back, errors,
-                nodes_changed, load_figures]).
+                nodes_changed, load_figures, concurrent]).
 -define(SLEEPER, #{argv => ["/bin/sleep", "600"]}).
 -define(WAIT, 20000).
 -define(IS(Pattern, Expr), case Expr of Pattern -> true; _ -> false end).
@@ -285,6 +286,30 @@ load_figures_body([A, B, C]) ->
     #{node := N} = Placed = start(Pool, ?SLEEPER),
     true = lists:member(N, [A, B, C]),
     ok = release_all(Pool, [Placed]),
+    [].
+
+%% 30 callers start 3 sandboxes each at once: places are taken one at a
+%% time, so the counts come out even, and each caller owns its own.
+concurrent(Config) ->
+    [] = on_owner(concurrent_body, Config).
+
+concurrent_body([A, B, C]) ->
+    {ok, Pool} = alcove_pool:start_link(#{nodes => [A, B, C]}),
+    Self = self(),
+    Callers = [spawn_link(fun() ->
+                                  Placed = [start(Pool, ?SLEEPER) || _ <- [1, 2, 3]],
+                                  Self ! {self(), Placed},
+                                  receive release -> ok = release_all(Pool, Placed) end,
+                                  Self ! {self(), released}
+                          end) || _ <- lists:seq(1, 30)],
+    Placed = lists:append([receive {P, Pl} -> Pl after ?WAIT -> error(not_placed) end
+                           || P <- Callers]),
+    90 = length(Placed),
+    [30, 30, 30] = [R || #{running := R} <- alcove_pool:info(Pool)],
+    [30, 30, 30] = [length([N || #{node := N} <- Placed, N =:= X]) || X <- [A, B, C]],
+    [P ! release || P <- Callers],
+    [receive {P, released} -> ok after ?WAIT -> error(not_released) end || P <- Callers],
+    [0, 0, 0] = [R || #{running := R} <- alcove_pool:info(Pool)],
     [].
 
 %%%
