@@ -37,7 +37,7 @@
 %% A node with `max' sandboxes of this pool is full. A node is lost when
 %% distribution reports it down (net_kernel:monitor_nodes/1) or a
 %% driver cannot be started there; the pool tries to connect it again
-%% every `interval' ms, and distribution says when it is back. Lost and
+%% after every `interval' ms, and distribution says when it is back. Lost and
 %% full nodes are skipped: start/2 tries the next node when the one
 %% chosen turns out to be lost, and answers `{error, {no_node, #{full
 %% := Full, down := Down}}}' when none is left.
@@ -106,7 +106,9 @@
 %% placement `load' (`loadavg' by default, `psi', or `{M, F, A}' called
 %% on the node: see load/1), `interval' in ms (default 1000), `driver',
 %% the options of the drivers (alcove_drv:start/1). The pool first
-%% connects to its nodes, waiting up to `interval' for them.
+%% connects to its nodes, waiting for each as long as distribution does
+%% (kernel's `net_setuptime', 7 s by default, for a node that does not
+%% answer), and, for placement `load', reads their figures.
 -spec start_link(option()) -> {ok, pid()} | {error, term()}.
 start_link(Opts) ->
     gen_server:start_link(?MODULE, options(Opts), []).
@@ -333,12 +335,15 @@ handle_info({ticked, Round}, S) ->
 handle_info(_, S) ->
     {noreply, S}.
 
-%% A round: connect the nodes that are down and, for placement `load',
-%% read the figures of those up, all at once, for up to an interval.
+%% A round: connect the nodes that are down, waiting for each as long
+%% as distribution does (net_setuptime: a TLS handshake may take a
+%% while), then, for placement `load', read the figures of those up, all
+%% at once, for up to an interval.
 tick(#s{nodes = Nodes, interval = T} = S) ->
     Down = [N || {N, #n{state = down}} <- maps:to_list(Nodes)],
     Connect = [{N, fun() -> net_kernel:connect_node(N) end} || N <- Down],
-    Connected = [N || {N, true} <- at_once(Connect, T)],
+    Setup = application:get_env(kernel, net_setuptime, 7) * 1000 + 1000,
+    Connected = [N || {N, true} <- at_once(Connect, Setup)],
     Loads = case S#s.placement of
                 load ->
                     Up = [N || {N, #n{state = up}} <- maps:to_list(Nodes)] ++ Connected,
