@@ -392,7 +392,7 @@ run(Case, Config) ->
             ?MODULE:Case(Here);
         {value, T} ->
             Result = alcove_peer:call(T, ?MODULE, Case, [Here]),
-            Nodes = alcove_peer:call(T, erlang, nodes, []),
+            [_ | _] = Nodes = alcove_peer:call(T, erlang, nodes, []),
             [] = Nodes -- alcove_peer:tls_connected(T),
             Result
     end.

@@ -105,13 +105,14 @@ tls_optfile(Dir) ->
 start(Name, Mode, Config) ->
     ok = epmd(),
     Common = ["-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-pa" | code:get_path()],
-    Opts = case Mode of
-               plain ->
+    %% tls needs tls_config/1 first
+    Opts = case {Mode, ?config(tls_optfile, Config)} of
+               {plain, _} ->
                    #{args => Common};
-               tls ->
+               {tls, OptFile} when is_list(OptFile) ->
                    #{connection => standard_io,
                      args => ["-proto_dist", "inet_tls",
-                              "-ssl_dist_optfile", ?config(tls_optfile, Config) | Common]}
+                              "-ssl_dist_optfile", OptFile | Common]}
            end,
     {ok, Peer, Node} = peer:start(Opts#{name => peer:random_name(Name), host => "localhost"}),
     #{name => Name, node => Node, peer => Peer, mode => Mode}.
