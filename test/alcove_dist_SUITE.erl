@@ -383,17 +383,19 @@ own(Test, Node, N) ->
     Test ! {self(), Drv, alcove:getpid(Drv, []), Pids},
     receive stop -> ok end.
 
-%% Runs a case on the test node, or over TLS on node t, with the nodes
-%% of the case only: every connection t then has is a TLS one.
+%% Runs a case on the test node, or over TLS on node t, connected to a
+%% and b first: every connection t has, before and after, is a TLS one.
 run(Case, Config) ->
     Here = {here, [{peers, ?config(peers, Config)}]},
     case lists:search(fun(#{name := Name}) -> Name =:= t end, ?config(peers, Config)) of
         false ->
             ?MODULE:Case(Here);
         {value, T} ->
+            AB = lists:sort([node_of(a, Config), node_of(b, Config)]),
+            [pong, pong] = [alcove_peer:call(T, net_adm, ping, [N]) || N <- AB],
+            AB = alcove_peer:tls_connected(T),
             Result = alcove_peer:call(T, ?MODULE, Case, [Here]),
-            [_ | _] = Nodes = alcove_peer:call(T, erlang, nodes, []),
-            [] = Nodes -- alcove_peer:tls_connected(T),
+            [] = alcove_peer:call(T, erlang, nodes, []) -- alcove_peer:tls_connected(T),
             Result
     end.
 
