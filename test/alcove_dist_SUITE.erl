@@ -4,7 +4,10 @@
 %% writer on another node, and what happens when the owner's node or
 %% the driver's node goes away. The nodes are peers of the test node
 %% (OTP's peer module), on the loopback interface only, with the test
-%% node's code path.
+%% node's code path (test/alcove_peer.erl). Group plain runs them over
+%% plain distribution; group tls over TLS distribution (inet_tls_dist,
+%% with a CA and certificates made at test time), where node t, a TLS
+%% peer, plays the test node's part, which does not speak TLS.
 -module(alcove_dist_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -12,9 +15,12 @@
 
 -export([
     all/0,
+    groups/0,
     suite/0,
     init_per_suite/1,
     end_per_suite/1,
+    init_per_group/2,
+    end_per_group/2,
     init_per_testcase/2,
     end_per_testcase/2
 ]).
@@ -27,7 +33,8 @@
     owner_exit/1,
     owner_node_killed/1,
     driver_node_killed/1,
-    application_stopped/1
+    application_stopped/1,
+    tls_only/1
 ]).
 
 -export([relay/1, own/3, local_exists/1, rss/1]).
@@ -40,7 +47,11 @@ suite() ->
     [{timetrap, {minutes, 3}}].
 
 all() ->
-    [
+    [{group, plain}, {group, tls}].
+
+%% The same cases over plain and over TLS distribution.
+groups() ->
+    Cases = [
         calls_across_nodes,
         owner_on_another_node,
         cat_64mib,
@@ -49,37 +60,36 @@ all() ->
         owner_node_killed,
         driver_node_killed,
         application_stopped
-    ].
+    ],
+    [{plain, [], Cases}, {tls, [], [tls_only | Cases]}].
 
-%% The test node must be distributed: on loopback, with epmd started
-%% if none runs (epmd stays: other nodes of the host may use it).
+%% The test node is distributed: plain peers are reached over
+%% distribution, and tls_only starts one.
 init_per_suite(Config) ->
-    case node() of
-        nonode@nohost ->
-            ok = epmd(),
-            ok = application:set_env(kernel, inet_dist_use_interface, {127, 0, 0, 1}),
-            Name = list_to_atom("alcove_dist_ct_" ++ os:getpid() ++ "@localhost"),
-            {ok, _} = net_kernel:start(Name, #{name_domain => shortnames}),
-            [{net_started, true} | Config];
-        _ ->
-            [{net_started, false} | Config]
-    end.
+    alcove_peer:distribute(Config).
 
 end_per_suite(Config) ->
-    case ?config(net_started, Config) of
-        true ->
-            ok = net_kernel:stop(),
-            ok = application:unset_env(kernel, inet_dist_use_interface);
-        false ->
-            ok
-    end.
+    alcove_peer:undistribute(Config).
 
-%% Two nodes for each case: a and b.
+init_per_group(plain, Config) ->
+    [{mode, plain} | Config];
+init_per_group(tls, Config) ->
+    [{mode, tls} | alcove_peer:tls_config(Config)].
+
+end_per_group(_, _Config) ->
+    ok.
+
+%% Nodes a and b for each case. Over TLS, the test node cannot take
+%% part: node t, a TLS peer, plays its part (see run/2).
 init_per_testcase(_Case, Config) ->
-    [{peers, [peer_node(a), peer_node(b)]} | Config].
+    Tags = case ?config(mode, Config) of
+               plain -> [a, b];
+               tls -> [t, a, b]
+           end,
+    [{peers, [alcove_peer:start(Tag, ?config(mode, Config), Config) || Tag <- Tags]} | Config].
 
 end_per_testcase(_Case, Config) ->
-    _ = [catch peer:stop(Peer) || {_, Peer, _} <- ?config(peers, Config)],
+    lists:foreach(fun alcove_peer:stop/1, ?config(peers, Config)),
     flush().
 
 %%%
@@ -90,7 +100,9 @@ end_per_testcase(_Case, Config) ->
 %% stdin, stdout, stderr and events, a timed-out call whose reply comes
 %% to the owner, badpid, eof, the driver's place under alcove_sup (not
 %% linked to the erpc process that started it) and stop/1.
-calls_across_nodes(Config) ->
+calls_across_nodes(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+calls_across_nodes({here, Config}) ->
     B = node_of(b, Config),
     {ok, Drv} = alcove_drv:start_on(B, []),
     B = node(Drv),
@@ -149,7 +161,9 @@ calls_across_nodes(Config) ->
 
 %% The owner on node a, the driver on node b, the calls from the test
 %% node: output and events reach the owner on a.
-owner_on_another_node(Config) ->
+owner_on_another_node(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+owner_on_another_node({here, Config}) ->
     A = node_of(a, Config),
     B = node_of(b, Config),
     Owner = spawn(A, ?MODULE, relay, [self()]),
@@ -165,7 +179,9 @@ owner_on_another_node(Config) ->
 
 %% 64 MiB through cat on node b, written by a process of the test node
 %% in pieces of 1 MiB: the output's hash is the input's.
-cat_64mib(Config) ->
+cat_64mib(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+cat_64mib({here, Config}) ->
     B = node_of(b, Config),
     {ok, Drv} = alcove_drv:start_on(B, []),
     {ok, Child} = alcove:fork(Drv, []),
@@ -187,7 +203,9 @@ cat_64mib(Config) ->
 %% mailbox, the binaries it refers to), what the port program holds,
 %% and what the owner and the writer hold stay bounded, well below what
 %% was written. Nothing is lost.
-back_pressure(Config) ->
+back_pressure(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+back_pressure({here, Config}) ->
     B = node_of(b, Config),
     {ok, Drv} = alcove_drv:start_on(B, []),
     Port = alcove_drv:port(Drv),
@@ -205,8 +223,10 @@ back_pressure(Config) ->
     {Writer, written, Total, Hash} = receive {Writer, written, _, _} = W -> W end,
     Sampler ! {self(), stop},
     Samples = receive {Sampler, samples, S} -> S end,
-    ct:pal("owner had ~B bytes when the writer returned; port RSS ~B before; ~B samples, max ~p",
-           [AtEnd, PortBase, length(Samples), max_samples(Samples)]),
+    %% a comment, not ct:pal: over TLS the case runs where ct does not
+    Comment = io_lib:format("owner had ~B bytes when the writer returned; port RSS ~B before; "
+                            "~B samples, max ~w",
+                            [AtEnd, PortBase, length(Samples), max_samples(Samples)]),
     %% the writer returned only once the program had read all but the
     %% window, the piece in flight and what the pipes and buffers hold
     true = AtEnd >= Total - ?WINDOW - 4 * ?MIB,
@@ -227,11 +247,14 @@ back_pressure(Config) ->
     true = WriterBinary =< 4 * ?MIB,
     ok = alcove:eof(Drv, [Child], stdin),
     {exit_status, 0} = alcove:event(Drv, [Child], 10000),
-    ok = alcove_drv:stop(Drv).
+    ok = alcove_drv:stop(Drv),
+    {comment, lists:flatten(Comment)}.
 
 %% The owner, a process of node a, exits: the driver on node b stops,
 %% and the programs it ran are killed.
-owner_exit(Config) ->
+owner_exit(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+owner_exit({here, Config}) ->
     A = node_of(a, Config),
     B = node_of(b, Config),
     Owner = spawn(A, ?MODULE, own, [self(), B, 2]),
@@ -242,7 +265,9 @@ owner_exit(Config) ->
 
 %% Node a, where the owner runs, is killed: the driver on node b stops,
 %% and the processes of its port are gone, as node b sees them.
-owner_node_killed(Config) ->
+owner_node_killed(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+owner_node_killed({here, Config}) ->
     A = node_of(a, Config),
     B = node_of(b, Config),
     Owner = spawn(A, ?MODULE, own, [self(), B, 3]),
@@ -254,7 +279,9 @@ owner_node_killed(Config) ->
 %% Node b, where the driver runs, is killed: the owner gets one
 %% alcove_drv_down message; a call waiting for its reply, a stdin/3
 %% waiting for the window and every later call raise.
-driver_node_killed(Config) ->
+driver_node_killed(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+driver_node_killed({here, Config}) ->
     B = node_of(b, Config),
     {ok, Drv} = alcove_drv:start_on(B, []),
     PortPid = alcove:getpid(Drv, []),
@@ -293,7 +320,9 @@ driver_node_killed(Config) ->
 %% The alcove application stops on node b: its supervisor shuts the
 %% driver down, the port's programs are killed, and the owner is told
 %% why.
-application_stopped(Config) ->
+application_stopped(Config) when is_list(Config) ->
+    run(?FUNCTION_NAME, Config);
+application_stopped({here, Config}) ->
     B = node_of(b, Config),
     {ok, Drv} = alcove_drv:start_on(B, []),
     PortPid = alcove:getpid(Drv, []),
@@ -308,6 +337,27 @@ application_stopped(Config) ->
     {ok, Drv2} = alcove_drv:start_on(B, []),
     true = is_integer(alcove:getpid(Drv2, [])),
     ok = alcove_drv:stop(Drv2).
+
+%% Over TLS: the nodes' connections are TLS ones; a node speaking plain
+%% distribution, or TLS with a certificate from another CA, cannot
+%% connect to them, nor they to it.
+tls_only(Config) ->
+    [T, A, B] = ?config(peers, Config),
+    [pong, pong] = [alcove_peer:call(T, net_adm, ping, [node_of(N, Config)]) || N <- [a, b]],
+    pong = alcove_peer:call(A, net_adm, ping, [node_of(b, Config)]),
+    Tls = lists:sort([N || #{node := N} <- [T, A, B]]),
+    [Tls, Tls, Tls] = [lists:sort([node_of(Tag, Config) | alcove_peer:tls_connected(P)])
+                       || #{name := Tag} = P <- [T, A, B]],
+    Plain = alcove_peer:start(plain, plain, Config),
+    pang = alcove_peer:call(Plain, net_adm, ping, [node_of(a, Config)]),
+    OtherCa = alcove_peer:tls_optfile(filename:join(?config(priv_dir, Config), "other_ca")),
+    Other = alcove_peer:start(other_ca, tls, [{tls_optfile, OtherCa} | Config]),
+    pang = alcove_peer:call(Other, net_adm, ping, [node_of(a, Config)]),
+    pang = alcove_peer:call(A, net_adm, ping, [maps:get(node, Other)]),
+    [] = alcove_peer:call(Other, erlang, nodes, []),
+    Tls = lists:sort([node_of(a, Config) | alcove_peer:call(A, erlang, nodes, [])]),
+    ok = alcove_peer:stop(Plain),
+    ok = alcove_peer:stop(Other).
 
 %%%
 %%% Helpers
@@ -333,31 +383,26 @@ own(Test, Node, N) ->
     Test ! {self(), Drv, alcove:getpid(Drv, []), Pids},
     receive stop -> ok end.
 
-peer_node(Tag) ->
-    {ok, Peer, Node} =
-        peer:start(#{name => peer:random_name(alcove_dist),
-                     host => "localhost",
-                     args => ["-kernel", "inet_dist_use_interface", "{127,0,0,1}",
-                              "-pa" | code:get_path()]}),
-    {Tag, Peer, Node}.
+%% Runs a case on the test node, or over TLS on node t, connected to a
+%% and b first: every connection t has, before and after, is a TLS one.
+run(Case, Config) ->
+    Here = {here, [{peers, ?config(peers, Config)}]},
+    case lists:search(fun(#{name := Name}) -> Name =:= t end, ?config(peers, Config)) of
+        false ->
+            ?MODULE:Case(Here);
+        {value, T} ->
+            AB = lists:sort([node_of(a, Config), node_of(b, Config)]),
+            [pong, pong] = [alcove_peer:call(T, net_adm, ping, [N]) || N <- AB],
+            AB = alcove_peer:tls_connected(T),
+            Result = alcove_peer:call(T, ?MODULE, Case, [Here]),
+            [] = alcove_peer:call(T, erlang, nodes, []) -- alcove_peer:tls_connected(T),
+            Result
+    end.
 
 node_of(Tag, Config) ->
-    {Tag, _, Node} = lists:keyfind(Tag, 1, ?config(peers, Config)),
+    {value, #{node := Node}} =
+        lists:search(fun(#{name := Name}) -> Name =:= Tag end, ?config(peers, Config)),
     Node.
-
-epmd() ->
-    case erl_epmd:names("localhost") of
-        {ok, _} ->
-            ok;
-        {error, _} ->
-            Epmd = case os:find_executable("epmd") of
-                       false -> filename:join([code:root_dir(), "erts-" ++
-                                               erlang:system_info(version), "bin", "epmd"]);
-                       Path -> Path
-                   end,
-            _ = os:cmd("ERL_EPMD_ADDRESS=127.0.0.1 " ++ Epmd ++ " -daemon"),
-            until(fun() -> element(1, erl_epmd:names("localhost")) =:= ok end)
-    end.
 
 %% SIGKILL to a node's VM, and wait for its connection to go.
 kill_node(Node) ->
