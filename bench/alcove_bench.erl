@@ -15,7 +15,10 @@
 %% a process in between is a pipeline: its throughput is what it does
 %% on several CPUs, while on one CPU the same run measures its CPU cost
 %% (both are reported). Sandboxes a second from concurrent owners show
-%% how sandbox starts scale with the CPUs.
+%% how sandbox starts scale with the CPUs. A driver on a peer node
+%% (alcove_drv:start_on/2) is measured beside a local one: the round
+%% trip and the sandbox start in the first VM, the stream in the second
+%% (this VM is made a distributed node on loopback for them).
 %%
 %% Run: erl -noshell -pa _build/default/lib/alcove/ebin -pa bench \
 %%          -s alcove_bench main
@@ -111,13 +114,18 @@ pinned() ->
     Sandbox = sandbox(),
     progress("realistic sandbox start"),
     Realistic = realistic(),
-    Calls ++ Scale ++ [Stream, Spawn, Sandbox] ++ Realistic ++ [{setting, setting()}].
+    progress("a driver on a peer node: getpid, realistic sandbox start"),
+    Remote = with_peer(fun remote/1),
+    Calls ++ Scale ++ [Stream, Spawn, Sandbox] ++ Realistic ++ Remote
+        ++ [{setting, setting()}].
 
 spread() ->
     progress("stream of ~b MiB through cat, throughput", [?STREAM_BYTES bsr 20]),
     Stream = stream(throughput),
+    progress("a driver on a peer node: stream of ~b MiB", [?STREAM_BYTES bsr 20]),
+    Remote = with_peer(fun remote_stream/1),
     progress("realistic sandboxes per second, ~w owners", [?OWNERS]),
-    [Stream | owners()] ++ [{setting, setting()}].
+    [Stream | Remote] ++ owners() ++ [{setting, setting()}].
 
 %%% Call round trips
 
@@ -474,6 +482,76 @@ sandbox_floor_us(Flags, N) ->
     catch
         error:badarg -> erlang:error({sandbox_floor, Out})
     end.
+
+%%% A driver on another node
+
+%% A driver on a peer node of this machine beside a local one, in the
+%% same run: what distribution adds. With 2 CPUs, the two VMs and the
+%% port share them: this is the cost of the hops, not how work spreads
+%% over machines. The round trip and the sandbox start are measured in
+%% the pinned VM, as the other rows of their kind: the peer node
+%% inherits its one CPU, so the bench VM, the peer and the port take
+%% turns on it and the ratio is the CPU the extra hops cost (across
+%% CPUs, round trips here vary tenfold from one repetition to the next).
+remote(Node) ->
+    Spec = realistic_spec(),
+    [beside(Node, "getpid", "us", ?REPS, fun(Drv) -> getpid_us(Drv, [], ?CALLS) end),
+     beside(Node, "realistic sandbox", "us", ?REPS,
+            fun(Drv) -> per_spawn(fun() -> sandbox_true(Drv, Spec) end, ?REALISTIC) end)].
+
+%% The stream in the spread VM, as the other throughput: a pipeline
+%% through one more VM, which on one CPU would only add its turns.
+remote_stream(Node) ->
+    CPUs = erlang:system_info(logical_processors_available),
+    Name = io_lib:format("stream ~b MiB, ~b CPUs", [?STREAM_BYTES bsr 20, CPUs]),
+    [beside(Node, Name, "MB/s", ?STREAM_REPS, fun stream_alcove/1)].
+
+%% The row of Measure(Drv) for a driver on Node and for a local one,
+%% owned by this process, their repetitions interleaved.
+beside(Node, Name, Unit, N, Measure) ->
+    {ok, Remote} = alcove_drv:start_on(Node, []),
+    {ok, Local} = alcove_drv:start(),
+    Reps = reps(N, fun() -> {Measure(Remote), Measure(Local)} end),
+    ok = alcove_drv:stop(Remote),
+    ok = alcove_drv:stop(Local),
+    flush(),
+    {"peer node: " ++ Name ++ " / local driver", Unit, col(1, Reps), col(2, Reps), none}.
+
+%% Fun(Node) for Node a peer of this VM (OTP's peer module), on
+%% loopback, with alcove in its code path and the environment of this
+%% VM (ERL_FLAGS, the CPUs): this VM is made a distributed node for it,
+%% epmd started if none runs; all of it undone after.
+with_peer(Fun) ->
+    Up = fun() -> element(1, erl_epmd:names("localhost")) =:= ok end,
+    Started = not Up() andalso begin _ = epmd("-daemon"), true = until(Up, 50) end,
+    Loopback = ["-kernel", "inet_dist_use_interface", "{127,0,0,1}"],
+    ok = application:set_env(kernel, inet_dist_use_interface, {127, 0, 0, 1}),
+    Name = list_to_atom("alcove_bench_" ++ os:getpid() ++ "@localhost"),
+    {ok, _} = net_kernel:start(Name, #{name_domain => shortnames}),
+    {ok, Peer, Node} =
+        peer:start(#{name => peer:random_name(alcove_bench), host => "localhost",
+                     args => Loopback ++ ["-pa", filename:dirname(code:which(alcove))]}),
+    try
+        Fun(Node)
+    after
+        ok = peer:stop(Peer),
+        ok = net_kernel:stop(),
+        ok = application:unset_env(kernel, inet_dist_use_interface),
+        %% epmd refuses while a node is registered: the peer's name
+        %% goes when epmd sees its connection close, another
+        %% program's would keep it running.
+        Started andalso until(fun() -> lists:prefix("Killed", epmd("-kill")) end, 50)
+    end.
+
+epmd(Arg) ->
+    Epmd = filename:join([code:root_dir(), "bin", "epmd"]),
+    os:cmd("ERL_EPMD_ADDRESS=127.0.0.1 " ++ Epmd ++ " " ++ Arg).
+
+%% Whether Fun() holds within N tries a tenth of a second apart.
+until(Fun, 0) ->
+    Fun();
+until(Fun, N) ->
+    Fun() orelse begin timer:sleep(100), until(Fun, N - 1) end.
 
 %%% Sandboxes per second, concurrent owners
 
