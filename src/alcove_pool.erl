@@ -299,7 +299,12 @@ handle_call({failed, Ref, How}, _From, S) ->
 handle_call({add_node, Node}, _From, #s{nodes = Nodes} = S) ->
     case Nodes of
         #{Node := _} -> {reply, ok, S};
-        _ -> {reply, ok, S#s{nodes = Nodes#{Node => #n{state = connected(Node)}}}}
+        _ ->
+            %% a node removed and added again counts what it still runs
+            Running = length([N || N <- maps:values(S#s.starting) ++ maps:values(S#s.drivers),
+                                   N =:= Node]),
+            Nd = #n{state = connected(Node), running = Running},
+            {reply, ok, S#s{nodes = Nodes#{Node => Nd}}}
     end;
 handle_call({remove_node, Node}, _From, S) ->
     {reply, ok, S#s{nodes = maps:remove(Node, S#s.nodes)}};

@@ -254,8 +254,10 @@ nodes_changed_body([A, B, _C]) ->
     {error, {no_node, #{full := [], down := [Ghost]}}} = alcove_pool:start(Pool, ?SLEEPER),
     ok = alcove_pool:remove_node(Pool, Ghost),
     {error, {no_node, #{full := [], down := []}}} = alcove_pool:start(Pool, ?SLEEPER),
-    %% sandboxes of a removed node go on
+    %% sandboxes of a removed node go on, and count when it is back
     [true = alive(Drv, Pid) || #{drv := Drv, pid := Pid} <- [P1, P2 | Later]],
+    ok = alcove_pool:add_node(Pool, A),
+    [#{node := A, running := 2}] = info(Pool, A),
     ok = release_all(Pool, [P1, P2 | Later]),
     [].
 
