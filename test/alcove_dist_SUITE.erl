@@ -273,7 +273,7 @@ owner_node_killed({here, Config}) ->
     Owner = spawn(A, ?MODULE, own, [self(), B, 3]),
     {Owner, Drv, PortPid, Pids} = receive {Owner, _, _, _} = O -> O end,
     true = lists:all(fun(P) -> exists(B, P) end, [PortPid | Pids]),
-    ok = kill_node(A),
+    ok = alcove_peer:kill_node(A),
     ok = gone(B, Drv, [PortPid | Pids]).
 
 %% Node b, where the driver runs, is killed: the owner gets one
@@ -303,7 +303,7 @@ driver_node_killed({here, Config}) ->
                    end),
     none = wait_for(Writer, 1000),
     none = wait_for(Caller, 0),
-    ok = kill_node(B),
+    ok = alcove_peer:kill_node(B),
     {alcove_drv_down, Drv, B, noconnection} = wait_for(alcove_drv_down),
     {Writer, {exit, {noconnection, {alcove_drv, stdin}}}} = wait_for(Writer),
     {Caller, {exit, {noconnection, {alcove_drv, {call, _}}}}} = wait_for(Caller),
@@ -403,14 +403,6 @@ node_of(Tag, Config) ->
     {value, #{node := Node}} =
         lists:search(fun(#{name := Name}) -> Name =:= Tag end, ?config(peers, Config)),
     Node.
-
-%% SIGKILL to a node's VM, and wait for its connection to go.
-kill_node(Node) ->
-    OsPid = erpc:call(Node, os, getpid, []),
-    true = list_to_integer(OsPid) > 1,
-    true = erlang:monitor_node(Node, true),
-    _ = os:cmd("kill -KILL " ++ OsPid),
-    receive {nodedown, Node} -> ok after 10000 -> ct:fail({still_up, Node}) end.
 
 %% The driver Drv of node Node has stopped, and none of the OS processes
 %% is left, as Node sees them.

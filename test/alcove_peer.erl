@@ -23,6 +23,7 @@
     call/5,
     stop/1,
     kill/1,
+    kill_node/1,
     tls_connected/1
 ]).
 
@@ -159,6 +160,16 @@ kill(#{peer := Peer, node := Node} = P) ->
     after 10000 ->
         error({still_up, Node})
     end.
+
+%% SIGKILL to the VM of Node, from any node connected to it, and wait
+%% for the connection to go (for a node killed inside a case's body).
+-spec kill_node(node()) -> ok.
+kill_node(Node) ->
+    OsPid = erpc:call(Node, os, getpid, []),
+    true = list_to_integer(OsPid) > 1,
+    true = erlang:monitor_node(Node, true),
+    _ = os:cmd("kill -KILL " ++ OsPid),
+    receive {nodedown, Node} -> ok after 10000 -> error({still_up, Node}) end.
 
 %% @doc The nodes the peer is connected to over TLS distribution.
 -spec tls_connected(peer()) -> [node()].

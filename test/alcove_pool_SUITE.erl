@@ -158,7 +158,7 @@ full_and_lost_body([A, B, C]) ->
     {error, {no_node, #{full := [A, B, C], down := []}}} = alcove_pool:start(Pool, ?SLEEPER),
     OnB = [P || #{node := N} = P <- Placed, N =:= B],
     2 = length(OnB),
-    ok = kill_node(B),
+    ok = alcove_peer:kill_node(B),
     [receive {alcove_drv_down, Drv, B, noconnection} -> ok after ?WAIT -> error(no_down) end
      || #{drv := Drv} <- OnB],
     ok = until(fun() -> ?IS([#{state := down, running := 0}], info(Pool, B)) end),
@@ -371,12 +371,6 @@ alive(Drv, Pid) ->
 
 is_process_alive_on(Drv) ->
     erpc:call(node(Drv), erlang, is_process_alive, [Drv]).
-
-%% SIGKILL to a node's VM, and wait for its connection to go.
-kill_node(Node) ->
-    OsPid = erpc:call(Node, os, getpid, []),
-    _ = os:cmd("kill -9 " ++ OsPid),
-    until(fun() -> not lists:member(Node, nodes()) end).
 
 caught(F) ->
     try F() of
